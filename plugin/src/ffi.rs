@@ -1,0 +1,207 @@
+//! The plugin's side of the stable ABI: the only module that touches `abi_stable`.
+//!
+//! Every entry point runs inside [`guard`], which catches panics (an unwinding panic across an
+//! `extern "C"` boundary would end the host) and turns errors into [`PluginError`]s.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use abi_stable::{
+    export_root_module,
+    prefix_type::PrefixTypeTrait,
+    sabi_extern_fn,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RSlice, RStr, RString},
+};
+use cloudcx_salesforce_abi::{
+    ErrorCode, HostApiBox, JsonResult, LogLevel, Plugin, PluginBox, PluginError, PluginModule,
+    PluginModuleRef, Plugin_TO,
+};
+
+use crate::error::Error;
+use crate::events::EventKind;
+use crate::logging::{self, LogSink};
+use crate::service::Service;
+
+/// Names an entry point that panics on purpose, so that a host developer can check that their
+/// host survives a plugin panic (the plugin answers [`ErrorCode::PANIC`] and goes on working).
+pub const PANIC_PROBE_ENV: &str = "CLOUDCX_SALESFORCE_PANIC_PROBE";
+
+#[export_root_module]
+pub fn root_module() -> PluginModuleRef {
+    PluginModule { load }.leak_into_prefix()
+}
+
+#[sabi_extern_fn]
+fn load(host: HostApiBox, config_json: RStr<'_>) -> RResult<PluginBox, PluginError> {
+    let probe = std::env::var(PANIC_PROBE_ENV).ok();
+    guard(probe.clone().as_deref(), "load", || {
+        logging::install(Arc::new(HostLog(host)));
+        let service = Service::start(config_json.as_str())?;
+        Ok(Plugin_TO::from_value(
+            Exported { service, probe },
+            TD_Opaque,
+        ))
+    })
+}
+
+struct HostLog(HostApiBox);
+
+impl LogSink for HostLog {
+    fn log(&self, level: log::Level, target: &str, message: &str) {
+        let level = match level {
+            log::Level::Error => LogLevel::ERROR,
+            log::Level::Warn => LogLevel::WARN,
+            log::Level::Info => LogLevel::INFO,
+            log::Level::Debug => LogLevel::DEBUG,
+            log::Level::Trace => LogLevel::TRACE,
+        };
+        self.0.log(level, target.into(), message.into());
+    }
+}
+
+/// The loaded plugin, as exported to the host.
+struct Exported {
+    service: Service,
+    probe: Option<String>,
+}
+
+impl Exported {
+    fn call<T>(
+        &self,
+        entry: &'static str,
+        f: impl FnOnce() -> Result<T, Error>,
+    ) -> RResult<T, PluginError> {
+        guard(self.probe.as_deref(), entry, f)
+    }
+
+    fn hook(
+        &self,
+        entry: &'static str,
+        kind: EventKind,
+        payload: RSlice<'_, u8>,
+    ) -> RResult<(), PluginError> {
+        self.call(entry, || {
+            self.service.handle_event(kind, payload.as_slice())
+        })
+    }
+
+    fn not_available(&self, entry: &'static str, what: &'static str) -> JsonResult {
+        self.call(entry, || {
+            self.service.not_available(what).map(RString::from)
+        })
+    }
+}
+
+impl Plugin for Exported {
+    fn configure_tenant(&self, _tenant_id: RStr<'_>, _settings_json: RStr<'_>) -> JsonResult {
+        self.not_available("configure_tenant", "tenant settings")
+    }
+
+    fn chat_started(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
+        self.hook("chat_started", EventKind::ChatStarted, event_json)
+    }
+
+    fn chat_ended(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
+        self.hook("chat_ended", EventKind::ChatEnded, event_json)
+    }
+
+    fn chat_offline_message(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
+        self.hook(
+            "chat_offline_message",
+            EventKind::ChatOfflineMessage,
+            event_json,
+        )
+    }
+
+    fn inbox_conversation_started(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
+        self.hook(
+            "inbox_conversation_started",
+            EventKind::InboxConversationStarted,
+            event_json,
+        )
+    }
+
+    fn inbox_conversation_ended(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
+        self.hook(
+            "inbox_conversation_ended",
+            EventKind::InboxConversationEnded,
+            event_json,
+        )
+    }
+
+    fn lookup(&self, _request_json: RStr<'_>, _deadline_ms: u64) -> JsonResult {
+        self.not_available("lookup", "the customer view (lookup)")
+    }
+
+    fn create(&self, _request_json: RStr<'_>, _deadline_ms: u64) -> JsonResult {
+        self.not_available("create", "manual create")
+    }
+
+    fn connect_start(&self, _tenant_id: RStr<'_>) -> JsonResult {
+        self.not_available("connect_start", "connecting to Salesforce")
+    }
+
+    fn connect_finish(&self, _tenant_id: RStr<'_>, _redirect_query_json: RStr<'_>) -> JsonResult {
+        self.not_available("connect_finish", "connecting to Salesforce")
+    }
+
+    fn status(&self, _tenant_id: RStr<'_>) -> JsonResult {
+        self.not_available("status", "tenant status")
+    }
+
+    fn disconnect(&self, _tenant_id: RStr<'_>) -> JsonResult {
+        self.not_available("disconnect", "disconnecting from Salesforce")
+    }
+
+    fn retry(&self, _tenant_id: RStr<'_>, _event_id: RStr<'_>) -> JsonResult {
+        self.not_available("retry", "retrying failed deliveries")
+    }
+
+    fn shutdown(&self) {
+        // A panic while shutting down is logged by the guard; there is no one to answer.
+        let _ = self.call("shutdown", || {
+            self.service.shutdown();
+            Ok(())
+        });
+    }
+}
+
+/// Runs an entry point: a panic becomes [`ErrorCode::PANIC`], an error its code and message.
+fn guard<T>(
+    probe: Option<&str>,
+    entry: &'static str,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> RResult<T, PluginError> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        if probe == Some(entry) {
+            panic!("{PANIC_PROBE_ENV} asked {entry} to panic");
+        }
+        f()
+    }));
+    match outcome {
+        Ok(Ok(value)) => RResult::ROk(value),
+        Ok(Err(e)) => RResult::RErr(PluginError::new(code(&e), e.to_string())),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".to_string());
+            log::error!("the plugin panicked in {entry}: {what}");
+            RResult::RErr(PluginError::new(
+                ErrorCode::PANIC,
+                format!("the plugin panicked in {entry} ({what}); the call was not carried out"),
+            ))
+        }
+    }
+}
+
+fn code(e: &Error) -> ErrorCode {
+    match e {
+        Error::InvalidConfig(_) | Error::InvalidEvent(_) => ErrorCode::INVALID_INPUT,
+        Error::Storage { .. } => ErrorCode::STORAGE,
+        Error::NotAvailable(_) => ErrorCode::NOT_AVAILABLE,
+        Error::ShutDown => ErrorCode::SHUT_DOWN,
+    }
+}
