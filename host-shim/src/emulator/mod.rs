@@ -1,6 +1,8 @@
 //! The local Salesforce emulator (issue #3 builds it): a library module, so tests can start one
 //! in-process, and the `cloudcx-shim emulator` command.
 
+pub mod soql;
+
 /// `cloudcx-shim emulator` options.
 #[derive(Debug, clap::Args)]
 pub struct EmulatorArgs {

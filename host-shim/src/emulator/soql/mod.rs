@@ -1,0 +1,72 @@
+//! SOQL for the emulator: a parser and evaluator for the subset integrations use.
+//!
+//! INTERFACE CONTRACT (agreed between the SOQL module and the emulator core; keep it stable):
+//! the core implements [`Catalog`] over its record store and calls [`execute`]; the core owns
+//! paging (`nextRecordsUrl`), the HTTP error envelope and API-call accounting.
+
+use serde_json::{Map, Value};
+
+/// A record as stored: field name (canonical case) to JSON value, always with `"Id"`.
+pub type Record = Map<String, Value>;
+
+/// What SOQL needs to know about the org. Object and field lookups are case-insensitive and
+/// answer the canonical (describe) spelling.
+pub trait Catalog {
+    /// The canonical name of an object (`"lead"` → `"Lead"`), if the org has it.
+    fn object(&self, name: &str) -> Option<String>;
+    /// A field of a canonical object, by case-insensitive name.
+    fn field(&self, object: &str, field: &str) -> Option<FieldInfo>;
+    /// A parent relationship of a canonical object by its case-insensitive relationship name
+    /// (`Contact` + `"account"` → the `AccountId` field, whose `reference_to` is `["Account"]`).
+    fn parent_relationship(&self, object: &str, relationship: &str) -> Option<FieldInfo>;
+    /// A child relationship of a canonical object by case-insensitive name
+    /// (`Contact` + `"cases"` → `("Case", "ContactId")`).
+    fn child_relationship(&self, object: &str, relationship: &str) -> Option<(String, String)>;
+    /// Every live record of a canonical object, in creation order.
+    fn records(&self, object: &str) -> Vec<&Record>;
+    /// A live record by its 15- or 18-character Id, with its canonical object name.
+    fn record_by_id(&self, id: &str) -> Option<(String, &Record)>;
+}
+
+/// One field, as describe tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldInfo {
+    /// Canonical spelling (`"AccountId"`).
+    pub name: String,
+    /// Salesforce's describe type: `id`, `string`, `textarea`, `email`, `phone`, `url`,
+    /// `picklist`, `reference`, `boolean`, `int`, `double`, `currency`, `date`, `datetime`, ...
+    pub kind: String,
+    /// For references: the objects it may point to (`["Group", "User"]` for `OwnerId`).
+    pub reference_to: Vec<String>,
+    /// For references: the relationship name (`"Account"` for `AccountId`, `"Who"` for `WhoId`).
+    pub relationship_name: Option<String>,
+}
+
+/// A query's rows, shaped as Salesforce returns them: each record starts with
+/// `"attributes": {"type": ..., "url": "/services/data/{version}/sobjects/{type}/{Id}"}`, then
+/// the selected fields in SELECT order (parent lookups as nested objects with their own
+/// `attributes`, or `null`; child sub-queries as nested `{"totalSize", "done", "records"}` or
+/// `null`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRows {
+    /// The canonical object queried (FROM).
+    pub object: String,
+    pub records: Vec<Value>,
+}
+
+/// A query Salesforce would refuse, with its error code and Salesforce's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoqlError {
+    /// `MALFORMED_QUERY`, `INVALID_FIELD` or `INVALID_TYPE`.
+    pub error_code: &'static str,
+    pub message: String,
+}
+
+/// Parses and runs `soql` against the catalog. `api_version` is like `"v62.0"` (for record URLs).
+pub fn execute(catalog: &dyn Catalog, soql: &str, api_version: &str) -> Result<QueryRows, SoqlError> {
+    let _ = (catalog, soql, api_version);
+    Err(SoqlError {
+        error_code: "MALFORMED_QUERY",
+        message: "SOQL is being built".to_string(),
+    })
+}
