@@ -122,6 +122,12 @@ fn plain_names(list: &str) -> String {
 
 /// serde's names for JSON shapes are Rust's; an admin reads JSON's.
 fn plain_type(text: &str) -> String {
+    match text {
+        "u8" | "u16" | "u32" | "u64" | "usize" => return "a whole number".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => return "an integer".to_string(),
+        "f32" | "f64" => return "a number".to_string(),
+        _ => {}
+    }
     text.replace("a sequence", "an array")
         .replace("sequence", "array")
         .replace("a map", "an object")
@@ -166,6 +172,12 @@ mod tests {
     #[test]
     fn names_paths_in_plain_words() {
         assert_eq!(err(r#"{}"#), "name is required");
+        assert_eq!(
+            from_value::<u64>(&serde_json::json!("four"))
+                .unwrap_err()
+                .to_string(),
+            "must be a whole number (found string \"four\")"
+        );
         assert_eq!(
             err(r#"{"name": 5}"#),
             "name must be a string (found integer `5`)"

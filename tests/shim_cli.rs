@@ -1,0 +1,136 @@
+//! `cloudcx-shim` as scripts use it (shared/spec/shim-cli.md): the real binary loading the real
+//! plugin library.
+
+mod common;
+
+use std::fs;
+
+#[test]
+fn replay_reports_bad_lines_by_number_and_feeds_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let examples = fs::read_to_string(common::repo_root().join("examples/events.jsonl")).unwrap();
+    let mut lines: Vec<&str> = examples.lines().collect();
+    lines.insert(1, "{not json");
+    lines.insert(3, "");
+    lines.insert(4, r#"{"type": "chat.ended", "tenant_id": "someone-else"}"#);
+    lines.push(r#"{"type":"chat.ended","tenant_id":"demo","id":"c9","channel":"w","at":"2026-11-24T10:00:00Z","visitor":{"email":5}}"#);
+    let file = tmp.path().join("events.jsonl");
+    fs::write(&file, lines.join("\n")).unwrap();
+
+    let out = common::shim(
+        tmp.path(),
+        &["replay", "--tenant", "demo", file.to_str().unwrap()],
+        &[],
+    );
+    let stderr = common::text(&out.stderr);
+    let name = file.display();
+    assert!(
+        stderr.contains(&format!(
+            "{name}:2: not a JSON event: key must be a string at line 1 column 2"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{name}:5: tenant_id is \"someone-else\", but this replay is for tenant \"demo\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:10: chat.ended: visitor.email must be a string (found integer `5`) (invalid input)")),
+        "{stderr}"
+    );
+    // Every example line after the bad ones still reached the plugin.
+    for line in [1, 3, 6, 7, 8, 9] {
+        assert!(
+            stderr.contains(&format!("{name}:{line}: durable delivery")),
+            "line {line}: {stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(&format!("{name}:4:")),
+        "a blank line is not an event: {stderr}"
+    );
+    assert_eq!(
+        common::text(&out.stdout).trim(),
+        format!("{name}: 0 events accepted, 7 refused by the plugin, 2 malformed lines")
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_missing_events_file_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::shim(
+        tmp.path(),
+        &["replay", "--tenant", "demo", "no-such.jsonl"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::text(&out.stderr).contains("cloudcx-shim: no-such.jsonl: No such file"));
+}
+
+#[test]
+fn status_prints_what_the_plugin_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::shim(tmp.path(), &["status", "--tenant", "demo"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::text(&out.stderr).contains(
+            "cloudcx-shim: tenant status is not available yet in this version of the plugin"
+        ),
+        "{}",
+        common::text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_host_configuration_is_written_once_and_checked_by_the_plugin() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::shim(tmp.path(), &["status", "--tenant", "demo"], &[]);
+    let config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("host.json")).unwrap()).unwrap();
+    assert_eq!(config["redirect_url"], "http://127.0.0.1:8765/callback");
+    assert!(
+        tmp.path().join("plugin").is_dir(),
+        "the plugin made its state_dir"
+    );
+
+    let bad = tmp.path().join("bad.json");
+    fs::write(
+        &bad,
+        r#"{"state_dir": "x", "redirect_url": "http://h/", "workers": "four"}"#,
+    )
+    .unwrap();
+    let out = common::shim(
+        tmp.path(),
+        &[
+            "--config",
+            bad.to_str().unwrap(),
+            "status",
+            "--tenant",
+            "demo",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::text(&out.stderr).contains(
+            "the plugin refused to start: host configuration: workers must be a whole number (found string \"four\")"
+        ),
+        "{}",
+        common::text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_plugin_library_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::shim(
+        tmp.path(),
+        &["--plugin", "/nowhere/libx.so", "status", "--tenant", "demo"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::text(&out.stderr).contains("plugin library /nowhere/libx.so does not exist"));
+}
