@@ -12,4 +12,5 @@ mod error;
 pub mod events;
 pub mod ffi;
 mod logging;
+pub mod queue;
 mod service;

@@ -63,7 +63,11 @@ pub struct SoqlError {
 }
 
 /// Parses and runs `soql` against the catalog. `api_version` is like `"v62.0"` (for record URLs).
-pub fn execute(catalog: &dyn Catalog, soql: &str, api_version: &str) -> Result<QueryRows, SoqlError> {
+pub fn execute(
+    catalog: &dyn Catalog,
+    soql: &str,
+    api_version: &str,
+) -> Result<QueryRows, SoqlError> {
     let _ = (catalog, soql, api_version);
     Err(SoqlError {
         error_code: "MALFORMED_QUERY",

@@ -1,0 +1,286 @@
+//! The durable queue: when a hook returns OK, its event is on disk.
+//!
+//! Hooks hand their events to one committer thread, which writes every event waiting at that
+//! moment in one transaction (one flush) and then answers each hook: many concurrent hooks share
+//! a flush (group commit) instead of queueing behind one fsync each. A failed commit is an error
+//! answer to every hook in it; nothing is acknowledged that is not on disk.
+//!
+//! The queue lives in `state_dir/queue.redb`; redb locks the file, so a second host process
+//! opening the same `state_dir` is refused ([`QueueError::InUse`]).
+
+mod backoff;
+mod store;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+pub use backoff::retry_delay;
+pub use store::{FailedMeta, PendingMeta};
+use store::{NewEvent, Settle, Store};
+
+/// Most events written in one commit: bounds the memory a burst can pin.
+const MAX_GROUP: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueError {
+    /// Another process holds the queue file.
+    InUse(PathBuf),
+    /// The disk or the file failed (full, unwritable, I/O error); nothing was accepted.
+    Storage(String),
+    /// The file holds something this version cannot read.
+    Corrupt(String),
+    /// The queue is closed (the plugin is shutting down).
+    Closed,
+}
+
+impl QueueError {
+    fn storage(path: &Path, e: impl fmt::Display) -> QueueError {
+        QueueError::Storage(format!("{}: {e}", path.display()))
+    }
+}
+
+impl fmt::Display for QueueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueError::InUse(path) => write!(
+                f,
+                "{} is in use by another process: only one host process may use a state_dir",
+                path.display()
+            ),
+            QueueError::Storage(e) => write!(f, "the event queue cannot be written: {e}"),
+            QueueError::Corrupt(e) => write!(f, "the event queue holds unreadable data: {e}"),
+            QueueError::Closed => f.write_str("the event queue is closed"),
+        }
+    }
+}
+
+impl std::error::Error for QueueError {}
+
+/// An event taken from the queue for delivery.
+#[derive(Debug, Clone)]
+pub struct QueuedEvent {
+    pub seq: u64,
+    pub meta: PendingMeta,
+    /// The event as the host sent it.
+    pub payload: Vec<u8>,
+}
+
+/// What became of an attempted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    Delivered,
+    /// Try again after a back-off.
+    Retry {
+        reason: String,
+        maybe_applied: bool,
+    },
+    /// Rejected for good: kept with the reason.
+    Failed {
+        code: String,
+        message: String,
+    },
+}
+
+/// A tenant's events due now, and when its next waiting one is due.
+pub struct DueBatch {
+    pub events: Vec<QueuedEvent>,
+    pub next_due: Option<SystemTime>,
+}
+
+/// A tenant's counts, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub pending: u64,
+    pub written: u64,
+    pub failed: u64,
+}
+
+struct Append {
+    event: NewEvent,
+    reply: Sender<Result<u64, QueueError>>,
+}
+
+pub struct Queue {
+    store: std::sync::Arc<Store>,
+    appends: parking_lot::Mutex<Option<Sender<Append>>>,
+    committer: parking_lot::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Queue {
+    /// Opens (or creates) the queue in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Queue, QueueError> {
+        Self::start(Store::open(&state_dir.join("queue.redb"))?)
+    }
+
+    fn start(store: Store) -> Result<Queue, QueueError> {
+        let store = std::sync::Arc::new(store);
+        let (tx, rx) = unbounded();
+        let committer = {
+            let store = store.clone();
+            std::thread::Builder::new()
+                .name("cloudcx-salesforce-queue".into())
+                .spawn(move || commit_loop(&store, &rx))
+                .map_err(|e| QueueError::Storage(format!("cannot start the queue's thread: {e}")))?
+        };
+        Ok(Queue {
+            store,
+            appends: parking_lot::Mutex::new(Some(tx)),
+            committer: parking_lot::Mutex::new(Some(committer)),
+        })
+    }
+
+    /// Appends an event and returns once it is durable.
+    pub fn append(
+        &self,
+        tenant: &str,
+        kind: &str,
+        event_id: &str,
+        payload: Vec<u8>,
+    ) -> Result<u64, QueueError> {
+        let (reply, answer) = bounded(1);
+        let append = Append {
+            event: NewEvent {
+                tenant: tenant.to_string(),
+                kind: kind.to_string(),
+                event_id: event_id.to_string(),
+                payload,
+            },
+            reply,
+        };
+        let sender = self.appends.lock().clone().ok_or(QueueError::Closed)?;
+        sender.send(append).map_err(|_| QueueError::Closed)?;
+        answer.recv().map_err(|_| QueueError::Closed)?
+    }
+
+    /// Up to `max` of the tenant's due events, in arrival order, each chat's events in order.
+    pub fn due(&self, tenant: &str, max: usize) -> Result<DueBatch, QueueError> {
+        let due = self.store.due(tenant, now_ms(), max)?;
+        Ok(DueBatch {
+            events: due
+                .events
+                .into_iter()
+                .map(|(seq, meta, payload)| QueuedEvent { seq, meta, payload })
+                .collect(),
+            next_due: due.next_due_ms.map(from_ms),
+        })
+    }
+
+    /// Records what became of attempted events; a retry is scheduled with a back-off that grows
+    /// with the event's attempts.
+    pub fn settle(
+        &self,
+        tenant: &str,
+        outcomes: Vec<(&QueuedEvent, Settlement)>,
+    ) -> Result<(), QueueError> {
+        let now = now_ms();
+        let settles = outcomes
+            .into_iter()
+            .map(|(event, outcome)| {
+                let settle = match outcome {
+                    Settlement::Delivered => Settle::Delivered,
+                    Settlement::Retry {
+                        reason,
+                        maybe_applied,
+                    } => Settle::Retry {
+                        due_ms: now + retry_delay(event.meta.attempts).as_millis() as u64,
+                        reason,
+                        maybe_applied,
+                    },
+                    Settlement::Failed { code, message } => Settle::Failed {
+                        code,
+                        message,
+                        now_ms: now,
+                    },
+                };
+                (event.seq, settle)
+            })
+            .collect();
+        self.store.settle(tenant, settles)
+    }
+
+    /// Re-queues the tenant's failed events (all, or one chat's); answers how many.
+    pub fn requeue_failed(
+        &self,
+        tenant: &str,
+        event_id: Option<&str>,
+    ) -> Result<usize, QueueError> {
+        self.store.requeue_failed(tenant, event_id, now_ms())
+    }
+
+    /// The tenant's failed events, oldest first, at most `max`.
+    pub fn failed(&self, tenant: &str, max: usize) -> Result<Vec<FailedMeta>, QueueError> {
+        self.store.failed(tenant, max)
+    }
+
+    pub fn counts(&self, tenant: &str) -> Result<Counts, QueueError> {
+        Ok(Counts {
+            pending: self.store.count(tenant, store::PENDING_COUNT)?,
+            written: self.store.count(tenant, store::WRITTEN_COUNT)?,
+            failed: self.store.count(tenant, store::FAILED_COUNT)?,
+        })
+    }
+
+    /// Every tenant with events waiting.
+    pub fn tenants_with_pending(&self) -> Result<Vec<String>, QueueError> {
+        self.store.tenants_with_pending()
+    }
+
+    /// Stops accepting appends, commits what was handed over, and joins the committer.
+    pub fn close(&self) {
+        self.appends.lock().take();
+        if let Some(committer) = self.committer.lock().take() {
+            let _ = committer.join();
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The committer: takes every append waiting, writes them in one transaction, answers each.
+fn commit_loop(store: &Store, appends: &Receiver<Append>) {
+    while let Ok(first) = appends.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match appends.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let (events, replies): (Vec<NewEvent>, Vec<_>) =
+            group.into_iter().map(|a| (a.event, a.reply)).unzip();
+        match store.append(&events, now_ms()) {
+            Ok(seqs) => {
+                for (reply, seq) in replies.into_iter().zip(seqs) {
+                    let _ = reply.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                log::error!("{} events were not accepted: {e}", replies.len());
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests;

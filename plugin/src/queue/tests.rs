@@ -1,0 +1,286 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use redb::backends::FileBackend;
+use redb::StorageBackend;
+
+// What redb's storage backends fail with (std builds).
+type BackendIoError = std::io::Error;
+
+use super::*;
+
+fn append(queue: &Queue, tenant: &str, kind: &str, chat: &str) -> u64 {
+    queue
+        .append(
+            tenant,
+            kind,
+            chat,
+            format!("{{\"id\":\"{chat}\"}}").into_bytes(),
+        )
+        .unwrap()
+}
+
+fn ids(batch: &DueBatch) -> Vec<(String, String)> {
+    batch
+        .events
+        .iter()
+        .map(|e| (e.meta.kind.clone(), e.meta.event_id.clone()))
+        .collect()
+}
+
+fn pair(kind: &str, chat: &str) -> (String, String) {
+    (kind.to_string(), chat.to_string())
+}
+
+#[test]
+fn events_survive_a_restart_and_come_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        append(&queue, "t1", "chat.started", "c1");
+        append(&queue, "t2", "chat.ended", "x");
+        append(&queue, "t1", "chat.ended", "c1");
+        append(&queue, "t1", "chat.ended", "c2");
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    let mut tenants = queue.tenants_with_pending().unwrap();
+    tenants.sort();
+    assert_eq!(tenants, ["t1", "t2"]);
+    let batch = queue.due("t1", 10).unwrap();
+    // c1's end waits for its start; c2 is another chat and goes along.
+    assert_eq!(
+        ids(&batch),
+        [pair("chat.started", "c1"), pair("chat.ended", "c2")]
+    );
+    assert_eq!(batch.events[0].payload, br#"{"id":"c1"}"#);
+    assert_eq!(queue.counts("t1").unwrap().pending, 3);
+}
+
+#[test]
+fn a_chat_whose_start_is_retried_does_not_end_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    append(&queue, "t", "chat.started", "c1");
+    append(&queue, "t", "chat.ended", "c1");
+    append(&queue, "t", "chat.ended", "c2");
+    let batch = queue.due("t", 10).unwrap();
+    let started = &batch.events[0];
+    let retry = Settlement::Retry {
+        reason: "503".into(),
+        maybe_applied: true,
+    };
+    queue
+        .settle(
+            "t",
+            vec![(started, retry), (&batch.events[1], Settlement::Delivered)],
+        )
+        .unwrap();
+
+    let later = queue.due("t", 10).unwrap();
+    assert!(
+        later.events.is_empty(),
+        "c1's end waits behind its start's back-off"
+    );
+    let next = later.next_due.unwrap();
+    assert!(next > SystemTime::now(), "the start is due again later");
+
+    let store = &queue.store;
+    let again = store.due("t", now_ms() + 3_600_000, 10).unwrap();
+    let metas: Vec<_> = again.events.iter().map(|(_, m, _)| m.clone()).collect();
+    assert_eq!(metas.len(), 1, "still only the start: the end follows it");
+    assert_eq!(metas[0].attempts, 1);
+    assert!(metas[0].maybe_applied, "a lost answer is remembered");
+    assert_eq!(metas[0].last_error.as_deref(), Some("503"));
+    assert_eq!(
+        queue.counts("t").unwrap(),
+        Counts {
+            pending: 2,
+            written: 1,
+            failed: 0
+        }
+    );
+}
+
+#[test]
+fn a_failure_for_good_is_kept_with_its_reason_and_can_be_requeued() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    append(&queue, "t", "chat.ended", "c1");
+    append(&queue, "t", "chat.ended", "c2");
+    let batch = queue.due("t", 10).unwrap();
+    let failed = |e| {
+        (
+            e,
+            Settlement::Failed {
+                code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                message: "Phone is required".into(),
+            },
+        )
+    };
+    queue
+        .settle(
+            "t",
+            vec![failed(&batch.events[0]), failed(&batch.events[1])],
+        )
+        .unwrap();
+    assert_eq!(
+        queue.counts("t").unwrap(),
+        Counts {
+            pending: 0,
+            written: 0,
+            failed: 2
+        }
+    );
+    let kept = queue.failed("t", 10).unwrap();
+    assert_eq!(kept[0].code, "FIELD_CUSTOM_VALIDATION_EXCEPTION");
+    assert_eq!(kept[0].message, "Phone is required");
+    assert_eq!(kept[1].event_id, "c2");
+    assert!(queue.due("t", 10).unwrap().events.is_empty());
+
+    assert_eq!(queue.requeue_failed("t", Some("c2")).unwrap(), 1);
+    assert_eq!(
+        ids(&queue.due("t", 10).unwrap()),
+        [pair("chat.ended", "c2")]
+    );
+    assert_eq!(queue.requeue_failed("t", None).unwrap(), 1);
+    assert_eq!(
+        queue.counts("t").unwrap(),
+        Counts {
+            pending: 2,
+            written: 0,
+            failed: 0
+        }
+    );
+    assert_eq!(queue.failed("t", 10).unwrap(), vec![]);
+}
+
+#[test]
+fn a_second_process_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Queue::open(dir.path()).unwrap();
+    let second = Queue::open(dir.path()).err().unwrap();
+    assert_eq!(second, QueueError::InUse(dir.path().join("queue.redb")));
+    assert!(second
+        .to_string()
+        .contains("only one host process may use a state_dir"));
+}
+
+#[test]
+fn concurrent_appends_all_land_with_distinct_sequence_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| append(&queue, "t", "chat.ended", &format!("c{t}-{i}")))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 400);
+    assert_eq!(queue.counts("t").unwrap().pending, 400);
+    assert_eq!(queue.store.pending_len(), 400);
+}
+
+#[test]
+fn appends_after_close_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    queue.close();
+    assert_eq!(
+        queue.append("t", "chat.ended", "c", b"{}".to_vec()),
+        Err(QueueError::Closed)
+    );
+}
+
+/// A disk that refuses writes on demand, under redb's file backend.
+#[derive(Debug)]
+struct RefusingDisk {
+    inner: FileBackend,
+    refuse: Arc<AtomicBool>,
+}
+
+impl RefusingDisk {
+    fn check(&self) -> Result<(), BackendIoError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl StorageBackend for RefusingDisk {
+    fn len(&self) -> Result<u64, BackendIoError> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendIoError> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), BackendIoError> {
+        self.check()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), BackendIoError> {
+        self.check()?;
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendIoError> {
+        self.check()?;
+        self.inner.write(offset, data)
+    }
+}
+
+#[test]
+fn a_disk_that_refuses_writes_is_an_error_answer_and_loses_nothing_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.redb");
+    let refuse = Arc::new(AtomicBool::new(false));
+    let opener = {
+        let (path, refuse) = (path.clone(), refuse.clone());
+        Box::new(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(redb::StorageError::from)?;
+            let inner = FileBackend::new(file)?;
+            store::builder().create_with_backend(RefusingDisk {
+                inner,
+                refuse: refuse.clone(),
+            })
+        })
+    };
+    let queue = Queue::start(Store::with_opener(&path, opener).unwrap()).unwrap();
+    append(&queue, "t", "chat.ended", "before");
+
+    refuse.store(true, Ordering::SeqCst);
+    let refused = queue.append("t", "chat.ended", "during", b"{}".to_vec());
+    assert!(
+        matches!(&refused, Err(QueueError::Storage(m)) if m.contains("No space left")),
+        "{refused:?}"
+    );
+    refuse.store(false, Ordering::SeqCst);
+    append(&queue, "t", "chat.ended", "after");
+    drop(queue);
+
+    let queue = Queue::open(dir.path()).unwrap();
+    let batch = queue.due("t", 10).unwrap();
+    assert_eq!(
+        ids(&batch),
+        [pair("chat.ended", "before"), pair("chat.ended", "after")]
+    );
+}
