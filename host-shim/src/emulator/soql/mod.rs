@@ -4,6 +4,22 @@
 //! the core implements [`Catalog`] over its record store and calls [`execute`]; the core owns
 //! paging (`nextRecordsUrl`), the HTTP error envelope and API-call accounting.
 
+mod ast;
+mod error;
+mod escape;
+mod eval;
+mod ids;
+mod lexer;
+mod like;
+mod parser;
+mod plan;
+mod temporal;
+#[cfg(test)]
+mod tests;
+mod value;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde_json::{Map, Value};
 
 /// A record as stored: field name (canonical case) to JSON value, always with `"Id"`.
@@ -26,6 +42,13 @@ pub trait Catalog {
     fn records(&self, object: &str) -> Vec<&Record>;
     /// A live record by its 15- or 18-character Id, with its canonical object name.
     fn record_by_id(&self, id: &str) -> Option<(String, &Record)>;
+    /// The canonical spelling of a child relationship (`Contact` + `"cases"` → `"Cases"`), the
+    /// key of a sub-query's result. Optional (added by the SOQL module): without it the key is
+    /// spelled as in the query.
+    fn child_relationship_name(&self, object: &str, relationship: &str) -> Option<String> {
+        let _ = (object, relationship);
+        None
+    }
 }
 
 /// One field, as describe tells it.
@@ -57,7 +80,9 @@ pub struct QueryRows {
 /// A query Salesforce would refuse, with its error code and Salesforce's wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SoqlError {
-    /// `MALFORMED_QUERY`, `INVALID_FIELD` or `INVALID_TYPE`.
+    /// `MALFORMED_QUERY`, `INVALID_FIELD` or `INVALID_TYPE`; also
+    /// `INVALID_QUERY_FILTER_OPERATOR` (malformed id, LIKE on a non-text field) and
+    /// `NUMBER_OUTSIDE_VALID_RANGE` (OFFSET over 2,000). All are HTTP 400.
     pub error_code: &'static str,
     pub message: String,
 }
@@ -68,9 +93,45 @@ pub fn execute(
     soql: &str,
     api_version: &str,
 ) -> Result<QueryRows, SoqlError> {
-    let _ = (catalog, soql, api_version);
-    Err(SoqlError {
-        error_code: "MALFORMED_QUERY",
-        message: "SOQL is being built".to_string(),
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    execute_at(catalog, soql, api_version, now)
+}
+
+/// Salesforce's documented cap on the length of a SOQL statement.
+const MAX_QUERY_CHARS: usize = 100_000;
+
+/// [`execute`] with the clock given (milliseconds since the epoch), for `TODAY` and friends.
+fn execute_at(
+    catalog: &dyn Catalog,
+    soql: &str,
+    api_version: &str,
+    now_ms: i64,
+) -> Result<QueryRows, SoqlError> {
+    if soql.chars().count() > MAX_QUERY_CHARS {
+        // Wording unrecorded; the limit is documented.
+        return Err(error::plain(
+            error::MALFORMED_QUERY,
+            format!("SOQL statements cannot be longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let tokens = lexer::tokenize(soql);
+    let source = error::Source::new(soql, &tokens);
+    let query = parser::parse(&tokens, &source)?;
+    let binder = plan::Binder {
+        catalog,
+        source: &source,
+        today: now_ms.div_euclid(temporal::MS_PER_DAY),
+    };
+    let plan = binder.bind(&query)?;
+    let evaluator = eval::Evaluator {
+        catalog,
+        api_version,
+    };
+    let records = evaluator.rows(&plan, catalog.records(&plan.object));
+    Ok(QueryRows {
+        object: plan.object,
+        records,
     })
 }
