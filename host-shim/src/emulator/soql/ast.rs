@@ -31,6 +31,8 @@ pub struct Query {
     pub select: Vec<SelectItem>,
     /// The object, or in a sub-query the child relationship.
     pub from: Ident,
+    /// `FROM Contact c`: paths may start with `c.` (or with the object's name).
+    pub alias: Option<Ident>,
     pub filter: Option<Condition>,
     pub order_by: Vec<OrderItem>,
     pub limit: Option<Count>,

@@ -1,7 +1,7 @@
 //! Recursive-descent parser for the SOQL subset:
 //!
 //! ```text
-//! query     := SELECT item (',' item)* FROM name [WHERE cond] [ORDER BY order (',' order)*]
+//! query     := SELECT item (',' item)* FROM name [alias] [WHERE cond] [ORDER BY order (',' order)*]
 //!              [LIMIT int] [OFFSET int]
 //! item      := path | '(' query ')'                      -- sub-queries only at the top level
 //! cond      := unary (AND unary)* | unary (OR unary)*    -- mixing needs parentheses, as in SOQL
@@ -31,6 +31,13 @@ const RESERVED: &[&str] = &[
     "AND", "ASC", "DESC", "EXCLUDES", "FIRST", "FROM", "GROUP", "HAVING", "IN", "INCLUDES", "LAST",
     "LIKE", "LIMIT", "NOT", "NULL", "NULLS", "OR", "SELECT", "WHERE", "WITH",
 ];
+
+/// Words that may follow the FROM object and so are no alias (WHERE, GROUP... are reserved).
+const CLAUSES: &[&str] = &["ORDER", "LIMIT", "OFFSET", "FOR", "USING", "ALL", "UPDATE"];
+
+fn is_one_of(words: &[&str], word: &str) -> bool {
+    words.iter().any(|w| w.eq_ignore_ascii_case(word))
+}
 
 pub fn parse(tokens: &[Token], source: &Source) -> Result<Query, SoqlError> {
     let mut parser = Parser {
@@ -147,6 +154,12 @@ impl Parser<'_> {
         }
         self.expect_keyword("FROM")?;
         let from = self.name()?;
+        let alias = match &self.peek().tok {
+            Tok::Ident(word) if !is_one_of(RESERVED, word) && !is_one_of(CLAUSES, word) => {
+                Some(self.name()?)
+            }
+            _ => None,
+        };
         let filter = if self.eat_keyword("WHERE") {
             Some(self.condition()?)
         } else {
@@ -175,6 +188,7 @@ impl Parser<'_> {
         Ok(Query {
             select,
             from,
+            alias,
             filter,
             order_by,
             limit,
@@ -194,7 +208,7 @@ impl Parser<'_> {
     fn name(&mut self) -> Result<Ident, SoqlError> {
         let token = self.peek();
         match &token.tok {
-            Tok::Ident(name) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) => {
+            Tok::Ident(name) if !is_one_of(RESERVED, name) => {
                 let ident = Ident {
                     name: name.clone(),
                     pos: token.start,

@@ -121,6 +121,12 @@ pub struct SortKey {
     pub nulls_last: bool,
 }
 
+/// The object a query's paths start from, and its alias.
+struct Scope<'q> {
+    object: &'q str,
+    alias: Option<&'q str>,
+}
+
 pub struct Binder<'a> {
     pub catalog: &'a dyn Catalog,
     pub source: &'a Source<'a>,
@@ -144,11 +150,15 @@ impl Binder<'_> {
     }
 
     fn bind_on(&self, query: &Query, object: String) -> Result<Plan, SoqlError> {
+        let scope = Scope {
+            object: &object,
+            alias: query.alias.as_ref().map(|a| a.name.as_str()),
+        };
         let mut columns = Vec::new();
         let mut selected: Vec<String> = Vec::new();
         for item in &query.select {
             let column = match item {
-                SelectItem::Field(path) => Column::Field(self.path(&object, path)?),
+                SelectItem::Field(path) => Column::Field(self.path(&scope, path)?),
                 SelectItem::SubQuery(sub) => self.children(&object, sub)?,
             };
             let key = selection_key(&column);
@@ -164,14 +174,14 @@ impl Binder<'_> {
         let filter = query
             .filter
             .as_ref()
-            .map(|c| self.condition(&object, c))
+            .map(|c| self.condition(&scope, c))
             .transpose()?;
         let order = query
             .order_by
             .iter()
             .map(|o| {
                 Ok(SortKey {
-                    path: self.path(&object, &o.path)?,
+                    path: self.path(&scope, &o.path)?,
                     descending: o.descending,
                     nulls_last: o.nulls_last,
                 })
@@ -214,10 +224,27 @@ impl Binder<'_> {
     }
 
     /// Resolves a field path from `object`, hop by hop.
-    fn path(&self, object: &str, path: &Path) -> Result<FieldPath, SoqlError> {
-        let (last, relationships) = path.segments.split_last().expect("paths have a segment");
+    fn path(&self, scope: &Scope, path: &Path) -> Result<FieldPath, SoqlError> {
+        let mut segments = &path.segments[..];
+        // `Contact.Email` or `c.Email` in `FROM Contact c`, unless a relationship has that name.
+        if let [first, rest @ ..] = segments {
+            let qualifier = first.name.eq_ignore_ascii_case(scope.object)
+                || scope
+                    .alias
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&first.name));
+            if qualifier
+                && !rest.is_empty()
+                && self
+                    .catalog
+                    .parent_relationship(scope.object, &first.name)
+                    .is_none()
+            {
+                segments = rest;
+            }
+        }
+        let (last, relationships) = segments.split_last().expect("paths have a segment");
         // `None` once a polymorphic hop has moved to the `Name` pseudo-object.
-        let mut current = Some(object.to_string());
+        let mut current = Some(scope.object.to_string());
         let mut hops = Vec::new();
         for segment in relationships {
             let parent = current
@@ -265,16 +292,16 @@ impl Binder<'_> {
         Ok(FieldPath { hops, field, kind })
     }
 
-    fn condition(&self, object: &str, condition: &Condition) -> Result<Filter, SoqlError> {
+    fn condition(&self, scope: &Scope, condition: &Condition) -> Result<Filter, SoqlError> {
         let all = |parts: &[Condition]| -> Result<Vec<Filter>, SoqlError> {
-            parts.iter().map(|c| self.condition(object, c)).collect()
+            parts.iter().map(|c| self.condition(scope, c)).collect()
         };
         Ok(match condition {
             Condition::And(parts) => Filter::And(all(parts)?),
             Condition::Or(parts) => Filter::Or(all(parts)?),
-            Condition::Not(inner) => Filter::Not(Box::new(self.condition(object, inner)?)),
+            Condition::Not(inner) => Filter::Not(Box::new(self.condition(scope, inner)?)),
             Condition::Compare(cmp) => {
-                let path = self.path(object, &cmp.path)?;
+                let path = self.path(scope, &cmp.path)?;
                 let operands = cmp
                     .values
                     .iter()

@@ -920,6 +920,28 @@ fn limit_and_offset() {
     );
 }
 
+#[test]
+fn paths_may_start_with_the_object_or_its_alias() {
+    let q = "SELECT c.Name, Contact.Email, c.Account.Name FROM Contact c WHERE c.LastName = 'Doe' ORDER BY c.Name";
+    let row = &rows(q)[0];
+    assert_eq!(
+        (&row["Name"], &row["Email"]),
+        (&json!("Jane Doe"), &json!("jane@example.com"))
+    );
+    assert_eq!(row["Account"]["Name"], "Acme");
+    assert_eq!(
+        err("SELECT c.Name, Name FROM Contact c").error_code,
+        "INVALID_FIELD"
+    );
+    assert_eq!(err_text("SELECT x.Name FROM Contact c").0, "INVALID_FIELD");
+    assert_eq!(
+        err_text("SELECT Name FROM Contact c d").1,
+        "unexpected token: 'd'"
+    );
+    // A relationship named like the object wins over the qualifier.
+    assert_eq!(rows("SELECT Account.Name FROM Account")[0]["Name"], "Acme");
+}
+
 // ---- relationships ------------------------------------------------------------------------
 
 #[test]
@@ -1116,7 +1138,7 @@ fn syntax_error_has_salesforces_layout() {
         "unexpected token: '\"'"
     );
     assert_eq!(
-        err_text("SELECT Id FROM Contact extra").1,
+        err_text("SELECT Id FROM Contact WHERE Name = 'x' extra").1,
         "unexpected token: 'extra'"
     );
     assert_eq!(
