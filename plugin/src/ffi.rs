@@ -183,11 +183,7 @@ fn guard<T>(
         Ok(Ok(value)) => RResult::ROk(value),
         Ok(Err(e)) => RResult::RErr(PluginError::new(code(&e), e.to_string())),
         Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".to_string());
+            let what = crate::panic_message(&*payload);
             log::error!("the plugin panicked in {entry}: {what}");
             RResult::RErr(PluginError::new(
                 ErrorCode::PANIC,

@@ -14,3 +14,13 @@ pub mod ffi;
 mod logging;
 pub mod queue;
 mod service;
+pub mod workers;
+
+/// The message a panic carried, for logs and error answers.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_string())
+}
