@@ -12,8 +12,11 @@ mod error;
 pub mod events;
 pub mod ffi;
 mod logging;
+pub mod oauth;
 pub mod queue;
+pub mod salesforce;
 mod service;
+pub mod settings;
 pub mod workers;
 
 /// The message a panic carried, for logs and error answers.

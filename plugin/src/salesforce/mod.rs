@@ -1,0 +1,26 @@
+//! Talking to Salesforce over HTTP, below OAuth and below any particular API resource.
+//!
+//! Layers, bottom up:
+//! - [`transport`]: the one-method [`Transport`] seam and its production [`UreqTransport`];
+//!   [`TransportError`] says whether a failed request may have been sent.
+//! - [`error`]: Salesforce's error bodies as a typed [`SalesforceError`], and the
+//!   [`Disposition`] (retry, refresh the session, back off for the API limit, give up).
+//! - [`limits`]: the org's API usage from `Sforce-Limit-Info`.
+//! - [`api`]: one checked exchange ([`send`]): 2xx, or an [`ApiError`].
+
+pub mod api;
+pub mod error;
+pub mod limits;
+pub mod transport;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+pub(crate) mod replay;
+
+pub use api::{send, ApiError};
+pub use error::{Disposition, SalesforceError};
+pub use limits::ApiUsage;
+pub use transport::{
+    Transport, TransportConfig, TransportError, TransportErrorKind, UreqTransport,
+};

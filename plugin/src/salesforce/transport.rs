@@ -1,0 +1,259 @@
+//! The one seam between the plugin and the network: [`Transport`] sends a request and returns
+//! the response, whatever its status. Production uses [`UreqTransport`]; tests replay recorded
+//! exchanges beneath the client through the same trait.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// Sends one HTTP request. A response with any status is `Ok`: reading Salesforce's error body
+/// is the caller's job ([`super::SalesforceError`]).
+pub trait Transport: Send + Sync {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError>;
+}
+
+/// Why no response came back, split by what a retry must assume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// The request was malformed or not allowed; nothing was sent.
+    InvalidRequest,
+    /// No connection could be made (name lookup, connect, proxy); nothing was sent.
+    Connect,
+    /// A time limit ran out. The request MAY have been sent, and even acted on.
+    Timeout,
+    /// The exchange broke off, or the answer could not be read. The request MAY have been sent.
+    Dispatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    detail: String,
+}
+
+impl TransportError {
+    pub fn new(kind: TransportErrorKind, detail: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether Salesforce may have received (and acted on) the request: retrying a
+    /// non-idempotent call after such an error needs an idempotency key.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(
+            self.kind,
+            TransportErrorKind::Timeout | TransportErrorKind::Dispatch
+        )
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            TransportErrorKind::InvalidRequest => "the request could not be sent",
+            TransportErrorKind::Connect => "Salesforce could not be reached",
+            TransportErrorKind::Timeout => "Salesforce did not answer in time",
+            TransportErrorKind::Dispatch => "the connection to Salesforce failed",
+        };
+        write!(f, "{what} ({})", self.detail)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Time limits and pooling for [`UreqTransport`]. No limit is ever unbounded: ureq's own
+/// defaults would let a stalled Salesforce hang a worker forever.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportConfig {
+    /// Name lookup, TCP connect and TLS handshake.
+    pub connect_timeout: Duration,
+    /// The whole exchange, from connect to the last byte of the response body.
+    pub overall_timeout: Duration,
+    /// Idle keep-alive connections kept per host; about the number of workers.
+    pub idle_connections_per_host: usize,
+    /// The largest response body read; Salesforce query pages stay far below this.
+    pub max_response_bytes: u64,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(10),
+            overall_timeout: Duration::from_secs(60),
+            idle_connections_per_host: 4,
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// The production transport: ureq 3 with rustls, no redirects (a redirect could carry a bearer
+/// token to another host) and no status-as-error (Salesforce's error bodies matter).
+pub struct UreqTransport {
+    agent: ureq::Agent,
+    max_response_bytes: u64,
+}
+
+impl UreqTransport {
+    pub fn new(config: TransportConfig) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.overall_timeout))
+            .max_idle_connections_per_host(config.idle_connections_per_host.max(1))
+            .user_agent(concat!("cloudcx-salesforce/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        UreqTransport {
+            agent,
+            max_response_bytes: config.max_response_bytes,
+        }
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let mut response = self.agent.run(request).map_err(classify)?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec()
+            .map_err(classify)?;
+        let (parts, _) = response.into_parts();
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// Only errors that certainly happen before the first byte leaves count as "not sent": calling
+/// a sent request unsent could write a record twice.
+fn classify(error: ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    use TransportErrorKind as K;
+    let kind = match &error {
+        E::Http(_) | E::BadUri(_) | E::InvalidProxyUrl | E::RequireHttpsOnly(_) => {
+            K::InvalidRequest
+        }
+        E::HostNotFound | E::ConnectionFailed | E::ConnectProxyFailed(_) | E::TlsRequired => {
+            K::Connect
+        }
+        E::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => K::Connect,
+        E::Timeout(_) => K::Timeout,
+        E::Io(e) => match e.kind() {
+            io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::AddrNotAvailable => K::Connect,
+            io::ErrorKind::TimedOut => K::Timeout,
+            _ => K::Dispatch,
+        },
+        _ => K::Dispatch,
+    };
+    TransportError::new(kind, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// A one-shot loopback server: answers the first connection with `reply` (or keeps it
+    /// open without answering when `reply` is `None`).
+    fn serve_once(reply: Option<&'static str>) -> (String, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let handle = thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf);
+            match reply {
+                Some(reply) => socket.write_all(reply.as_bytes()).unwrap(),
+                None => thread::sleep(Duration::from_millis(800)),
+            }
+        });
+        (url, handle)
+    }
+
+    fn transport(overall: Duration) -> UreqTransport {
+        UreqTransport::new(TransportConfig {
+            connect_timeout: Duration::from_secs(2),
+            overall_timeout: overall,
+            ..TransportConfig::default()
+        })
+    }
+
+    fn get(url: &str) -> http::Request<Vec<u8>> {
+        http::Request::get(url).body(Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn error_statuses_and_redirects_come_back_as_responses() {
+        let body = r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        let reply: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let (url, server) = serve_once(Some(reply));
+        let response = transport(Duration::from_secs(5)).send(get(&url)).unwrap();
+        server.join().unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.body(), body.as_bytes());
+
+        let (url, server) = serve_once(Some(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ));
+        let response = transport(Duration::from_secs(5)).send(get(&url)).unwrap();
+        server.join().unwrap();
+        assert_eq!(response.status(), 302, "redirects must not be followed");
+    }
+
+    #[test]
+    fn a_refused_connection_was_not_sent() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = transport(Duration::from_secs(5))
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+        assert!(!err.may_have_been_sent());
+    }
+
+    #[test]
+    fn a_silent_server_times_out_and_may_have_received_the_request() {
+        let (url, server) = serve_once(None);
+        let err = transport(Duration::from_millis(300))
+            .send(get(&url))
+            .unwrap_err();
+        server.join().unwrap();
+        assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
+        assert!(err.may_have_been_sent());
+    }
+
+    #[test]
+    fn a_bad_uri_is_not_sent() {
+        let err = transport(Duration::from_secs(1))
+            .send(get("/no-host"))
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::InvalidRequest, "{err}");
+    }
+}
