@@ -28,6 +28,8 @@ impl Path {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
+    /// `SELECT COUNT() FROM ...` (then `select` is empty).
+    pub count_only: bool,
     pub select: Vec<SelectItem>,
     /// The object, or in a sub-query the child relationship.
     pub from: Ident,

@@ -19,6 +19,15 @@ impl<'a> Evaluator<'a> {
     /// The shaped rows of `plan` over `records` (all of the plan's object, or one parent's
     /// children).
     pub fn rows(&self, plan: &Plan, records: Vec<&'a Record>) -> Vec<Value> {
+        let selected = self.select(plan, records);
+        selected
+            .into_iter()
+            .map(|record| self.shape(plan, &plan.object, record))
+            .collect()
+    }
+
+    /// The records `plan` selects, filtered, sorted and paged.
+    pub fn select<'r>(&self, plan: &Plan, records: Vec<&'r Record>) -> Vec<&'r Record> {
         let object = plan.object.as_str();
         let matching: Vec<&Record> = records
             .into_iter()
@@ -46,7 +55,7 @@ impl<'a> Evaluator<'a> {
             .into_iter()
             .skip(plan.offset)
             .take(plan.limit.unwrap_or(usize::MAX))
-            .map(|(_, record)| self.shape(plan, object, record))
+            .map(|(_, record)| record)
             .collect()
     }
 

@@ -75,6 +75,10 @@ pub struct QueryRows {
     /// The canonical object queried (FROM).
     pub object: String,
     pub records: Vec<Value>,
+    /// Added by the SOQL module: for `SELECT COUNT() FROM ...`, the number of matching rows,
+    /// which Salesforce answers as `totalSize` with empty `records`. `None` for other queries,
+    /// whose `totalSize` is the number of records.
+    pub count: Option<usize>,
 }
 
 /// A query Salesforce would refuse, with its error code and Salesforce's wording.
@@ -129,9 +133,15 @@ fn execute_at(
         catalog,
         api_version,
     };
-    let records = evaluator.rows(&plan, catalog.records(&plan.object));
+    let all = catalog.records(&plan.object);
+    let (records, count) = if plan.count_only {
+        (Vec::new(), Some(evaluator.select(&plan, all).len()))
+    } else {
+        (evaluator.rows(&plan, all), None)
+    };
     Ok(QueryRows {
         object: plan.object,
         records,
+        count,
     })
 }

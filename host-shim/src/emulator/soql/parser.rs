@@ -3,6 +3,7 @@
 //! ```text
 //! query     := SELECT item (',' item)* FROM name [alias] [WHERE cond] [ORDER BY order (',' order)*]
 //!              [LIMIT int] [OFFSET int]
+//!              | SELECT COUNT() FROM ...                 -- top level only
 //! item      := path | '(' query ')'                      -- sub-queries only at the top level
 //! cond      := unary (AND unary)* | unary (OR unary)*    -- mixing needs parentheses, as in SOQL
 //! unary     := NOT unary | '(' cond ')' | path op value | path [NOT] IN '(' value (',' value)* ')'
@@ -146,10 +147,13 @@ impl Parser<'_> {
     fn query(&mut self, sub: bool) -> Result<Query, SoqlError> {
         self.expect_keyword("SELECT")?;
         let mut select = Vec::new();
-        loop {
-            select.push(self.select_item(sub)?);
-            if !self.eat(&Tok::Comma) {
-                break;
+        let count_only = !sub && self.count()?;
+        if !count_only {
+            loop {
+                select.push(self.select_item(sub)?);
+                if !self.eat(&Tok::Comma) {
+                    break;
+                }
             }
         }
         self.expect_keyword("FROM")?;
@@ -176,16 +180,17 @@ impl Parser<'_> {
             }
         }
         let limit = if self.eat_keyword("LIMIT") {
-            Some(self.count()?)
+            Some(self.number()?)
         } else {
             None
         };
         let offset = if self.eat_keyword("OFFSET") {
-            Some(self.count()?)
+            Some(self.number()?)
         } else {
             None
         };
         Ok(Query {
+            count_only,
             select,
             from,
             alias,
@@ -194,6 +199,21 @@ impl Parser<'_> {
             limit,
             offset,
         })
+    }
+
+    /// Consumes `COUNT()` if it comes next. (`COUNT` followed by anything else may be a field.)
+    fn count(&mut self) -> Result<bool, SoqlError> {
+        let next_is_paren = self
+            .tokens
+            .get(self.at + 1)
+            .is_some_and(|t| t.tok == Tok::LParen);
+        if !(self.is_keyword("COUNT") && next_is_paren) {
+            return Ok(false);
+        }
+        self.bump();
+        self.bump();
+        self.expect_right_paren()?;
+        Ok(true)
     }
 
     fn select_item(&mut self, sub: bool) -> Result<SelectItem, SoqlError> {
@@ -355,7 +375,7 @@ impl Parser<'_> {
         if !self.eat(&Tok::Colon) {
             return Err(self.unexpected());
         }
-        Ok(self.count()?.value)
+        Ok(self.number()?.value)
     }
 
     fn order_item(&mut self) -> Result<OrderItem, SoqlError> {
@@ -384,7 +404,7 @@ impl Parser<'_> {
     }
 
     /// A non-negative integer (LIMIT, OFFSET, day counts).
-    fn count(&mut self) -> Result<Count, SoqlError> {
+    fn number(&mut self) -> Result<Count, SoqlError> {
         let token = self.peek().clone();
         let Tok::Number(text) = &token.tok else {
             return Err(self.unexpected());

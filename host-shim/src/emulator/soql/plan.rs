@@ -45,6 +45,8 @@ const NAME_ENTITY_FIELDS: &[(&str, &str)] = &[
 #[derive(Debug)]
 pub struct Plan {
     pub object: String,
+    /// `SELECT COUNT()`: answer the number of rows, not the rows.
+    pub count_only: bool,
     pub columns: Vec<Column>,
     pub filter: Option<Filter>,
     pub order: Vec<SortKey>,
@@ -196,6 +198,7 @@ impl Binder<'_> {
         }
         Ok(Plan {
             object,
+            count_only: query.count_only,
             columns,
             filter,
             order,
@@ -395,7 +398,8 @@ impl Binder<'_> {
             RelativeDate::Today => (today, today + 1),
             RelativeDate::Yesterday => (today - 1, today),
             RelativeDate::Tomorrow => (today + 1, today + 2),
-            // "Starts with the current day and continues for the past n days": today included.
+            // "Starts with the current day and continues for the past n days", today included:
+            // LAST_N_DAYS:1 is yesterday and today.
             RelativeDate::LastNDays(count) => (today - n(count), today + 1),
             // "Starts 00:00:00 of the next day and continues for the next n days."
             RelativeDate::NextNDays(count) => (today + 1, today + 1 + n(count)),

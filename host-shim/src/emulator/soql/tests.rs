@@ -942,6 +942,40 @@ fn paths_may_start_with_the_object_or_its_alias() {
     assert_eq!(rows("SELECT Account.Name FROM Account")[0]["Name"], "Acme");
 }
 
+#[test]
+fn count_answers_a_number_and_no_rows() {
+    let counted = |soql: &str| {
+        let result = run(soql).unwrap();
+        assert!(result.records.is_empty(), "{soql}");
+        result.count
+    };
+    assert_eq!(counted("SELECT COUNT() FROM Contact"), Some(3));
+    assert_eq!(
+        counted("select count ( ) from contact where Email != null"),
+        Some(2)
+    );
+    assert_eq!(counted("SELECT COUNT() FROM Contact LIMIT 1"), Some(1));
+    assert_eq!(
+        counted("SELECT COUNT() FROM Contact WHERE Account.Name = 'nobody'"),
+        Some(0)
+    );
+    assert_eq!(run("SELECT Id FROM Contact").unwrap().count, None);
+    assert_eq!(
+        err_text("SELECT COUNT(), Id FROM Contact").1,
+        "unexpected token: ','"
+    );
+    assert_eq!(
+        err_text("SELECT Id, COUNT() FROM Contact").1,
+        "unexpected token: '('"
+    );
+    assert_eq!(
+        err_text("SELECT Id, (SELECT COUNT() FROM Cases) FROM Contact").1,
+        "unexpected token: '('"
+    );
+    assert_eq!(err_text("SELECT COUNT() FROM Foo").0, "INVALID_TYPE");
+    assert_eq!(err_text("SELECT COUNT FROM Contact").0, "INVALID_FIELD");
+}
+
 // ---- relationships ------------------------------------------------------------------------
 
 #[test]
