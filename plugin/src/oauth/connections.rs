@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use http::header::{HeaderValue, AUTHORIZATION};
 use oauth2::{AuthorizationCode, ClientSecret, RefreshToken};
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use super::error::{ConnectionError, Step};
 use super::identity::{self, Identity, IdentityError};
 use super::pending::{Pending, PendingStates, STATE_LIFETIME};
 use super::secret_key::SecretKey;
-use super::settings::{is_safe_endpoint, AppChoice, ConnectionSettings, ServerUrl};
+use super::settings::{default_login_url, is_safe_endpoint, AppChoice, ConnectionSettings};
 use super::status::{
     AuthorizeUrl, ConnectedUser, ConnectionState, Disconnected, PreviousOrg, Session, TenantStatus,
 };
@@ -24,7 +25,9 @@ use super::store::{
 };
 use super::token::{self, App, TokenError};
 use crate::config::HostConfig;
-use crate::salesforce::{ApiError, ApiUsage, Transport};
+use crate::salesforce::{
+    self, ApiError, ApiUsage, Disposition, Transport, TransportError, TransportErrorKind,
+};
 
 /// The query of Salesforce's redirect to the Authorized Redirect URL. Other keys are ignored.
 #[derive(Default, Deserialize)]
@@ -121,12 +124,7 @@ impl Connections {
             Some(app) => Some(App {
                 client_id: app.client_id.clone(),
                 client_secret: ClientSecret::new(app.client_secret.expose().to_string()),
-                login_url: ServerUrl::parse(&app.login_url).map_err(|problem| {
-                    ConnectionError::Storage(super::store::StoreError {
-                        path: "default_app.login_url".into(),
-                        problem,
-                    })
-                })?,
+                login_url: default_login_url(app).map_err(ConnectionError::HostConfig)?,
             }),
             None => None,
         };
@@ -544,6 +542,49 @@ impl Connections {
             log::warn!("tenant {tenant}: {error}; will retry");
         }
         Ok(failure)
+    }
+
+    /// Sends an authenticated REST call for `tenant`. `build` makes the request from the
+    /// tenant's instance URL (again for the retry); the bearer token is added here, so callers
+    /// never hold it. A 401 `INVALID_SESSION_ID` refreshes the session (one refresh per tenant
+    /// at a time) and retries once. Every response's `Sforce-Limit-Info` is recorded for the
+    /// status. Failures of the call itself are [`ConnectionError::Salesforce`] with
+    /// [`Step::Call`]: see [`ConnectionError::api_error`].
+    pub fn send(
+        &self,
+        tenant: &str,
+        build: impl Fn(&str) -> Result<http::Request<Vec<u8>>, http::Error>,
+    ) -> Result<http::Response<Vec<u8>>, ConnectionError> {
+        let failed = |error: ApiError| ConnectionError::Salesforce {
+            step: Step::Call,
+            error,
+        };
+        let unsendable = |e: http::Error| {
+            failed(TransportError::new(TransportErrorKind::InvalidRequest, e.to_string()).into())
+        };
+        let mut session = self.session(tenant)?;
+        let mut refreshed = false;
+        loop {
+            let mut request = build(&session.instance_url).map_err(unsendable)?;
+            let mut bearer =
+                HeaderValue::try_from(format!("Bearer {}", session.access_token.secret()))
+                    .map_err(|e| unsendable(e.into()))?;
+            bearer.set_sensitive(true);
+            request.headers_mut().insert(AUTHORIZATION, bearer);
+            let response = self.transport.send(request).map_err(|e| failed(e.into()))?;
+            if let Some(usage) = ApiUsage::from_headers(response.headers()) {
+                self.record_api_usage(tenant, usage);
+            }
+            match salesforce::check(response) {
+                Err(ApiError::Salesforce(e))
+                    if !refreshed && e.disposition() == Disposition::RefreshSession =>
+                {
+                    session = self.refresh_after_401(tenant, session.generation)?;
+                    refreshed = true;
+                }
+                result => return result.map_err(failed),
+            }
+        }
     }
 
     /// The tenant's connection as the settings page and the status call show it.

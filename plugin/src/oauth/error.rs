@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::secret_key::KeyFileError;
 use super::store::StoreError;
+use crate::decode::DecodeError;
 use crate::salesforce::{ApiError, Disposition};
 
 /// The step of the flow that failed.
@@ -13,6 +14,8 @@ pub enum Step {
     CodeExchange,
     Identity,
     Refresh,
+    /// A data call made through [`super::Connections::send`].
+    Call,
 }
 
 impl fmt::Display for Step {
@@ -21,6 +24,7 @@ impl fmt::Display for Step {
             Step::CodeExchange => "exchanging the authorization code",
             Step::Identity => "reading the connected user",
             Step::Refresh => "refreshing the session",
+            Step::Call => "calling Salesforce",
         })
     }
 }
@@ -63,11 +67,22 @@ pub enum ConnectionError {
         what: &'static str,
         url: String,
     },
+    /// The host configuration's default app cannot be used.
+    HostConfig(DecodeError),
     KeyFile(KeyFileError),
     Storage(StoreError),
 }
 
 impl ConnectionError {
+    /// Salesforce's answer or the network failure behind this error, if that is what it is:
+    /// its [`ApiError::disposition`] says how to go on.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            ConnectionError::Salesforce { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
     /// Whether trying the same call later may succeed (Salesforce down, network, storage).
     pub fn is_temporary(&self) -> bool {
         match self {
@@ -136,6 +151,7 @@ impl fmt::Display for ConnectionError {
                 f,
                 "Salesforce named {what} {url}, which is not https: no token is sent there"
             ),
+            ConnectionError::HostConfig(e) => write!(f, "host configuration: {e}"),
             ConnectionError::KeyFile(e) => e.fmt(f),
             ConnectionError::Storage(e) => e.fmt(f),
         }

@@ -6,7 +6,8 @@
 //! - [`connect_start`](Connections::connect_start)`(tenant, &ConnectionSettings) -> AuthorizeUrl`
 //! - [`connect_finish`](Connections::connect_finish)`(tenant, &ConnectionSettings, &CallbackQuery) -> ConnectedUser`
 //! - [`session`](Connections::session)`(tenant) -> Session` and
-//!   [`refresh_after_401`](Connections::refresh_after_401)`(tenant, seen_generation) -> Session`
+//!   [`refresh_after_401`](Connections::refresh_after_401)`(tenant, seen_generation) -> Session`,
+//!   or [`send`](Connections::send)`(tenant, build_request) -> Response`, which does both
 //! - [`disconnect`](Connections::disconnect)`(tenant) -> Disconnected` and
 //!   [`retry_pending_revokes`](Connections::retry_pending_revokes)`()`
 //! - [`status`](Connections::status)`(tenant) -> TenantStatus`,

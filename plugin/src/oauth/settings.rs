@@ -9,7 +9,7 @@ use oauth2::ClientSecret;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::config::{HostConfig, Secret};
+use crate::config::{AppCredentials, HostConfig, Secret};
 use crate::decode::{self, DecodeError};
 
 /// Where the section sits in the tenant settings, for error paths.
@@ -113,8 +113,7 @@ impl ConnectionSection {
                 }
                 let login_url = match login_url {
                     Some(url) => url,
-                    None => ServerUrl::parse(&app.login_url)
-                        .map_err(|p| DecodeError::new("default_app.login_url", p))?,
+                    None => default_login_url(app)?,
                 };
                 (
                     app.client_id.clone(),
@@ -146,6 +145,11 @@ impl ConnectionSection {
             pkce: self.pkce,
         })
     }
+}
+
+/// The host's default app's login URL, normalized.
+pub fn default_login_url(app: &AppCredentials) -> Result<ServerUrl, DecodeError> {
+    ServerUrl::parse(&app.login_url).map_err(|p| DecodeError::new("default_app.login_url", p))
 }
 
 /// A settings value, unless absent or blank (a settings form may send empty fields).

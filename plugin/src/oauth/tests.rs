@@ -806,3 +806,80 @@ fn secrets_never_show_in_debug_display_errors_or_status() {
     }
     h.replay.assert_done();
 }
+
+#[test]
+fn send_refreshes_once_on_401_and_records_api_usage() {
+    const QUERY: &str =
+        "https://na1.salesforce.com/services/data/v62.0/query?q=SELECT+Id+FROM+User";
+    let expired = fixture("error_401_invalid_session_id.restforce.json");
+    let replay = connect_script(ReplayTransport::new(), "00Dorg")
+        .expect(Method::GET, QUERY, 401, &expired)
+        .expect(
+            Method::POST,
+            TOKEN_URL,
+            200,
+            &fixture("oauth_refresh_token_response_no_refresh_token.restforce.json"),
+        )
+        .expect_with(
+            Method::GET,
+            QUERY,
+            200,
+            &[("sforce-limit-info", "api-usage=4500/5000")],
+            br#"{"totalSize":0,"done":true,"records":[]}"#,
+            Duration::ZERO,
+        )
+        .expect(Method::GET, QUERY, 401, &expired)
+        .expect(
+            Method::POST,
+            TOKEN_URL,
+            200,
+            &fixture("oauth_refresh_token_response_no_refresh_token.restforce.json"),
+        )
+        .expect(Method::GET, QUERY, 401, &expired);
+    let h = harness(replay, None);
+    h.connect(&settings(LOGIN, false));
+    let query = |instance: &str| {
+        http::Request::get(format!(
+            "{instance}/services/data/v62.0/query?q=SELECT+Id+FROM+User"
+        ))
+        .body(Vec::new())
+    };
+    let response = h.connections.send(TENANT, query).unwrap();
+    assert_eq!(response.status(), 200);
+    let requests = h.replay.requests();
+    assert_eq!(
+        requests[2].header("authorization"),
+        Some(format!("Bearer {ACCESS}").as_str())
+    );
+    assert_eq!(
+        requests[4].header("authorization"),
+        Some("Bearer refreshed_access_token")
+    );
+    let usage = h.connections.status(TENANT).unwrap().api_usage.unwrap();
+    assert_eq!((usage.used, usage.limit), (4500, 5000));
+
+    // A session refused again right after a refresh is not retried in a loop.
+    let err = h.connections.send(TENANT, query).unwrap_err();
+    let api = err.api_error().expect("Salesforce's answer");
+    assert_eq!(
+        api.disposition(),
+        crate::salesforce::Disposition::RefreshSession
+    );
+    assert!(
+        err.to_string()
+            .starts_with("calling Salesforce: Salesforce answered 401 INVALID_SESSION_ID"),
+        "{err}"
+    );
+    h.replay.assert_done();
+}
+
+#[test]
+fn send_needs_a_connection() {
+    let h = harness(ReplayTransport::new(), None);
+    let err = h
+        .connections
+        .send(TENANT, |i| http::Request::get(i).body(Vec::new()))
+        .unwrap_err();
+    assert!(matches!(err, ConnectionError::NotConnected), "{err}");
+    h.replay.assert_done();
+}

@@ -48,7 +48,11 @@ pub fn send(
     transport: &dyn Transport,
     request: http::Request<Vec<u8>>,
 ) -> Result<http::Response<Vec<u8>>, ApiError> {
-    let response = transport.send(request)?;
+    check(transport.send(request)?)
+}
+
+/// Passes a 2xx response; reads any other as Salesforce's error.
+pub fn check(response: http::Response<Vec<u8>>) -> Result<http::Response<Vec<u8>>, ApiError> {
     if response.status().is_success() {
         Ok(response)
     } else {

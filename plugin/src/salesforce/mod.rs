@@ -6,7 +6,10 @@
 //! - [`error`]: Salesforce's error bodies as a typed [`SalesforceError`], and the
 //!   [`Disposition`] (retry, refresh the session, back off for the API limit, give up).
 //! - [`limits`]: the org's API usage from `Sforce-Limit-Info`.
-//! - [`api`]: one checked exchange ([`send`]): 2xx, or an [`ApiError`].
+//! - [`api`]: one checked exchange ([`send`], [`check`]): 2xx, or an [`ApiError`].
+//!
+//! Authenticated data calls, with the session refresh on 401, are
+//! [`Connections::send`](crate::oauth::Connections::send).
 
 pub mod api;
 pub mod error;
@@ -18,7 +21,7 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 pub(crate) mod replay;
 
-pub use api::{send, ApiError};
+pub use api::{check, send, ApiError};
 pub use error::{Disposition, SalesforceError};
 pub use limits::ApiUsage;
 pub use transport::{
