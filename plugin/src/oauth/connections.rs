@@ -205,7 +205,7 @@ impl Connections {
         let without_refresh_token = credentials.refresh_token.is_none();
         let instance_url = credentials.instance_url.clone();
         let connected_since = rfc3339(now);
-        let previous = self.with_entry(tenant, |entry| {
+        let previous = self.replace_entry(tenant, |entry| {
             let record = entry.record_mut();
             let previous = record.as_ref().and_then(|r| match &r.state {
                 StoredState::Connected { identity, .. }
@@ -462,7 +462,7 @@ impl Connections {
     /// (sealed like any token) and retried by [`retry_pending_revokes`](Self::retry_pending_revokes).
     pub fn disconnect(&self, tenant: &str) -> Result<Disconnected, ConnectionError> {
         let now = rfc3339((self.clock)());
-        self.with_entry(tenant, |entry| {
+        self.replace_entry(tenant, |entry| {
             let mut record = entry.record_mut().take().unwrap_or(TenantRecord {
                 state: StoredState::Disconnected { since: now.clone() },
                 pending_revokes: Vec::new(),
@@ -683,6 +683,24 @@ impl Connections {
             entry.generation += 1;
         }
         Ok(())
+    }
+
+    /// Like [`with_entry`](Self::with_entry), for calls that replace the stored connection
+    /// (connect, disconnect): an unreadable file (damaged, or sealed with another key) must
+    /// not lock the tenant out, so it counts as no connection.
+    fn replace_entry<T>(
+        &self,
+        tenant: &str,
+        f: impl FnOnce(&mut Entry) -> T,
+    ) -> Result<T, ConnectionError> {
+        let slot = self.tenant(tenant)?;
+        let mut entry = slot.entry.lock();
+        if let Err(e) = self.load(tenant, &mut entry) {
+            log::warn!("tenant {tenant}: {e}; it is replaced");
+            entry.record = Some(None);
+            entry.generation += 1;
+        }
+        Ok(f(&mut entry))
     }
 
     fn save(&self, tenant: &str) -> Result<(), ConnectionError> {

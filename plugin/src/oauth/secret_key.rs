@@ -55,6 +55,7 @@ impl SecretKey {
                     .to_string(),
             )
         })?;
+        warn_if_shared(path);
         Ok(SecretKey::from_bytes(&bytes))
     }
 
@@ -97,6 +98,24 @@ impl SecretKey {
             )
             .ok()
     }
+}
+
+/// The key protects every tenant's tokens: say so when others may read it.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                log::warn!(
+                    "secret key file {} can be read by other users: chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn decode_key(text: &[u8]) -> Option<[u8; KEY_BYTES]> {

@@ -23,6 +23,7 @@ use super::settings::ServerUrl;
 const DIR_NAME: &str = "connections";
 const PREFIX: &str = "tenant-";
 const SUFFIX: &str = ".json";
+const TEMP_PREFIX: &str = ".tmp-";
 const FORMAT_VERSION: u32 = 1;
 /// Keeps file names under common 255-byte limits.
 pub const MAX_TENANT_ID_BYTES: usize = 100;
@@ -144,6 +145,7 @@ impl TokenStore {
         }
         #[cfg(not(unix))]
         builder.create(&dir).map_err(error)?;
+        remove_leftovers(&dir);
         Ok(TokenStore { dir, key })
     }
 
@@ -251,11 +253,23 @@ impl TokenStore {
     }
 }
 
+/// Temporary files of writes that a crash interrupted: they may hold tokens.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
-        ".tmp-{}-{}",
+        "{TEMP_PREFIX}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -359,6 +373,11 @@ mod tests {
         assert!(store.load("nobody").unwrap().is_none());
         let names: Vec<_> = fs::read_dir(dir.path().join(DIR_NAME)).unwrap().collect();
         assert_eq!(names.len(), 6, "no temp files left behind");
+        // One that a crash left is removed at the next start.
+        fs::write(dir.path().join(DIR_NAME).join(".tmp-1-1"), "token").unwrap();
+        let store = TokenStore::open(dir.path(), None).unwrap();
+        assert_eq!(store.tenants().unwrap().len(), 6);
+        assert!(!dir.path().join(DIR_NAME).join(".tmp-1-1").exists());
     }
 
     #[cfg(unix)]

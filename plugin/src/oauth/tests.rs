@@ -728,7 +728,7 @@ fn disconnect_with_salesforce_unreachable_still_disconnects_and_retries_later() 
         "the pending revoke is sealed too"
     );
 
-    // After a restart, Salesforce answers; a second pending token was already invalid (400).
+    // After a restart, Salesforce answers.
     h.restart(ReplayTransport::new().expect(Method::POST, REVOKE_URL, 200, b""));
     assert_eq!(
         h.connections.retry_pending_revokes().unwrap(),
@@ -881,5 +881,40 @@ fn send_needs_a_connection() {
         .send(TENANT, |i| http::Request::get(i).body(Vec::new()))
         .unwrap_err();
     assert!(matches!(err, ConnectionError::NotConnected), "{err}");
+    h.replay.assert_done();
+}
+
+#[test]
+fn an_unreadable_stored_connection_does_not_lock_the_tenant_out() {
+    let replay = connect_script(ReplayTransport::new(), "00Dorg");
+    let mut h = harness(replay, Some(KEY_HEX));
+    let dir = h.host.state_dir.join("connections");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("tenant-{}.json", "61636d65"));
+    std::fs::write(&file, "{ damaged").unwrap();
+    h.restart(connect_script(ReplayTransport::new(), "00Dorg"));
+    let err = h.connections.status(TENANT).unwrap_err();
+    assert!(matches!(err, ConnectionError::Storage(_)), "{err}");
+    h.connect(&settings(LOGIN, false));
+    assert_eq!(
+        h.connections.status(TENANT).unwrap().state,
+        ConnectionState::Connected
+    );
+    h.replay.assert_done();
+}
+
+#[test]
+fn a_token_salesforce_no_longer_knows_counts_as_revoked() {
+    let replay = connect_script(ReplayTransport::new(), "00Dorg").expect(
+        Method::POST,
+        REVOKE_URL,
+        400,
+        br#"{"error":"invalid_token","error_description":"Token was invalid"}"#,
+    );
+    let h = harness(replay, None);
+    h.connect(&settings(LOGIN, false));
+    let done = h.connections.disconnect(TENANT).unwrap();
+    assert!(done.revoked, "{done:?}");
+    assert!(!h.connections.status(TENANT).unwrap().revoke_pending);
     h.replay.assert_done();
 }
