@@ -60,6 +60,15 @@ pub enum Condition {
     Or(Vec<Condition>),
     Not(Box<Condition>),
     Compare(Comparison),
+    /// `field [NOT] IN (SELECT idField FROM Object ...)`.
+    SemiJoin(SemiJoin),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemiJoin {
+    pub path: Path,
+    pub negated: bool,
+    pub query: Box<Query>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

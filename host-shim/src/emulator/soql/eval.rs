@@ -2,11 +2,12 @@
 //! the rows as Salesforce returns them.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
 use super::ast::Op;
-use super::plan::{Column, FieldPath, Filter, Hop, Operand, Plan, SortKey, Test};
+use super::plan::{Column, FieldPath, Filter, Hop, Operand, Plan, SortKey, SubSelect, Test};
 use super::value::Scalar;
 use super::{ids, like, Catalog, Record};
 
@@ -65,7 +66,28 @@ impl<'a> Evaluator<'a> {
             Filter::Or(parts) => parts.iter().any(|f| self.test(f, object, record)),
             Filter::Not(inner) => !self.test(inner, object, record),
             Filter::Test(test) => self.compare(test, object, record),
+            Filter::SemiJoin(sub) => {
+                let ids = sub.ids.get_or_init(|| self.sub_select_ids(sub));
+                let found = matches!(
+                    self.scalar(object, record, &sub.path),
+                    Some(Scalar::Id(key)) if ids.contains(&key)
+                );
+                found != sub.negated
+            }
         }
+    }
+
+    /// The id keys a semi-join's sub-select answers.
+    fn sub_select_ids(&self, sub: &SubSelect) -> HashSet<String> {
+        let object = sub.plan.object.as_str();
+        let records = self.select(&sub.plan, self.catalog.records(object));
+        records
+            .into_iter()
+            .filter_map(|record| match self.scalar(object, record, &sub.column) {
+                Some(Scalar::Id(key)) => Some(key),
+                _ => None,
+            })
+            .collect()
     }
 
     /// One comparison, with SOQL's null rules: `= null` finds nulls, `!=` and `NOT IN` accept

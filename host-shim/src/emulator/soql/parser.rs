@@ -7,6 +7,7 @@
 //! item      := path | '(' query ')'                      -- sub-queries only at the top level
 //! cond      := unary (AND unary)* | unary (OR unary)*    -- mixing needs parentheses, as in SOQL
 //! unary     := NOT unary | '(' cond ')' | path op value | path [NOT] IN '(' value (',' value)* ')'
+//!              | path [NOT] IN '(' query ')'             -- semi-join
 //! op        := = | != | <> | < | <= | > | >= | LIKE
 //! order     := path [ASC | DESC] [NULLS (FIRST | LAST)]
 //! ```
@@ -16,7 +17,7 @@
 
 use super::ast::{
     Comparison, Condition, Count, Ident, Literal, LiteralKind, Op, OrderItem, Path, Query,
-    RelativeDate, SelectItem,
+    RelativeDate, SelectItem, SemiJoin,
 };
 use super::error::{Source, MALFORMED_QUERY};
 use super::lexer::{BadToken, Tok, Token};
@@ -318,18 +319,29 @@ impl Parser<'_> {
             _ => return Err(self.unexpected()),
         };
         self.bump();
-        let values = if matches!(op, Op::In | Op::NotIn) {
-            self.value_list()?
-        } else {
-            vec![self.value()?]
-        };
-        Ok(Condition::Compare(Comparison { path, op, values }))
-    }
-
-    fn value_list(&mut self) -> Result<Vec<Literal>, SoqlError> {
+        if !matches!(op, Op::In | Op::NotIn) {
+            let values = vec![self.value()?];
+            return Ok(Condition::Compare(Comparison { path, op, values }));
+        }
         if !self.eat(&Tok::LParen) {
             return Err(self.unexpected());
         }
+        if self.is_keyword("SELECT") {
+            let query = Box::new(self.query(true)?);
+            self.expect_right_paren()?;
+            let negated = op == Op::NotIn;
+            return Ok(Condition::SemiJoin(SemiJoin {
+                path,
+                negated,
+                query,
+            }));
+        }
+        let values = self.value_list()?;
+        Ok(Condition::Compare(Comparison { path, op, values }))
+    }
+
+    /// The values of `IN (...)`, after the opening parenthesis.
+    fn value_list(&mut self) -> Result<Vec<Literal>, SoqlError> {
         let mut values = vec![self.value()?];
         while self.eat(&Tok::Comma) {
             values.push(self.value()?);

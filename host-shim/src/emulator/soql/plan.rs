@@ -3,8 +3,11 @@
 //! `INVALID_TYPE`, `INVALID_FIELD` and filter type errors come from, in Salesforce's order:
 //! the FROM object, then the SELECT list, then WHERE, then ORDER BY.
 
+use std::cell::OnceCell;
+use std::collections::HashSet;
+
 use super::ast::{
-    Condition, Ident, Literal, LiteralKind, Op, Path, Query, RelativeDate, SelectItem,
+    Condition, Ident, Literal, LiteralKind, Op, Path, Query, RelativeDate, SelectItem, SemiJoin,
 };
 use super::error::{self, Source, INVALID_FIELD, INVALID_QUERY_FILTER_OPERATOR, INVALID_TYPE};
 use super::escape::{self, Unit};
@@ -61,7 +64,7 @@ pub enum Column {
     Children {
         key: String,
         parent_field: String,
-        plan: Plan,
+        plan: Box<Plan>,
     },
 }
 
@@ -97,6 +100,18 @@ pub enum Filter {
     Or(Vec<Filter>),
     Not(Box<Filter>),
     Test(Test),
+    SemiJoin(SubSelect),
+}
+
+/// `field [NOT] IN (SELECT column FROM ...)`.
+#[derive(Debug)]
+pub struct SubSelect {
+    pub path: FieldPath,
+    pub negated: bool,
+    pub column: FieldPath,
+    pub plan: Box<Plan>,
+    /// The id keys the sub-select answers, computed once on first use.
+    pub ids: OnceCell<HashSet<String>>,
 }
 
 #[derive(Debug)]
@@ -123,10 +138,12 @@ pub struct SortKey {
     pub nulls_last: bool,
 }
 
-/// The object a query's paths start from, and its alias.
+/// The object a query's paths start from, its alias, and whether it is a semi-join's
+/// sub-select (which may not hold another).
 struct Scope<'q> {
     object: &'q str,
     alias: Option<&'q str>,
+    in_semi_join: bool,
 }
 
 pub struct Binder<'a> {
@@ -139,22 +156,32 @@ pub struct Binder<'a> {
 impl Binder<'_> {
     /// Binds a top-level query.
     pub fn bind(&self, query: &Query) -> Result<Plan, SoqlError> {
-        let object = self.catalog.object(&query.from.name).ok_or_else(|| {
-            let message = format!(
-                "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
-                query.from.name
-            );
-            self.source.error(INVALID_TYPE, query.from.pos, message)
-        })?;
-        let plan = self.bind_on(query, object)?;
+        let plan = self.bind_on(query, self.object(&query.from)?, false)?;
         check_content_document_link(&plan)?;
         Ok(plan)
     }
 
-    fn bind_on(&self, query: &Query, object: String) -> Result<Plan, SoqlError> {
+    /// The canonical name of a FROM object.
+    fn object(&self, from: &Ident) -> Result<String, SoqlError> {
+        self.catalog.object(&from.name).ok_or_else(|| {
+            let message = format!(
+                "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
+                from.name
+            );
+            self.source.error(INVALID_TYPE, from.pos, message)
+        })
+    }
+
+    fn bind_on(
+        &self,
+        query: &Query,
+        object: String,
+        in_semi_join: bool,
+    ) -> Result<Plan, SoqlError> {
         let scope = Scope {
             object: &object,
             alias: query.alias.as_ref().map(|a| a.name.as_str()),
+            in_semi_join,
         };
         let mut columns = Vec::new();
         let mut selected: Vec<String> = Vec::new();
@@ -222,7 +249,7 @@ impl Binder<'_> {
         Ok(Column::Children {
             key,
             parent_field,
-            plan: self.bind_on(sub, child)?,
+            plan: Box::new(self.bind_on(sub, child, false)?),
         })
     }
 
@@ -316,6 +343,48 @@ impl Binder<'_> {
                     operands,
                 })
             }
+            Condition::SemiJoin(semi) => Filter::SemiJoin(self.semi_join(scope, semi)?),
+        })
+    }
+
+    /// Both sides of a semi-join are ids: an Id or reference field before `IN`, and one such
+    /// field selected by the sub-select. (These messages are the emulator's: Salesforce's
+    /// wording is unrecorded.)
+    fn semi_join(&self, scope: &Scope, semi: &SemiJoin) -> Result<SubSelect, SoqlError> {
+        let malformed =
+            |pos: usize, message: &str| self.source.error(error::MALFORMED_QUERY, pos, message);
+        let sub = &semi.query;
+        if scope.in_semi_join {
+            return Err(malformed(
+                sub.from.pos,
+                "Nesting of semi join sub-selects is not supported",
+            ));
+        }
+        let path = self.path(scope, &semi.path)?;
+        if path.kind != Kind::Id {
+            let message = format!(
+                "semi join on '{}': only an Id or reference field can be compared with a sub-select",
+                semi.path.text()
+            );
+            return Err(malformed(semi.path.pos(), &message));
+        }
+        let mut plan = self.bind_on(sub, self.object(&sub.from)?, true)?;
+        let column = match plan.columns.pop() {
+            Some(Column::Field(column)) if plan.columns.is_empty() && column.kind == Kind::Id => {
+                column
+            }
+            _ => {
+                let message =
+                    "a semi join sub-select must select exactly one Id or reference field";
+                return Err(malformed(sub.from.pos, message));
+            }
+        };
+        Ok(SubSelect {
+            path,
+            negated: semi.negated,
+            column,
+            plan: Box::new(plan),
+            ids: OnceCell::new(),
         })
     }
 
@@ -382,7 +451,11 @@ impl Binder<'_> {
                 } else {
                     MS_PER_DAY
                 };
-                return Ok(Operand::Range(start * unit, end * unit));
+                // Saturating: only an absurd clock could reach the limits.
+                return Ok(Operand::Range(
+                    start.saturating_mul(unit),
+                    end.saturating_mul(unit),
+                ));
             }
             _ => return Err(mismatch()),
         };

@@ -976,6 +976,59 @@ fn count_answers_a_number_and_no_rows() {
     assert_eq!(err_text("SELECT COUNT FROM Contact").0, "INVALID_FIELD");
 }
 
+#[test]
+fn semi_joins() {
+    let q = "SELECT Name FROM Contact WHERE Id IN (SELECT ContactId FROM Case WHERE Subject LIKE '%o%')";
+    assert_eq!(column(q, "Name"), ["Jane Doe", "John smith"]);
+    let q = "SELECT Name FROM Contact WHERE Id NOT IN (SELECT WhoId FROM Task)";
+    assert_eq!(column(q, "Name"), ["John smith", "O'Brien"]);
+    // A null reference is in no sub-select.
+    let q = "SELECT Name FROM Contact WHERE AccountId NOT IN (SELECT AccountId FROM Case WHERE CaseNumber = '00001003')";
+    assert_eq!(column(q, "Name"), ["Jane Doe", "O'Brien"]);
+    let q = "SELECT Name FROM Account WHERE Id IN (SELECT AccountId FROM Contact WHERE LastName = 'Doe') AND Name != null";
+    assert_eq!(column(q, "Name"), ["Acme"]);
+    // The sub-select's LIMIT and ORDER BY apply.
+    let q = "SELECT Name FROM Contact WHERE Id IN (SELECT ContactId FROM Case ORDER BY CreatedDate DESC LIMIT 1)";
+    assert_eq!(column(q, "Name"), ["Jane Doe"]);
+}
+
+#[test]
+fn semi_join_errors() {
+    let malformed = |q: &str| {
+        let (code, text) = err_text(q);
+        assert_eq!(code, "MALFORMED_QUERY", "{q}");
+        text
+    };
+    assert!(
+        malformed("SELECT Id FROM Contact WHERE Name IN (SELECT Subject FROM Case)")
+            .starts_with("semi join on 'Name'")
+    );
+    assert!(
+        malformed("SELECT Id FROM Contact WHERE Id IN (SELECT Subject FROM Case)")
+            .starts_with("a semi join sub-select must select exactly one")
+    );
+    assert!(
+        malformed("SELECT Id FROM Contact WHERE Id IN (SELECT Id, ContactId FROM Case)")
+            .starts_with("a semi join sub-select must select exactly one")
+    );
+    assert_eq!(
+        malformed("SELECT Id FROM Contact WHERE Id IN (SELECT ContactId FROM Case WHERE AccountId IN (SELECT Id FROM Account))"),
+        "Nesting of semi join sub-selects is not supported"
+    );
+    assert_eq!(
+        err_text("SELECT Id FROM Contact WHERE Id IN (SELECT Id FROM Nope)").0,
+        "INVALID_TYPE"
+    );
+    assert_eq!(
+        err_text("SELECT Id FROM Contact WHERE Id IN (SELECT Nope FROM Case)").0,
+        "INVALID_FIELD"
+    );
+    assert_eq!(
+        err_text("SELECT Id FROM Contact WHERE Id IN (SELECT ContactId FROM Case").1,
+        "expecting a right parentheses, found '<EOF>'"
+    );
+}
+
 // ---- relationships ------------------------------------------------------------------------
 
 #[test]
