@@ -98,6 +98,9 @@ struct Entry {
     generation: u64,
     last_error: Option<String>,
     api_usage: Option<ApiUsage>,
+    /// Counts failed refreshes, so that callers queued behind one get its error.
+    refresh_failures: u64,
+    last_refresh_error: Option<ConnectionError>,
 }
 
 impl Connections {
@@ -313,7 +316,8 @@ impl Connections {
 
     /// Call after a 401 `INVALID_SESSION_ID` with the generation of the session that got it.
     /// One refresh per tenant runs at a time: callers that arrive while it runs wait, and get
-    /// its result; a caller whose generation is already stale gets the newer session at once.
+    /// its result (the new session, or its error); a caller whose generation is already stale
+    /// gets the newer session at once.
     /// A refresh refused with `invalid_grant` marks the tenant as needing reconnect, on disk.
     pub fn refresh_after_401(
         &self,
@@ -321,12 +325,20 @@ impl Connections {
         seen_generation: u64,
     ) -> Result<Session, ConnectionError> {
         let slot = self.tenant(tenant)?;
+        let failures_seen = slot.entry.lock().refresh_failures;
         let _one_at_a_time = slot.refresh.lock();
         let (credentials, identity, connected_since) = {
             let mut entry = slot.entry.lock();
             self.load(tenant, &mut entry)?;
             if entry.generation != seen_generation {
                 return entry.session();
+            }
+            // The refresh this caller waited for failed: share its error rather than send
+            // one more request to a Salesforce that just failed.
+            if entry.refresh_failures != failures_seen {
+                if let Some(error) = &entry.last_refresh_error {
+                    return Err(error.clone());
+                }
             }
             match entry.record_mut() {
                 Some(TenantRecord {
@@ -397,6 +409,8 @@ impl Connections {
             }
             Err(e) => {
                 entry.last_error = Some(e.to_string());
+                entry.refresh_failures += 1;
+                entry.last_refresh_error = Some(e.clone());
                 Err(e)
             }
         };

@@ -29,7 +29,7 @@ impl fmt::Display for Step {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ConnectionError {
     /// The tenant id cannot name a connection (empty or too long).
     InvalidTenant(String),

@@ -547,6 +547,48 @@ fn concurrent_401s_share_one_refresh() {
 }
 
 #[test]
+fn callers_queued_behind_a_failed_refresh_share_its_error() {
+    const THREADS: usize = 6;
+    let replay = connect_script(ReplayTransport::new(), "00Dorg").expect_with(
+        Method::POST,
+        TOKEN_URL,
+        503,
+        &[],
+        b"<html>Service Unavailable</html>",
+        Duration::from_millis(200),
+    );
+    let h = harness(replay, None);
+    h.connect(&settings(LOGIN, false));
+    let before = h.connections.session(TENANT).unwrap();
+    let barrier = Barrier::new(THREADS);
+    let errors: Vec<ConnectionError> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    h.connections
+                        .refresh_after_401(TENANT, before.generation)
+                        .unwrap_err()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for err in &errors {
+        assert!(err.is_temporary(), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "refreshing the session: Salesforce answered 503: <html>Service Unavailable</html>"
+        );
+    }
+    h.replay.assert_done();
+    assert_eq!(
+        h.connections.status(TENANT).unwrap().state,
+        ConnectionState::Connected
+    );
+}
+
+#[test]
 fn a_stale_generation_gets_the_new_session_without_a_request() {
     let replay = connect_script(ReplayTransport::new(), "00Dorg").expect(
         Method::POST,
