@@ -68,3 +68,50 @@ fn expired(pending: &Pending, now: SystemTime) -> bool {
     // A clock set back counts as no time passed.
     now.duration_since(pending.started).unwrap_or_default() > STATE_LIFETIME
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(tenant: &str, started: SystemTime) -> Pending {
+        Pending {
+            tenant: tenant.into(),
+            started,
+            client_id: "id".into(),
+            login_url: ServerUrl::parse("https://login.salesforce.com").unwrap(),
+            verifier: None,
+        }
+    }
+
+    #[test]
+    fn keeps_the_latest_starts_of_a_tenant_and_drops_expired_ones() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut states = PendingStates::default();
+        states.insert("old".into(), pending("b", t0), t0);
+        for i in 0..=MAX_PER_TENANT {
+            let at = t0 + STATE_LIFETIME + Duration::from_secs(1 + i as u64);
+            states.insert(format!("a{i}"), pending("a", at), at);
+        }
+        let now = t0 + STATE_LIFETIME + Duration::from_secs(10);
+        assert!(matches!(
+            states.take("a0", "a", now),
+            Err(ConnectionError::UnknownState)
+        ));
+        assert!(states.take(&format!("a{MAX_PER_TENANT}"), "a", now).is_ok());
+        assert!(matches!(
+            states.take("old", "b", now),
+            Err(ConnectionError::UnknownState)
+        ));
+        assert_eq!(states.0.len(), MAX_PER_TENANT - 1);
+    }
+
+    #[test]
+    fn a_clock_set_back_does_not_expire_a_state() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut states = PendingStates::default();
+        states.insert("s".into(), pending("a", t0), t0);
+        assert!(states
+            .take("s", "a", t0 - Duration::from_secs(3600))
+            .is_ok());
+    }
+}

@@ -166,6 +166,14 @@ fn connect_script(replay: ReplayTransport, org_id: &str) -> ReplayTransport {
 #[test]
 fn authorize_url_carries_what_salesforce_needs() {
     let h = harness(ReplayTransport::new(), None);
+    let start = h
+        .connections
+        .connect_start(TENANT, &settings(LOGIN, false))
+        .unwrap();
+    assert_eq!(
+        start.expires_at, "2026-11-18T11:16:40Z",
+        "ten minutes from now"
+    );
     let (url, state) = h.start(&settings("https://login.salesforce.com/", false));
     assert_eq!(url.origin().ascii_serialization(), LOGIN);
     assert_eq!(url.path(), "/services/oauth2/authorize");

@@ -240,3 +240,121 @@ fn token_request(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::salesforce::fixtures::fixture;
+    use crate::salesforce::loopback::{response, OneShot};
+    use crate::salesforce::{Disposition, TransportConfig, UreqTransport};
+
+    const JSON: (&str, &str) = ("Content-Type", "application/json;charset=UTF-8");
+
+    fn app(server: &OneShot) -> App {
+        App {
+            client_id: "3MVG9client".into(),
+            client_secret: ClientSecret::new("client-secret".into()),
+            login_url: ServerUrl::parse(&server.base_url).unwrap(),
+        }
+    }
+
+    fn ureq() -> UreqTransport {
+        UreqTransport::new(TransportConfig {
+            overall_timeout: Duration::from_secs(5),
+            ..TransportConfig::default()
+        })
+    }
+
+    /// The production path: oauth2 over the ureq transport, against a real socket.
+    #[test]
+    fn exchanges_a_code_over_ureq() {
+        let server = OneShot::start(
+            Some(response(
+                "200 OK",
+                &[JSON],
+                &fixture("oauth_token_response.restforce.json"),
+            )),
+            Duration::ZERO,
+        );
+        let token = exchange_code(
+            &ureq(),
+            &app(&server),
+            "https://cx.example.com/cb",
+            AuthorizationCode::new("the-code".into()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(token.instance_url, "https://na1.salesforce.com");
+        assert_eq!(token.issued_at.as_deref(), Some("1278448832702"));
+        assert!(token
+            .access_token()
+            .secret()
+            .starts_with("00Dx0000000BV7z!"));
+        assert_eq!(token.expires_in(), None);
+        let request = server.request();
+        assert!(
+            request.starts_with("POST /services/oauth2/token HTTP/1.1"),
+            "{request}"
+        );
+        assert!(request
+            .to_ascii_lowercase()
+            .contains("content-type: application/x-www-form-urlencoded"));
+        assert!(
+            request.contains("grant_type=authorization_code"),
+            "{request}"
+        );
+        assert!(request.contains("client_secret=client-secret"), "{request}");
+    }
+
+    /// What oauth2's own ureq 2 adapter gets wrong: a 400 `invalid_grant` must stay a
+    /// Salesforce answer, not become a network error.
+    #[test]
+    fn invalid_grant_over_ureq_is_salesforce_s_answer() {
+        let server = OneShot::start(
+            Some(response(
+                "400 Bad Request",
+                &[JSON],
+                &fixture("oauth_error_invalid_grant_expired_refresh_token.restforce.json"),
+            )),
+            Duration::ZERO,
+        );
+        let err = refresh(
+            &ureq(),
+            &app(&server),
+            "https://cx.example.com/cb",
+            &RefreshToken::new("rt".into()),
+        )
+        .unwrap_err();
+        server.request();
+        match err {
+            TokenError::Api(ApiError::Salesforce(e)) => {
+                assert_eq!((e.status, e.code.as_deref()), (400, Some("invalid_grant")));
+                assert_eq!(e.message, "expired access/refresh token");
+                assert_eq!(e.disposition(), Disposition::Permanent);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn revokes_with_a_form_post_over_ureq() {
+        let server = OneShot::start(Some(response("200 OK", &[], b"")), Duration::ZERO);
+        revoke(
+            &ureq(),
+            &ServerUrl::parse(&server.base_url).unwrap(),
+            &RefreshToken::new("5Aep+/=".into()),
+        )
+        .unwrap();
+        let request = server.request();
+        assert!(
+            request.starts_with("POST /services/oauth2/revoke HTTP/1.1"),
+            "{request}"
+        );
+        assert!(
+            request.ends_with("\r\n\r\ntoken=5Aep%2B%2F%3D"),
+            "{request}"
+        );
+    }
+}

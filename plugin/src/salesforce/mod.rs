@@ -19,6 +19,8 @@ pub mod transport;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
+pub(crate) mod loopback;
+#[cfg(test)]
 pub(crate) mod replay;
 
 pub use api::{check, send, ApiError};

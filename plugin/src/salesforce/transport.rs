@@ -167,26 +167,8 @@ fn classify(error: ureq::Error) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
+    use crate::salesforce::loopback::{response, OneShot};
     use std::net::TcpListener;
-    use std::thread;
-
-    /// A one-shot loopback server: answers the first connection with `reply` (or keeps it
-    /// open without answering when `reply` is `None`).
-    fn serve_once(reply: Option<&'static str>) -> (String, thread::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/x", listener.local_addr().unwrap());
-        let handle = thread::spawn(move || {
-            let (mut socket, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf);
-            match reply {
-                Some(reply) => socket.write_all(reply.as_bytes()).unwrap(),
-                None => thread::sleep(Duration::from_millis(800)),
-            }
-        });
-        (url, handle)
-    }
 
     fn transport(overall: Duration) -> UreqTransport {
         UreqTransport::new(TransportConfig {
@@ -202,26 +184,36 @@ mod tests {
 
     #[test]
     fn error_statuses_and_redirects_come_back_as_responses() {
-        let body = r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
-        let reply: &'static str = Box::leak(
-            format!(
-                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .into_boxed_str(),
+        let body =
+            br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        let server = OneShot::start(
+            Some(response(
+                "401 Unauthorized",
+                &[("Content-Type", "application/json")],
+                body,
+            )),
+            Duration::ZERO,
         );
-        let (url, server) = serve_once(Some(reply));
-        let response = transport(Duration::from_secs(5)).send(get(&url)).unwrap();
-        server.join().unwrap();
-        assert_eq!(response.status(), 401);
-        assert_eq!(response.body(), body.as_bytes());
+        let response_ = transport(Duration::from_secs(5))
+            .send(get(&format!("{}/x", server.base_url)))
+            .unwrap();
+        assert!(server.request().starts_with("GET /x HTTP/1.1"));
+        assert_eq!(response_.status(), 401);
+        assert_eq!(response_.body(), body);
 
-        let (url, server) = serve_once(Some(
-            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        ));
-        let response = transport(Duration::from_secs(5)).send(get(&url)).unwrap();
-        server.join().unwrap();
-        assert_eq!(response.status(), 302, "redirects must not be followed");
+        let server = OneShot::start(
+            Some(response(
+                "302 Found",
+                &[("Location", "http://127.0.0.1:1/elsewhere")],
+                b"",
+            )),
+            Duration::ZERO,
+        );
+        let response_ = transport(Duration::from_secs(5))
+            .send(get(&server.base_url))
+            .unwrap();
+        server.request();
+        assert_eq!(response_.status(), 302, "redirects must not be followed");
     }
 
     #[test]
@@ -240,11 +232,11 @@ mod tests {
 
     #[test]
     fn a_silent_server_times_out_and_may_have_received_the_request() {
-        let (url, server) = serve_once(None);
+        let server = OneShot::start(None, Duration::from_millis(800));
         let err = transport(Duration::from_millis(300))
-            .send(get(&url))
+            .send(get(&server.base_url))
             .unwrap_err();
-        server.join().unwrap();
+        server.request();
         assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
         assert!(err.may_have_been_sent());
     }
