@@ -1,7 +1,364 @@
-//! The local Salesforce emulator (issue #3 builds it): a library module, so tests can start one
-//! in-process, and the `cloudcx-shim emulator` command.
+//! The local Salesforce emulator: a library module, so tests start one in-process, and the
+//! `cloudcx-shim emulator` command.
+//!
+//! It serves, on `http://127.0.0.1:PORT` (login host, instance URL and identity host at once):
+//! - OAuth: `/services/oauth2/authorize` (approves at once, 302 to the callback with `code` and
+//!   `state`), `/services/oauth2/token` (authorization_code and refresh_token grants; client
+//!   secret in the body or Basic; PKCE S256), `/services/oauth2/revoke`,
+//!   `/services/oauth2/userinfo`, `/id/{org}/{user}`, `/.well-known/openid-configuration`;
+//! - the data API under `/services/data/vNN.N/` (v21.0 to v62.0): versions, resources,
+//!   `limits`, sObject create/retrieve/update/delete, upsert by external ID, blobs,
+//!   describe, `query`/`queryAll` with `nextRecordsUrl` paging, `composite`, and sObject
+//!   Collections, with `Sforce-Limit-Info` on each answer;
+//! - `GET /`: the records as an HTML page; `GET /__emulator/dump`: the same as JSON;
+//!   `POST /__emulator/faults`: fault injection (see [`faults::FaultRequest`]).
+//!
+//! Tests use [`Emulator`]:
+//!
+//! ```no_run
+//! use cloudcx_shim::emulator::{Emulator, EmulatorOptions, FaultKind};
+//!
+//! let emulator = Emulator::start(EmulatorOptions::default()).expect("emulator");
+//! // Point the plugin's login and instance URLs at emulator.base_url(), or skip the browser:
+//! let tokens = emulator.issue_tokens();
+//! emulator.fail_next(2, FaultKind::Unavailable); // the next two data calls get 503
+//! emulator.drop_after_write(1); // the next write is applied, then the connection is closed
+//! // ... drive the plugin ...
+//! let leads = emulator.records("Lead");
+//! assert!(emulator.api_calls() > 0);
+//! # drop((tokens, leads));
+//! emulator.stop();
+//! ```
 
+mod composite;
+mod data;
+pub mod error;
+pub mod faults;
+mod html;
+mod ids;
+pub mod oauth;
+mod persist;
+mod query;
+mod router;
+mod rules;
+pub mod schema;
+pub mod seed;
+mod server;
+mod shared;
+mod sobjects;
 pub mod soql;
+mod store;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+pub use error::ApiError;
+pub use faults::{FaultKind, FaultRequest};
+pub use oauth::{ClientApp, Tokens};
+pub use seed::SeedFile;
+pub use store::DuplicateRules;
+
+use faults::{Faults, Usage};
+use oauth::OAuth;
+use server::Server;
+use shared::{Cursors, Shared};
+use store::Org;
+
+/// How to start an emulator. `Default` gives the demo app, 15,000 API calls, no data file.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Port on 127.0.0.1 (0: any free port).
+    pub port: u16,
+    /// Keeps the whole org in this file across restarts. An existing file wins over `seed`.
+    pub data_file: Option<PathBuf>,
+    /// Custom fields and records to start with; the first User logs in.
+    pub seed: Option<SeedFile>,
+    /// Connected apps; empty means the demo app ([`ClientApp::demo`]).
+    pub clients: Vec<ClientApp>,
+    /// Daily API budget (`Sforce-Limit-Info`, 403 REQUEST_LIMIT_EXCEEDED once spent).
+    pub api_limit: u64,
+    /// Lifetime of an authorization code.
+    pub code_ttl: Duration,
+    /// Issue a new refresh token (and revoke the old one) on every refresh.
+    pub rotate_refresh_tokens: bool,
+    pub duplicate_rules: DuplicateRules,
+    /// Default query page size.
+    pub batch_size: usize,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            port: 0,
+            data_file: None,
+            seed: None,
+            clients: Vec::new(),
+            api_limit: 15_000,
+            code_ttl: Duration::from_secs(15 * 60),
+            rotate_refresh_tokens: false,
+            duplicate_rules: DuplicateRules::None,
+            batch_size: 2000,
+        }
+    }
+}
+
+impl Shared {
+    /// The org as JSON: ids, API usage, and every live record per object.
+    pub fn dump(&self) -> Value {
+        let org = self.org.lock();
+        let mut out = org.dump();
+        out["loginUserId"] = json!(org.login_user);
+        out["apiUsage"] = json!({"used": self.usage.used.load(Ordering::SeqCst), "max": self.usage.max.load(Ordering::SeqCst)});
+        out
+    }
+
+    pub fn apply_faults(&self, request: &FaultRequest) {
+        if request.expire_access_tokens {
+            self.auth.lock().expire_sessions();
+        }
+        if request.revoke_refresh_tokens {
+            self.auth.lock().revoke_all();
+        }
+        if let Some(fail) = &request.fail_next {
+            self.faults.fail_next(fail.count, fail.kind);
+        }
+        if let Some(ms) = request.latency_ms {
+            self.faults.set_latency(Duration::from_millis(ms));
+        }
+        if let Some(n) = request.drop_after_write {
+            self.faults.drop_after_write(n);
+        }
+        if let Some(max) = request.api_limit {
+            self.usage.max.store(max, Ordering::SeqCst);
+        }
+        if let Some(used) = request.api_used {
+            self.usage.used.store(used, Ordering::SeqCst);
+        }
+        if let Some(rules) = request.duplicate_rules {
+            self.org.lock().duplicate_rules = rules;
+        }
+        if let Some(deny) = request.deny_authorization {
+            self.auth.lock().deny = deny;
+        }
+        self.mark_dirty();
+    }
+}
+
+/// Writes the data file shortly after changes, and once more when stopped.
+struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// A running emulator. Stops (closing its connections and writing its data file) on
+/// [`Emulator::stop`] or drop.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    server: Server,
+    flusher: Mutex<Option<Flusher>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:`options.port`, loads the data file or the seed, and starts serving.
+    pub fn start(options: EmulatorOptions) -> io::Result<Emulator> {
+        let listener = TcpListener::bind(("127.0.0.1", options.port))?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let mut org = Org::new(schema::Schema::standard());
+        org.duplicate_rules = options.duplicate_rules;
+        let shared = Arc::new(Shared {
+            base_url,
+            org: Mutex::new(org),
+            auth: Mutex::new(OAuth::new(
+                options.clients.clone(),
+                options.code_ttl,
+                options.rotate_refresh_tokens,
+            )),
+            faults: Faults::default(),
+            usage: Usage::new(options.api_limit),
+            cursors: Mutex::new(Cursors::default()),
+            batch_size: options.batch_size.clamp(1, 2000),
+            dirty: AtomicBool::new(false),
+        });
+        let loaded = match &options.data_file {
+            Some(path) => persist::load(&shared, path)?,
+            None => false,
+        };
+        if !loaded {
+            let mut org = shared.org.lock();
+            let seeded = match &options.seed {
+                Some(seed) => seed::apply(&mut org, seed).map(|_| ()),
+                None => seed::ensure_login_user(&mut org),
+            };
+            seeded.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            shared.dirty.store(true, Ordering::Release);
+        }
+        let flusher = options.data_file.clone().map(|path| {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let shared = shared.clone();
+            let thread = std::thread::spawn(move || loop {
+                let stopping = !matches!(
+                    stopped.recv_timeout(Duration::from_millis(200)),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                if shared.dirty.swap(false, Ordering::AcqRel) || stopping {
+                    if let Err(e) = persist::save(&shared, &path) {
+                        log::error!("emulator: cannot write {}: {e}", path.display());
+                    }
+                }
+                if stopping {
+                    return;
+                }
+            });
+            Flusher { stop, thread }
+        });
+        let server = Server::start(listener, shared.clone())?;
+        Ok(Emulator {
+            shared,
+            server,
+            flusher: Mutex::new(flusher),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: login URL and instance URL alike.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The org's 18-character Id (`00D…`).
+    pub fn org_id(&self) -> String {
+        self.shared.org.lock().org_id.clone()
+    }
+
+    /// The User who logs in through OAuth.
+    pub fn login_user_id(&self) -> String {
+        self.shared.org.lock().login_user.clone()
+    }
+
+    /// Data API calls counted so far.
+    pub fn api_calls(&self) -> u64 {
+        self.shared.usage.used.load(Ordering::SeqCst)
+    }
+
+    /// Sets the daily API budget.
+    pub fn set_api_limit(&self, max: u64) {
+        self.shared.usage.max.store(max, Ordering::SeqCst);
+    }
+
+    /// Issues an access and a refresh token for the first connected app and the login user,
+    /// as the OAuth flow would, without the browser step.
+    pub fn issue_tokens(&self) -> Tokens {
+        let (org_id, user) = {
+            let org = self.shared.org.lock();
+            (org.org_id.clone(), org.login_user.clone())
+        };
+        let mut auth = self.shared.auth.lock();
+        let client = auth.clients[0].id.clone();
+        let tokens = auth.issue(&org_id, &client, &user, "api refresh_token id", true);
+        drop(auth);
+        self.shared.mark_dirty();
+        tokens
+    }
+
+    /// Every access token stops working: the next data call gets 401 INVALID_SESSION_ID.
+    pub fn expire_access_tokens(&self) {
+        self.shared.apply_faults(&FaultRequest {
+            expire_access_tokens: true,
+            ..FaultRequest::default()
+        });
+    }
+
+    /// Every refresh token is revoked: refreshing gets `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.apply_faults(&FaultRequest {
+            revoke_refresh_tokens: true,
+            ..FaultRequest::default()
+        });
+    }
+
+    /// Answers the next `count` authenticated data requests with `kind` (0 clears it).
+    pub fn fail_next(&self, count: u32, kind: FaultKind) {
+        self.shared.faults.fail_next(count, kind);
+    }
+
+    /// Delays every Salesforce request by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.faults.set_latency(latency);
+    }
+
+    /// Applies the next `count` data writes (POST/PATCH/PUT/DELETE), then closes their
+    /// connections without answering.
+    pub fn drop_after_write(&self, count: u32) {
+        self.shared.faults.drop_after_write(count);
+    }
+
+    /// Writes applied and left unanswered so far.
+    pub fn dropped_writes(&self) -> u32 {
+        self.shared.faults.dropped_writes.load(Ordering::SeqCst)
+    }
+
+    /// Makes the authorize endpoint redirect with `error=access_denied` (until set back).
+    pub fn deny_authorization(&self, deny: bool) {
+        self.shared.auth.lock().deny = deny;
+    }
+
+    pub fn set_duplicate_rules(&self, rules: DuplicateRules) {
+        self.shared.org.lock().duplicate_rules = rules;
+    }
+
+    /// Adds a seed document's custom fields and records; returns the new Ids in order.
+    pub fn seed(&self, seed: &Value) -> Result<Vec<String>, String> {
+        let seed = SeedFile::from_json(seed)?;
+        let ids = seed::apply(&mut self.shared.org.lock(), &seed)?;
+        self.shared.mark_dirty();
+        Ok(ids)
+    }
+
+    /// The org as JSON: `{"organizationId", "loginUserId", "apiUsage": {"used", "max"},
+    /// "objects": {"Lead": [records...], ...}}`.
+    pub fn dump(&self) -> Value {
+        self.shared.dump()
+    }
+
+    /// The live records of one object, in creation order.
+    pub fn records(&self, object: &str) -> Vec<Value> {
+        self.dump()["objects"][object]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Stops serving and writes the data file.
+    pub fn stop(self) {
+        drop(self);
+    }
+
+    fn shut_down(&mut self) {
+        self.server.stop();
+        if let Some(flusher) = self.flusher.lock().take() {
+            let _ = flusher.stop.send(());
+            let _ = flusher.thread.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
 
 /// `cloudcx-shim emulator` options.
 #[derive(Debug, clap::Args)]
@@ -9,10 +366,181 @@ pub struct EmulatorArgs {
     /// Port to listen on, on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Keeps the whole org in FILE across restarts (written atomically).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Loads custom fields and records from FILE (`{"records": [{"type": "User", ...}]}`).
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// A connected app as ID:SECRET (repeatable); without it, demo-client:demo-secret.
+    #[arg(long = "client", value_name = "ID:SECRET")]
+    pub clients: Vec<String>,
+    /// A callback URL the apps accept exactly (repeatable); without it, any loopback URL.
+    #[arg(long = "callback", value_name = "URL")]
+    pub callbacks: Vec<String>,
+    /// Daily API budget.
+    #[arg(long, default_value_t = 15_000)]
+    pub api_limit: u64,
+    /// Duplicate rules on Lead/Contact Email and Account Name: none, alert or block.
+    #[arg(long, default_value = "none", value_parser = ["none", "alert", "block"])]
+    pub duplicates: String,
+    /// Issue a new refresh token on every refresh.
+    #[arg(long)]
+    pub rotate_refresh_tokens: bool,
+    /// Authorization code lifetime in seconds.
+    #[arg(long, default_value_t = 900)]
+    pub code_ttl_secs: u64,
+    /// Delay every Salesforce request by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer the first N data requests with --fail-kind.
+    #[arg(long, default_value_t = 0)]
+    pub fail_next: u32,
+    /// 503, 500, UNABLE_TO_LOCK_ROW or REQUEST_LIMIT_EXCEEDED.
+    #[arg(long, default_value = "503", value_parser = ["503", "500", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"])]
+    pub fail_kind: String,
+    /// Apply the first N writes, then close the connection without answering.
+    #[arg(long, default_value_t = 0)]
+    pub drop_after_write: u32,
 }
 
-/// Runs the emulator in the foreground.
-pub fn run_cli(_args: EmulatorArgs) -> u8 {
-    eprintln!("cloudcx-shim: the Salesforce emulator is not available yet");
-    1
+impl EmulatorArgs {
+    /// The options these flags describe (reading the seed file).
+    pub fn options(&self) -> Result<EmulatorOptions, String> {
+        let clients = self
+            .clients
+            .iter()
+            .map(|c| {
+                c.split_once(':')
+                    .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                    .map(|(id, secret)| ClientApp {
+                        id: id.into(),
+                        secret: secret.into(),
+                        callbacks: self.callbacks.clone(),
+                    })
+                    .ok_or_else(|| format!("--client {c:?}: expected ID:SECRET"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let clients = if clients.is_empty() && !self.callbacks.is_empty() {
+            vec![ClientApp {
+                callbacks: self.callbacks.clone(),
+                ..ClientApp::demo()
+            }]
+        } else {
+            clients
+        };
+        let seed = match &self.seed {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let value: Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                Some(SeedFile::from_json(&value).map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        let duplicate_rules = serde_json::from_value(json!(self.duplicates))
+            .map_err(|e| format!("--duplicates: {e}"))?;
+        Ok(EmulatorOptions {
+            port: self.port,
+            data_file: self.data.clone(),
+            seed,
+            clients,
+            api_limit: self.api_limit,
+            code_ttl: Duration::from_secs(self.code_ttl_secs),
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
+            duplicate_rules,
+            batch_size: 2000,
+        })
+    }
+
+    /// The faults the flags ask for from the start.
+    pub fn faults(&self) -> FaultRequest {
+        FaultRequest {
+            fail_next: (self.fail_next > 0)
+                .then(|| {
+                    FaultKind::parse(&self.fail_kind).map(|kind| faults::FailNext {
+                        count: self.fail_next,
+                        kind,
+                    })
+                })
+                .flatten(),
+            latency_ms: (self.latency_ms > 0).then_some(self.latency_ms),
+            drop_after_write: (self.drop_after_write > 0).then_some(self.drop_after_write),
+            ..FaultRequest::default()
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+fn wait_for_signal() -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await
+    })
+}
+
+/// Runs the emulator in the foreground: prints the base URL on the first line of stdout,
+/// serves until Ctrl-C or SIGTERM, then writes the data file.
+pub fn run_cli(args: EmulatorArgs) -> u8 {
+    run_with_output(args, &mut io::stdout(), wait_for_signal)
+}
+
+/// [`run_cli`] with its stdout and its wait for the end given: writes the base URL as the
+/// first line of `out`, serves until `wait` returns, then stops. Exit codes: 0 after a clean
+/// stop, 2 for bad arguments or seed, 1 when the emulator cannot start or run.
+pub fn run_with_output(
+    args: EmulatorArgs,
+    out: &mut dyn io::Write,
+    wait: impl FnOnce() -> io::Result<()>,
+) -> u8 {
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("cloudcx-shim emulator: {e}");
+            return 2;
+        }
+    };
+    let demo = options.clients.is_empty();
+    let emulator = match Emulator::start(options) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cloudcx-shim emulator: {e}");
+            return 1;
+        }
+    };
+    emulator.shared.apply_faults(&args.faults());
+    let printed = writeln!(out, "{}", emulator.base_url()).and_then(|_| out.flush());
+    if let Err(e) = printed {
+        eprintln!("cloudcx-shim emulator: cannot write the base URL: {e}");
+        return 1;
+    }
+    if demo {
+        eprintln!("connected app: client id demo-client, secret demo-secret, any http://127.0.0.1:* or http://localhost:* callback");
+    }
+    eprintln!(
+        "records: {0}/  dump: {0}/__emulator/dump  faults: POST {0}/__emulator/faults",
+        emulator.base_url()
+    );
+    let result = wait();
+    emulator.stop();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cloudcx-shim emulator: {e}");
+            1
+        }
+    }
 }

@@ -1,0 +1,605 @@
+//! OAuth 2.0 web server flow as Salesforce runs it (salesforce-api.md §1): authorize (approves
+//! at once), token (authorization_code and refresh_token grants, PKCE S256), revoke, userinfo
+//! and the identity URL. Codes, tokens and client secrets are never logged.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::shared::Shared;
+use super::wire::{param, Reply, Req};
+
+/// A connected app: its consumer key and secret, and the callback URLs it accepts exactly.
+/// With no callbacks it accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientApp {
+    pub id: String,
+    pub secret: String,
+    pub callbacks: Vec<String>,
+}
+
+impl ClientApp {
+    /// The demo app of the `emulator` command: `demo-client` / `demo-secret`, loopback callbacks.
+    pub fn demo() -> ClientApp {
+        ClientApp {
+            id: "demo-client".into(),
+            secret: "demo-secret".into(),
+            callbacks: Vec::new(),
+        }
+    }
+
+    fn accepts(&self, redirect_uri: &str) -> bool {
+        if !self.callbacks.is_empty() {
+            return self.callbacks.iter().any(|c| c == redirect_uri);
+        }
+        let Some(rest) = redirect_uri.strip_prefix("http://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (host, port) = authority.rsplit_once(':').unwrap_or((authority, ""));
+        matches!(host, "127.0.0.1" | "localhost") && port.parse::<u16>().is_ok()
+    }
+}
+
+struct Code {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<String>,
+    scope: Option<String>,
+    user_id: String,
+    expires: Instant,
+}
+
+/// A refresh token's grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    /// Order of issue: the sixth grant for a user and app revokes the oldest.
+    pub seq: u64,
+}
+
+/// An access token's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: String,
+    pub client_id: String,
+    /// The refresh token it came from, revoked together with it.
+    pub refresh_token: Option<String>,
+}
+
+/// OAuth state. Grants and sessions are kept in the data file; codes are not.
+pub struct OAuth {
+    pub clients: Vec<ClientApp>,
+    pub code_ttl: Duration,
+    pub rotate_refresh_tokens: bool,
+    codes: HashMap<String, Code>,
+    pub grants: HashMap<String, Grant>,
+    pub sessions: HashMap<String, Session>,
+    pub seq: u64,
+    /// Fault: the next authorizations are denied (`error=access_denied`).
+    pub deny: bool,
+}
+
+/// Tokens issued by [`OAuth::issue`].
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+}
+
+/// The most grants one user may hold for one app (salesforce-api.md §1.9).
+const MAX_GRANTS: usize = 5;
+
+fn random_token(prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._";
+    let tail: String = (0..len)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+fn millis_now() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+fn oauth_error(error: &str, description: &str) -> Reply {
+    Reply::json(
+        400,
+        json!({"error": error, "error_description": description}),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
+/// The 400 page Salesforce shows when it cannot trust the redirect URI.
+fn error_page(error: &str, description: &str) -> Reply {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", error)
+        .append_pair("error_description", description)
+        .finish();
+    Reply::raw(400, "text/plain;charset=UTF-8", body)
+}
+
+fn redirect(uri: &str, pairs: &[(&str, &str)]) -> Reply {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        query.append_pair(k, v);
+    }
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    Reply::empty(302).with_header("Location", format!("{uri}{sep}{}", query.finish()))
+}
+
+impl OAuth {
+    pub fn new(clients: Vec<ClientApp>, code_ttl: Duration, rotate_refresh_tokens: bool) -> OAuth {
+        let clients = if clients.is_empty() {
+            vec![ClientApp::demo()]
+        } else {
+            clients
+        };
+        OAuth {
+            clients,
+            code_ttl,
+            rotate_refresh_tokens,
+            codes: HashMap::new(),
+            grants: HashMap::new(),
+            sessions: HashMap::new(),
+            seq: 0,
+            deny: false,
+        }
+    }
+
+    fn client(&self, id: &str) -> Option<&ClientApp> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    /// The user behind an access token.
+    pub fn session_user(&self, access_token: &str) -> Option<&str> {
+        self.sessions.get(access_token).map(|s| s.user_id.as_str())
+    }
+
+    /// Issues an access token (and, when `refresh`, a refresh token) without the browser step.
+    pub fn issue(
+        &mut self,
+        org_id: &str,
+        client_id: &str,
+        user_id: &str,
+        scope: &str,
+        refresh: bool,
+    ) -> Tokens {
+        let refresh_token = refresh.then(|| {
+            let token = random_token("5Aep861", 80);
+            self.seq += 1;
+            self.grants.insert(
+                token.clone(),
+                Grant {
+                    client_id: client_id.into(),
+                    user_id: user_id.into(),
+                    scope: scope.into(),
+                    seq: self.seq,
+                },
+            );
+            self.enforce_grant_cap(client_id, user_id);
+            token
+        });
+        let access_token = self.new_session(org_id, client_id, user_id, refresh_token.clone());
+        Tokens {
+            access_token,
+            refresh_token,
+        }
+    }
+
+    fn new_session(
+        &mut self,
+        org_id: &str,
+        client_id: &str,
+        user_id: &str,
+        refresh_token: Option<String>,
+    ) -> String {
+        let token = random_token(&format!("{}!", &org_id[..15]), 96);
+        self.sessions.insert(
+            token.clone(),
+            Session {
+                user_id: user_id.into(),
+                client_id: client_id.into(),
+                refresh_token,
+            },
+        );
+        token
+    }
+
+    fn enforce_grant_cap(&mut self, client_id: &str, user_id: &str) {
+        let mut mine: Vec<(u64, String)> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.client_id == client_id && g.user_id == user_id)
+            .map(|(t, g)| (g.seq, t.clone()))
+            .collect();
+        mine.sort();
+        let excess = mine.len().saturating_sub(MAX_GRANTS);
+        for (_, token) in mine.into_iter().take(excess) {
+            self.revoke_refresh(&token);
+        }
+    }
+
+    fn revoke_refresh(&mut self, token: &str) {
+        self.grants.remove(token);
+        self.sessions
+            .retain(|_, s| s.refresh_token.as_deref() != Some(token));
+    }
+
+    /// Fault: every access token stops working (401 INVALID_SESSION_ID).
+    pub fn expire_sessions(&mut self) {
+        self.sessions.clear();
+    }
+
+    /// Fault: every refresh token is revoked (and its sessions with it).
+    pub fn revoke_all(&mut self) {
+        self.grants.clear();
+        self.sessions.clear();
+    }
+}
+
+/// `GET /services/oauth2/authorize`.
+pub fn authorize(shared: &Shared, req: &Req) -> Reply {
+    let mut pairs = req.query.clone();
+    if req.method == "POST" {
+        pairs.extend(req.form());
+    }
+    let get = |k: &str| param(&pairs, k);
+    let mut auth = shared.auth.lock();
+    let Some(client) = get("client_id").and_then(|id| auth.client(id)).cloned() else {
+        return error_page("invalid_client_id", "client identifier invalid");
+    };
+    let Some(redirect_uri) = get("redirect_uri") else {
+        return error_page("redirect_uri_missing", "redirect_uri must be provided");
+    };
+    if !client.accepts(redirect_uri) {
+        return error_page(
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        );
+    }
+    let state = get("state");
+    let fail = |error: &str, description: &str| {
+        let mut out = vec![("error", error), ("error_description", description)];
+        out.extend(state.map(|s| ("state", s)));
+        redirect(redirect_uri, &out)
+    };
+    if get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "response type not supported");
+    }
+    if get("code_challenge_method").is_some_and(|m| m != "S256") {
+        return fail("invalid_request", "invalid code_challenge_method");
+    }
+    if auth.deny {
+        return fail("access_denied", "end-user denied authorization");
+    }
+    let user_id = shared.org.lock().login_user.clone();
+    let code = random_token("aPrx", 60);
+    auth.codes.retain(|_, c| c.expires > Instant::now());
+    let expires = Instant::now() + auth.code_ttl;
+    auth.codes.insert(
+        code.clone(),
+        Code {
+            client_id: client.id,
+            redirect_uri: redirect_uri.to_string(),
+            challenge: get("code_challenge").map(str::to_string),
+            scope: get("scope").map(str::to_string),
+            user_id,
+            expires,
+        },
+    );
+    let mut out = vec![("code", code.as_str())];
+    out.extend(state.map(|s| ("state", s)));
+    redirect(redirect_uri, &out)
+}
+
+/// The client's id and secret from `Authorization: Basic` or the form body.
+fn client_credentials(req: &Req, form: &[(String, String)]) -> (Option<String>, Option<String>) {
+    let basic = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(id, secret)| (decode_component(id), decode_component(secret)))
+        });
+    match basic {
+        Some((id, secret)) => (Some(id), Some(secret)),
+        None => (
+            param(form, "client_id").map(str::to_string),
+            param(form, "client_secret").map(str::to_string),
+        ),
+    }
+}
+
+/// RFC 6749 §2.3.1 form-encodes the Basic credentials.
+fn decode_component(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// `POST /services/oauth2/token`.
+pub fn token(shared: &Shared, req: &Req) -> Reply {
+    let form = req.form();
+    let get = |k: &str| param(&form, k);
+    let (client_id, secret) = client_credentials(req, &form);
+    let grant_type = match get("grant_type") {
+        None => return oauth_error("invalid_request", "grant type is missing"),
+        Some(g @ ("authorization_code" | "refresh_token")) => g,
+        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
+    };
+    let (org_id, base) = (shared.org.lock().org_id.clone(), shared.base_url.clone());
+    let mut auth = shared.auth.lock();
+    let Some(client) = client_id.as_deref().and_then(|id| auth.client(id)).cloned() else {
+        return oauth_error("invalid_client_id", "client identifier invalid");
+    };
+    if secret.as_deref() != Some(client.secret.as_str()) {
+        return oauth_error("invalid_client", "invalid client credentials");
+    }
+    let (user_id, scope, tokens) = if grant_type == "authorization_code" {
+        let Some(code) = get("code").and_then(|c| auth.codes.remove(c)) else {
+            return oauth_error("invalid_grant", "invalid authorization code");
+        };
+        if code.expires <= Instant::now() {
+            return oauth_error("invalid_grant", "expired authorization code");
+        }
+        if code.client_id != client.id {
+            return oauth_error("invalid_grant", "authentication failure");
+        }
+        if get("redirect_uri") != Some(code.redirect_uri.as_str()) {
+            return oauth_error("invalid_grant", "redirect_uri must match configuration");
+        }
+        if let Some(challenge) = &code.challenge {
+            let Some(verifier) = get("code_verifier") else {
+                return oauth_error("invalid_grant", "authentication failure");
+            };
+            if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
+                return oauth_error("invalid_request", "invalid code verifier");
+            }
+        }
+        let scope = code
+            .scope
+            .unwrap_or_else(|| "api refresh_token id".to_string());
+        let wants_refresh = scope
+            .split(' ')
+            .any(|s| matches!(s, "refresh_token" | "offline_access" | "full"));
+        let tokens = auth.issue(&org_id, &client.id, &code.user_id, &scope, wants_refresh);
+        (code.user_id, scope, tokens)
+    } else {
+        let presented = get("refresh_token").unwrap_or_default().to_string();
+        let Some(grant) = auth
+            .grants
+            .get(&presented)
+            .filter(|g| g.client_id == client.id)
+            .cloned()
+        else {
+            return oauth_error("invalid_grant", "expired access/refresh token");
+        };
+        let tokens = if auth.rotate_refresh_tokens {
+            auth.revoke_refresh(&presented);
+            auth.issue(&org_id, &client.id, &grant.user_id, &grant.scope, true)
+        } else {
+            let access_token =
+                auth.new_session(&org_id, &client.id, &grant.user_id, Some(presented));
+            Tokens {
+                access_token,
+                refresh_token: None,
+            }
+        };
+        (grant.user_id, grant.scope, tokens)
+    };
+    drop(auth);
+    shared.mark_dirty();
+    let id = format!("{base}/id/{org_id}/{user_id}");
+    let issued_at = millis_now().to_string();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(client.secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(id.as_bytes());
+    mac.update(issued_at.as_bytes());
+    let signature = STANDARD.encode(mac.finalize().into_bytes());
+    let mut body = json!({"access_token": tokens.access_token});
+    if let Some(refresh) = tokens.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
+    for (k, v) in [
+        ("signature", signature),
+        ("scope", scope),
+        ("instance_url", base),
+        ("id", id),
+        ("token_type", "Bearer".to_string()),
+        ("issued_at", issued_at),
+    ] {
+        body[k] = json!(v);
+    }
+    Reply::json(200, body).with_header("Cache-Control", "no-store")
+}
+
+/// `POST /services/oauth2/revoke` (`token=` in the form or the query).
+pub fn revoke(shared: &Shared, req: &Req) -> Reply {
+    let form = req.form();
+    let token = param(&form, "token")
+        .or_else(|| req.param("token"))
+        .unwrap_or_default()
+        .to_string();
+    let mut auth = shared.auth.lock();
+    if auth.grants.contains_key(&token) {
+        auth.revoke_refresh(&token);
+    } else if auth.sessions.remove(&token).is_none() {
+        return oauth_error("invalid_token", "Token was invalid");
+    }
+    drop(auth);
+    shared.mark_dirty();
+    Reply::empty(200)
+}
+
+/// The user behind a request's `Authorization: Bearer` (or `?oauth_token=`) for the identity
+/// endpoints, which answer a plain 403 `Bad_OAuth_Token` otherwise.
+fn identity_user(shared: &Shared, req: &Req) -> Result<String, Reply> {
+    let token = req
+        .header("authorization")
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("OAuth "))
+        })
+        .or_else(|| req.param("oauth_token"))
+        .unwrap_or_default();
+    shared
+        .auth
+        .lock()
+        .session_user(token.trim())
+        .map(str::to_string)
+        .ok_or_else(|| Reply::raw(403, "text/plain;charset=UTF-8", "Bad_OAuth_Token"))
+}
+
+fn urls(base: &str, org_id: &str, user_id: &str, version: &str) -> Value {
+    let data = |p: &str| format!("{base}/services/data/v{version}/{p}");
+    json!({
+        "enterprise": format!("{base}/services/Soap/c/{version}/{}", &org_id[..15]),
+        "metadata": format!("{base}/services/Soap/m/{version}/{}", &org_id[..15]),
+        "partner": format!("{base}/services/Soap/u/{version}/{}", &org_id[..15]),
+        "rest": data(""),
+        "sobjects": data("sobjects/"),
+        "search": data("search/"),
+        "query": data("query/"),
+        "recent": data("recent/"),
+        "tooling_soap": format!("{base}/services/Soap/T/{version}/{}", &org_id[..15]),
+        "tooling_rest": data("tooling/"),
+        "profile": format!("{base}/{user_id}"),
+        "feeds": data("chatter/feeds"),
+        "groups": data("chatter/groups"),
+        "users": data("chatter/users"),
+        "feed_items": data("chatter/feed-items"),
+        "feed_elements": data("chatter/feed-elements"),
+        "custom_domain": base,
+    })
+}
+
+/// The logged-in user's record fields the identity answers need.
+struct Person {
+    username: String,
+    email: String,
+    first: Value,
+    last: Value,
+    name: String,
+    active: bool,
+}
+
+fn person(shared: &Shared, user_id: &str) -> (String, Person) {
+    let org = shared.org.lock();
+    let user = org
+        .live(user_id)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_default();
+    let text = |f: &str| {
+        user.get(f)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let person = Person {
+        username: text("Username"),
+        email: text("Email"),
+        first: user.get("FirstName").cloned().unwrap_or(Value::Null),
+        last: user.get("LastName").cloned().unwrap_or(Value::Null),
+        name: text("Name"),
+        active: user.get("IsActive") != Some(&Value::Bool(false)),
+    };
+    (org.org_id.clone(), person)
+}
+
+/// `GET /services/oauth2/userinfo`.
+pub fn userinfo(shared: &Shared, req: &Req) -> Reply {
+    let user_id = match identity_user(shared, req) {
+        Ok(u) => u,
+        Err(reply) => return reply,
+    };
+    let (org_id, p) = person(shared, &user_id);
+    let base = &shared.base_url;
+    let version = req.param("version").unwrap_or("{version}");
+    Reply::json(
+        200,
+        json!({
+            "sub": format!("{base}/id/{org_id}/{user_id}"),
+            "user_id": user_id, "organization_id": org_id,
+            "preferred_username": p.username, "nickname": p.username.split('@').next().unwrap_or_default(),
+            "name": p.name, "email": p.email, "email_verified": true,
+            "given_name": p.first, "family_name": p.last, "zoneinfo": "America/Los_Angeles",
+            "photos": {"picture": format!("{base}/profilephoto/005/F"), "thumbnail": format!("{base}/profilephoto/005/T")},
+            "profile": format!("{base}/{user_id}"), "picture": format!("{base}/profilephoto/005/F"),
+            "address": {"country": "US"}, "is_salesforce_integration_user": false,
+            "urls": urls(base, &org_id, &user_id, version),
+            "active": p.active, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
+            "utcOffset": -28800000, "updated_at": "2024-01-01T00:00:00Z", "is_app_installed": true,
+        }),
+    )
+}
+
+/// `GET /id/{orgId}/{userId}`.
+pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Reply {
+    let token_user = match identity_user(shared, req) {
+        Ok(u) => u,
+        Err(reply) => return reply,
+    };
+    let (real_org, p) = person(shared, &token_user);
+    if super::ids::normalize(user_id).as_deref() != Some(token_user.as_str())
+        || super::ids::normalize(org_id).as_deref() != Some(real_org.as_str())
+    {
+        return Reply::raw(403, "text/plain;charset=UTF-8", "Bad_Id");
+    }
+    let base = &shared.base_url;
+    let version = req.param("version").unwrap_or("{version}");
+    Reply::json(
+        200,
+        json!({
+            "id": format!("{base}/id/{real_org}/{token_user}"),
+            "asserted_user": true, "user_id": token_user, "organization_id": real_org,
+            "username": p.username, "nick_name": p.username.split('@').next().unwrap_or_default(),
+            "display_name": p.name, "email": p.email, "email_verified": true,
+            "first_name": p.first, "last_name": p.last, "timezone": "America/Los_Angeles",
+            "photos": {"picture": format!("{base}/profilephoto/005/F"), "thumbnail": format!("{base}/profilephoto/005/T")},
+            "addr_street": null, "addr_city": null, "addr_state": null, "addr_country": "US", "addr_zip": null,
+            "mobile_phone": null, "mobile_phone_verified": false, "is_lightning_login_user": false,
+            "status": {"created_date": null, "body": null},
+            "urls": urls(base, &real_org, &token_user, version),
+            "active": p.active, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
+            "utcOffset": -28800000, "last_modified_date": "2024-01-01T00:00:00.000+0000", "is_app_installed": true,
+        }),
+    )
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub fn openid_configuration(shared: &Shared) -> Reply {
+    let base = &shared.base_url;
+    Reply::json(
+        200,
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/services/oauth2/authorize"),
+            "token_endpoint": format!("{base}/services/oauth2/token"),
+            "revocation_endpoint": format!("{base}/services/oauth2/revoke"),
+            "userinfo_endpoint": format!("{base}/services/oauth2/userinfo"),
+            "jwks_uri": format!("{base}/id/keys"),
+            "introspection_endpoint": format!("{base}/services/oauth2/introspect"),
+            "scopes_supported": ["id", "api", "email", "openid", "profile", "refresh_token", "offline_access", "full", "web"],
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+        }),
+    )
+}

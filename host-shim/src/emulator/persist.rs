@@ -1,0 +1,161 @@
+//! `--data FILE`: the whole org (records, blobs, custom fields, grants and sessions, API usage)
+//! as one JSON document, written atomically (temporary file, fsync, rename).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::oauth::{Grant, Session};
+use super::schema::CustomField;
+use super::shared::Shared;
+use super::store::{Org, Row};
+
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot {
+    format: u32,
+    org_id: String,
+    login_user: String,
+    seq: u64,
+    case_number: u64,
+    custom_fields: Vec<CustomField>,
+    /// Per object, rows in creation order.
+    records: BTreeMap<String, Vec<StoredRow>>,
+    /// Base64, by record Id.
+    blobs: BTreeMap<String, String>,
+    grants: HashMap<String, Grant>,
+    sessions: HashMap<String, Session>,
+    grant_seq: u64,
+    api_used: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRow {
+    record: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+}
+
+fn snapshot(shared: &Shared) -> Snapshot {
+    let org = shared.org.lock();
+    let auth = shared.auth.lock();
+    let records = org
+        .tables
+        .iter()
+        .map(|(object, table)| {
+            let rows = table
+                .order
+                .iter()
+                .filter_map(|id| table.rows.get(id))
+                .map(|row| StoredRow {
+                    record: row.record.clone(),
+                    deleted: row.deleted,
+                })
+                .collect();
+            (object.clone(), rows)
+        })
+        .collect();
+    Snapshot {
+        format: FORMAT,
+        org_id: org.org_id.clone(),
+        login_user: org.login_user.clone(),
+        seq: org.seq,
+        case_number: org.case_number,
+        custom_fields: org.custom_fields.clone(),
+        records,
+        blobs: org
+            .blobs
+            .iter()
+            .map(|(id, bytes)| (id.clone(), STANDARD.encode(bytes)))
+            .collect(),
+        grants: auth.grants.clone(),
+        sessions: auth.sessions.clone(),
+        grant_seq: auth.seq,
+        api_used: shared.usage.used.load(Ordering::SeqCst),
+    }
+}
+
+/// Writes the org to `path` atomically.
+pub fn save(shared: &Shared, path: &Path) -> io::Result<()> {
+    let bytes = serde_json::to_vec(&snapshot(shared)).map_err(io::Error::other)?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// Loads `path` into a fresh org and OAuth state, if the file exists.
+pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let snap: Snapshot = serde_json::from_slice(&bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    if snap.format != FORMAT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: unknown format {}", path.display(), snap.format),
+        ));
+    }
+    let mut org = shared.org.lock();
+    let mut fresh = Org::new(super::schema::Schema::standard());
+    fresh.duplicate_rules = org.duplicate_rules;
+    for field in snap.custom_fields {
+        fresh
+            .add_custom_field(field)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    fresh.org_id = snap.org_id;
+    fresh.login_user = snap.login_user;
+    fresh.seq = snap.seq;
+    fresh.case_number = snap.case_number;
+    for (object, rows) in snap.records {
+        for row in rows {
+            let id = row
+                .record
+                .get("Id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            fresh.put(
+                &object,
+                &id,
+                Row {
+                    record: row.record,
+                    deleted: row.deleted,
+                },
+            );
+        }
+    }
+    for (id, data) in snap.blobs {
+        let bytes = STANDARD
+            .decode(data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        fresh.blobs.insert(id, bytes);
+    }
+    *org = fresh;
+    let mut auth = shared.auth.lock();
+    auth.grants = snap.grants;
+    auth.sessions = snap.sessions;
+    auth.seq = snap.grant_seq;
+    shared.usage.used.store(snap.api_used, Ordering::SeqCst);
+    Ok(true)
+}

@@ -1,0 +1,139 @@
+//! Top-level routing: OAuth, the identity URL, the versions list, the data API (with
+//! authentication, API-call accounting and injected faults), the HTML view and the admin
+//! endpoints.
+
+use serde_json::Value;
+
+use super::data::{self, Call, Ctx};
+use super::error::ApiError;
+use super::faults::FaultRequest;
+use super::html;
+use super::oauth;
+use super::query;
+use super::shared::Shared;
+use super::wire::{Reply, Req};
+
+/// What the server does with a request.
+pub enum Outcome {
+    Reply(Reply),
+    /// The write was applied; close the connection without answering.
+    Drop,
+}
+
+/// Whether a request's latency fault applies (everything Salesforce would serve).
+pub fn delayed(path: &str) -> bool {
+    path.starts_with("/services/") || path.starts_with("/id/")
+}
+
+pub fn route(shared: &Shared, req: &Req) -> Outcome {
+    let path = req.path.as_str();
+    let reply = match (req.method.as_str(), path) {
+        ("GET", "/") => Reply::raw(
+            200,
+            "text/html;charset=UTF-8",
+            html::page(&shared.org.lock()),
+        ),
+        ("GET", "/__emulator/dump") => Reply::json(200, shared.dump()),
+        ("POST", "/__emulator/faults") => admin_faults(shared, req),
+        ("GET" | "POST", "/services/oauth2/authorize") => oauth::authorize(shared, req),
+        ("POST", "/services/oauth2/token") => oauth::token(shared, req),
+        ("GET" | "POST", "/services/oauth2/revoke") => oauth::revoke(shared, req),
+        ("GET" | "POST", "/services/oauth2/userinfo") => oauth::userinfo(shared, req),
+        ("GET", "/.well-known/openid-configuration") => oauth::openid_configuration(shared),
+        ("GET", "/services/data" | "/services/data/") => Reply::json(200, data::versions()),
+        (_, p) if p.starts_with("/services/data/") => return data_request(shared, req),
+        ("GET" | "POST", p) if p.starts_with("/id/") => match p
+            .trim_start_matches("/id/")
+            .trim_end_matches('/')
+            .split_once('/')
+        {
+            Some((org, user)) => oauth::identity(shared, req, org, user),
+            None => Reply::error(&ApiError::not_found()),
+        },
+        _ => Reply::error(&ApiError::not_found()),
+    };
+    Outcome::Reply(reply)
+}
+
+fn admin_faults(shared: &Shared, req: &Req) -> Reply {
+    let request: FaultRequest = match serde_json::from_slice(&req.body) {
+        Ok(r) => r,
+        Err(e) => return Reply::error(&ApiError::json_parse(e.to_string())),
+    };
+    shared.apply_faults(&request);
+    Reply::json(200, serde_json::json!({"ok": true}))
+}
+
+/// The user behind the request's access token, or the 401 Salesforce gives.
+fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
+    let header = req.header("authorization").ok_or_else(ApiError::session)?;
+    let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
+    if !(scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")) {
+        return Err(ApiError::new(
+            401,
+            "INVALID_AUTH_HEADER",
+            "INVALID_HEADER_TYPE",
+        ));
+    }
+    shared
+        .auth
+        .lock()
+        .session_user(token.trim())
+        .map(str::to_string)
+        .ok_or_else(ApiError::session)
+}
+
+fn data_request(shared: &Shared, req: &Req) -> Outcome {
+    let rest = &req.path["/services/data/".len()..];
+    let (version, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some(version) = data::version(version) else {
+        return Outcome::Reply(Reply::error(&ApiError::not_found()));
+    };
+    let write = matches!(req.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
+    let reply = match answer(shared, req, version, path) {
+        Ok(reply) => reply,
+        Err(e) => Reply::error(&e),
+    };
+    if write && (200..300).contains(&reply.status) {
+        shared.mark_dirty();
+    }
+    if write && shared.faults.take_drop() {
+        return Outcome::Drop;
+    }
+    Outcome::Reply(reply.with_header("Sforce-Limit-Info", shared.usage.header()))
+}
+
+fn answer(shared: &Shared, req: &Req, version: String, path: &str) -> Result<Reply, ApiError> {
+    let user_id = authenticate(shared, req)?;
+    if let Some(failure) = shared.faults.take_failure() {
+        return Err(failure);
+    }
+    shared.usage.charge()?;
+    let body: Option<Value> = match req.method.as_str() {
+        "POST" | "PATCH" | "PUT" if !req.body.iter().all(u8::is_ascii_whitespace) => {
+            Some(req.json()?)
+        }
+        _ => None,
+    };
+    let ctx = Ctx {
+        shared,
+        version,
+        user_id,
+        allow_save: req
+            .header("sforce-duplicate-rule-header")
+            .is_some_and(|h| h.replace(' ', "").eq_ignore_ascii_case("allowSave=true")),
+        batch_size: query::batch_size(req.header("sforce-query-options"), shared.batch_size),
+        in_composite: false,
+    };
+    let mut org = shared.org.lock();
+    Ok(data::handle(
+        &mut org,
+        &ctx,
+        &Call {
+            method: &req.method,
+            path,
+            query: &req.query,
+            body: body.as_ref(),
+        },
+    ))
+}

@@ -1,0 +1,63 @@
+//! What every connection shares: the org, OAuth state, faults, API usage and query cursors.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::faults::{Faults, Usage};
+use super::oauth::OAuth;
+use super::store::Org;
+
+/// Rows of a query not yet fetched through `nextRecordsUrl`.
+pub struct Cursor {
+    pub rows: Vec<Value>,
+    pub batch: usize,
+}
+
+/// Open query cursors, oldest dropped first past [`Cursors::MAX`].
+#[derive(Default)]
+pub struct Cursors {
+    pub open: HashMap<String, Cursor>,
+    order: VecDeque<String>,
+    seq: u64,
+}
+
+impl Cursors {
+    const MAX: usize = 200;
+
+    /// Keeps a query's rows and returns its query Id (`01g…`).
+    pub fn add(&mut self, rows: Vec<Value>, batch: usize) -> String {
+        self.seq += 1;
+        let id = super::ids::make("01g", self.seq)[..15].to_string();
+        self.open.insert(id.clone(), Cursor { rows, batch });
+        self.order.push_back(id.clone());
+        while self.order.len() > Cursors::MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.open.remove(&old);
+            }
+        }
+        id
+    }
+}
+
+pub struct Shared {
+    /// `http://127.0.0.1:PORT`: login host, instance URL and identity host at once.
+    pub base_url: String,
+    pub org: Mutex<Org>,
+    pub auth: Mutex<OAuth>,
+    pub faults: Faults,
+    pub usage: Usage,
+    pub cursors: Mutex<Cursors>,
+    /// Default page size of a query (Salesforce's 2,000; `Sforce-Query-Options` lowers it).
+    pub batch_size: usize,
+    /// Something changed since the data file was last written.
+    pub dirty: AtomicBool,
+}
+
+impl Shared {
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+}

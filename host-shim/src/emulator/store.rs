@@ -1,0 +1,345 @@
+//! The org's records: one table per object, rows kept after delete (Salesforce answers
+//! `ENTITY_IS_DELETED` for them), blobs beside the rows, and an undo journal so a composite
+//! or collections request with `allOrNone` can roll back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use super::ids;
+use super::schema::{CustomField, Schema};
+use super::soql::{Catalog, FieldInfo, Record};
+
+/// The API version the emulator speaks when a path gives none (record and blob URLs).
+pub const API_VERSION: &str = "v62.0";
+
+const DATETIME: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+
+/// Now, as Salesforce writes datetimes: `2011-07-07T00:37:00.000+0000`.
+pub fn now_datetime() -> String {
+    OffsetDateTime::now_utc()
+        .format(DATETIME)
+        .unwrap_or_default()
+}
+
+/// A record's URL: `/services/data/v62.0/sobjects/Lead/00Q…`.
+pub fn record_url(version: &str, object: &str, id: &str) -> String {
+    format!("/services/data/{version}/sobjects/{object}/{id}")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub record: Record,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Table {
+    /// Ids in creation order.
+    pub order: Vec<String>,
+    pub rows: HashMap<String, Row>,
+}
+
+/// What `rollback` puts back: a row as it was before a write (`None`: it did not exist).
+#[derive(Debug)]
+struct Undo {
+    object: String,
+    id: String,
+    before: Option<Row>,
+}
+
+/// Where a transaction started: `None` for the outermost one.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct Savepoint(Option<usize>);
+
+/// Duplicate rules on Lead (Email), Contact (Email) and Account (Name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateRules {
+    #[default]
+    None,
+    /// DUPLICATES_DETECTED with `allowSave: true`; `Sforce-Duplicate-Rule-Header: allowSave=true` saves.
+    Alert,
+    /// DUPLICATES_DETECTED with `allowSave: false`.
+    Block,
+}
+
+/// The org: schema, records, blobs.
+#[derive(Debug)]
+pub struct Org {
+    pub schema: Arc<Schema>,
+    pub org_id: String,
+    /// The User who logs in through OAuth (the first seeded User).
+    pub login_user: String,
+    /// Custom fields added to the standard schema (kept for the data file).
+    pub custom_fields: Vec<CustomField>,
+    pub tables: HashMap<String, Table>,
+    /// Blob fields (ContentVersion.VersionData, Attachment.Body) by record Id.
+    pub blobs: HashMap<String, Vec<u8>>,
+    /// The last number used for an Id (all key prefixes share it).
+    pub seq: u64,
+    /// The last CaseNumber.
+    pub case_number: u64,
+    pub duplicate_rules: DuplicateRules,
+    journal: Option<Vec<Undo>>,
+}
+
+impl Org {
+    pub fn new(schema: Schema) -> Org {
+        Org {
+            schema: Arc::new(schema),
+            org_id: ids::make("00D", 1),
+            login_user: String::new(),
+            custom_fields: Vec::new(),
+            tables: HashMap::new(),
+            blobs: HashMap::new(),
+            seq: 0,
+            case_number: 1000,
+            duplicate_rules: DuplicateRules::None,
+            journal: None,
+        }
+    }
+
+    /// Adds a custom field to the schema.
+    pub fn add_custom_field(&mut self, field: CustomField) -> Result<(), String> {
+        Arc::make_mut(&mut self.schema).add_custom_field(&field)?;
+        self.custom_fields.push(field);
+        Ok(())
+    }
+
+    /// A new Id for an object's key prefix.
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        ids::make(prefix, self.seq)
+    }
+
+    /// A live or deleted row by Id (15 or 18 characters), with its object.
+    pub fn row(&self, id: &str) -> Option<(&str, &Row)> {
+        let id = ids::normalize(id)?;
+        let object = self.schema.object_for_id(&id)?;
+        let row = self.tables.get(&object.name)?.rows.get(&id)?;
+        Some((object.name.as_str(), row))
+    }
+
+    /// A live record by Id.
+    pub fn live(&self, id: &str) -> Option<(&str, &Record)> {
+        self.row(id)
+            .filter(|(_, row)| !row.deleted)
+            .map(|(o, row)| (o, &row.record))
+    }
+
+    /// Live records of an object, in creation order.
+    pub fn live_records(&self, object: &str) -> impl Iterator<Item = &Record> {
+        self.tables
+            .get(object)
+            .into_iter()
+            .flat_map(|t| t.order.iter().filter_map(|id| t.rows.get(id)))
+            .filter(|row| !row.deleted)
+            .map(|row| &row.record)
+    }
+
+    /// Writes a row, remembering the old one when a transaction is open.
+    pub fn put(&mut self, object: &str, id: &str, row: Row) {
+        let table = self.tables.entry(object.to_string()).or_default();
+        let before = table.rows.insert(id.to_string(), row);
+        if before.is_none() {
+            table.order.push(id.to_string());
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.push(Undo {
+                object: object.to_string(),
+                id: id.to_string(),
+                before,
+            });
+        }
+    }
+
+    /// Starts recording writes so that [`Org::rollback`] can undo them; nests (a collections
+    /// request inside a composite one) by returning a savepoint into the open journal.
+    pub fn begin(&mut self) -> Savepoint {
+        match &self.journal {
+            Some(journal) => Savepoint(Some(journal.len())),
+            None => {
+                self.journal = Some(Vec::new());
+                Savepoint(None)
+            }
+        }
+    }
+
+    pub fn commit(&mut self, savepoint: Savepoint) {
+        if savepoint.0.is_none() {
+            self.journal = None;
+        }
+    }
+
+    /// Undoes every write since the savepoint's [`Org::begin`].
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        let undos = match (savepoint.0, &mut self.journal) {
+            (Some(mark), Some(journal)) => journal.split_off(mark.min(journal.len())),
+            _ => self.journal.take().unwrap_or_default(),
+        };
+        for undo in undos.into_iter().rev() {
+            let Some(table) = self.tables.get_mut(&undo.object) else {
+                continue;
+            };
+            match undo.before {
+                Some(row) => {
+                    table.rows.insert(undo.id, row);
+                }
+                None => {
+                    table.rows.remove(&undo.id);
+                    if let Some(pos) = table.order.iter().rposition(|id| *id == undo.id) {
+                        table.order.remove(pos);
+                    }
+                    self.blobs.remove(&undo.id);
+                }
+            }
+        }
+    }
+
+    /// Live records whose `field` equals `value` (case-insensitively for text).
+    pub fn find(&self, object: &str, field: &str, value: &str) -> Vec<String> {
+        self.live_records(object)
+            .filter(|r| match r.get(field) {
+                Some(Value::String(s)) => s.eq_ignore_ascii_case(value),
+                Some(Value::Number(n)) => n.to_string() == value,
+                Some(Value::Bool(b)) => b.to_string() == value,
+                _ => false,
+            })
+            .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
+    /// The org as JSON: every live record per object, in creation order.
+    pub fn dump(&self) -> Value {
+        let objects: Map<String, Value> = self
+            .schema
+            .objects
+            .iter()
+            .map(|o| {
+                let records: Vec<Value> = self
+                    .live_records(&o.name)
+                    .map(|r| Value::Object(r.clone()))
+                    .collect();
+                (o.name.clone(), Value::Array(records))
+            })
+            .collect();
+        json!({"organizationId": self.org_id, "objects": objects})
+    }
+}
+
+impl Catalog for Org {
+    fn object(&self, name: &str) -> Option<String> {
+        self.schema.object(name).map(|o| o.name.clone())
+    }
+
+    fn field(&self, object: &str, field: &str) -> Option<FieldInfo> {
+        self.schema.object(object)?.field(field).map(field_info)
+    }
+
+    fn parent_relationship(&self, object: &str, relationship: &str) -> Option<FieldInfo> {
+        self.schema
+            .object(object)?
+            .fields
+            .iter()
+            .find(|f| {
+                f.relationship_name
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(relationship))
+            })
+            .map(field_info)
+    }
+
+    fn child_relationship(&self, object: &str, relationship: &str) -> Option<(String, String)> {
+        self.schema.child_relationship(object, relationship)
+    }
+
+    fn records(&self, object: &str) -> Vec<&Record> {
+        self.live_records(object).collect()
+    }
+
+    fn record_by_id(&self, id: &str) -> Option<(String, &Record)> {
+        self.live(id).map(|(o, r)| (o.to_string(), r))
+    }
+}
+
+fn field_info(f: &super::schema::FieldDef) -> FieldInfo {
+    FieldInfo {
+        name: f.name.clone(),
+        kind: f.kind.as_str().to_string(),
+        reference_to: f.reference_to.clone(),
+        relationship_name: f.relationship_name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, name: &str) -> Row {
+        let mut record = Record::new();
+        record.insert("Id".into(), json!(id));
+        record.insert("Name".into(), json!(name));
+        Row {
+            record,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn rollback_restores_rows_and_order() {
+        let mut org = Org::new(Schema::standard());
+        let a = org.next_id("001");
+        org.put("Account", &a, row(&a, "Acme"));
+        let outer = org.begin();
+        let b = org.next_id("001");
+        org.put("Account", &b, row(&b, "Beta"));
+        let inner = org.begin();
+        org.put("Account", &a, row(&a, "Renamed"));
+        org.rollback(inner);
+        assert_eq!(
+            org.live(&a).map(|(_, r)| r["Name"].clone()),
+            Some(json!("Acme")),
+            "inner rollback"
+        );
+        assert!(
+            org.live(&b).is_some(),
+            "outer write kept by the inner rollback"
+        );
+        org.rollback(outer);
+        let names: Vec<_> = org
+            .live_records("Account")
+            .map(|r| r["Name"].clone())
+            .collect();
+        assert_eq!(names, vec![json!("Acme")]);
+        assert!(org.live(&b).is_none());
+    }
+
+    #[test]
+    fn catalog_answers_canonical_names_and_15_char_ids() {
+        let mut org = Org::new(Schema::standard());
+        let id = org.next_id("003");
+        org.put("Contact", &id, row(&id, "x"));
+        assert_eq!(org.object("contact").as_deref(), Some("Contact"));
+        assert_eq!(
+            org.field("Contact", "accountid").map(|f| f.name),
+            Some("AccountId".into())
+        );
+        let parent = org.parent_relationship("Task", "who").expect("Who");
+        assert_eq!(
+            parent.reference_to,
+            vec!["Contact".to_string(), "Lead".to_string()]
+        );
+        assert_eq!(
+            org.record_by_id(&id[..15]).map(|(o, _)| o),
+            Some("Contact".into())
+        );
+        assert_eq!(org.find("Contact", "Name", "X"), vec![id]);
+    }
+}

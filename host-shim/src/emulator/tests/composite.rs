@@ -1,0 +1,318 @@
+//! Composite and sObject Collections.
+
+use serde_json::{json, Value};
+
+use super::{assert_shape, chat_id_seed, fixture, Org, V};
+
+fn sub(method: &str, url: &str, reference: &str, body: Option<Value>) -> Value {
+    let mut s = json!({"method": method, "url": format!("{V}{url}"), "referenceId": reference});
+    if let Some(b) = body {
+        s["body"] = b;
+    }
+    s
+}
+
+#[test]
+fn composite_runs_subrequests_with_references_as_one_call() {
+    let org = Org::start();
+    let request = json!({"allOrNone": true, "compositeRequest": [
+        sub("POST", "/sobjects/Account", "refAccount", Some(json!({"Name": "Sample Account"}))),
+        sub("POST", "/sobjects/Contact", "refContact", Some(json!({"LastName": "Sample Contact", "AccountId": "@{refAccount.id}"}))),
+        sub("GET", "/sobjects/Contact/@{refContact.id}?fields=AccountId", "refGet", None),
+        sub("PATCH", "/sobjects/Contact/@{refContact.id}", "refPatch", Some(json!({"FirstName": "Ann"}))),
+    ]});
+    let r = org.send("POST", &format!("{V}/composite"), Some(&request));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    let responses = body["compositeResponse"].as_array().expect("responses");
+    assert_shape(
+        &json!({"compositeResponse": &responses[..2]}),
+        &fixture("composite_response_200.postman.json"),
+        true,
+        "composite",
+    );
+    let account = responses[0]["body"]["id"].as_str().expect("account");
+    assert_eq!(
+        responses[0]["httpHeaders"]["Location"],
+        format!("{V}/sobjects/Account/{account}").as_str()
+    );
+    assert_eq!(responses[2]["body"]["AccountId"], account);
+    assert_eq!(
+        (
+            responses[3]["httpStatusCode"].as_u64(),
+            &responses[3]["body"]
+        ),
+        (Some(204), &Value::Null)
+    );
+    assert_eq!(
+        org.emulator.records("Contact")[0]["Name"],
+        "Ann Sample Contact"
+    );
+    assert_eq!(org.emulator.api_calls(), 1);
+}
+
+#[test]
+fn all_or_none_rolls_back_and_halts_the_rest() {
+    let org = Org::start();
+    let request = json!({"allOrNone": true, "compositeRequest": [
+        sub("POST", "/sobjects/Account", "refAccount", Some(json!({"Name": "Kept?"}))),
+        sub("POST", "/sobjects/Contact", "refContact", Some(json!({"LastName": "C", "Email": "Not a real email address"}))),
+        sub("POST", "/sobjects/Lead", "refLead", Some(json!({"LastName": "L", "Company": "C"}))),
+    ]});
+    let body = org
+        .send("POST", &format!("{V}/composite"), Some(&request))
+        .json();
+    let r = &body["compositeResponse"];
+    let halted = json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}]);
+    assert_eq!(
+        (r[0]["httpStatusCode"].as_u64(), &r[0]["body"]),
+        (Some(400), &halted)
+    );
+    assert_eq!(
+        r[1]["body"],
+        json!([{"errorCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address: Not a real email address", "fields": ["Email"]}])
+    );
+    assert_eq!(
+        (r[2]["httpStatusCode"].as_u64(), &r[2]["body"]),
+        (Some(400), &halted)
+    );
+    assert_eq!(r[2]["referenceId"], "refLead");
+    assert!(org.emulator.records("Account").is_empty(), "rolled back");
+
+    // Without allOrNone, independent subrequests still run; dependents do not.
+    let request = json!({"allOrNone": false, "compositeRequest": [
+        sub("POST", "/sobjects/Contact", "bad", Some(json!({"Email": "x@y.z"}))),
+        sub("POST", "/sobjects/Task", "dependent", Some(json!({"WhoId": "@{bad.id}"}))),
+        sub("POST", "/sobjects/Account", "good", Some(json!({"Name": "Kept"}))),
+    ]});
+    let body = org
+        .send("POST", &format!("{V}/composite"), Some(&request))
+        .json();
+    let r = &body["compositeResponse"];
+    assert_eq!(r[0]["body"][0]["errorCode"], "REQUIRED_FIELD_MISSING");
+    assert_eq!(r[1]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(r[2]["httpStatusCode"], 201);
+    assert_eq!(org.emulator.records("Account").len(), 1);
+    assert!(org.emulator.records("Task").is_empty());
+}
+
+#[test]
+fn composite_limits() {
+    let org = Org::start();
+    let many: Vec<Value> = (0..26)
+        .map(|i| sub("GET", "/limits", &format!("r{i}"), None))
+        .collect();
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite"),
+        Some(&json!({"compositeRequest": many})),
+    );
+    assert_eq!(r.status, 400);
+    let queries: Vec<Value> = (0..6)
+        .map(|i| {
+            sub(
+                "GET",
+                "/query?q=SELECT+Id+FROM+Lead",
+                &format!("q{i}"),
+                None,
+            )
+        })
+        .collect();
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite"),
+        Some(&json!({"compositeRequest": queries})),
+    );
+    assert_eq!(r.status, 400);
+    let dup = vec![
+        sub("GET", "/limits", "same", None),
+        sub("GET", "/limits", "same", None),
+    ];
+    assert_eq!(
+        org.send(
+            "POST",
+            &format!("{V}/composite"),
+            Some(&json!({"compositeRequest": dup}))
+        )
+        .status,
+        400
+    );
+    let nested = vec![sub(
+        "POST",
+        "/composite",
+        "inner",
+        Some(json!({"compositeRequest": []})),
+    )];
+    let body = org
+        .send(
+            "POST",
+            &format!("{V}/composite"),
+            Some(&json!({"compositeRequest": nested})),
+        )
+        .json();
+    assert_eq!(body["compositeResponse"][0]["httpStatusCode"], 404);
+}
+
+#[test]
+fn collections_create_update_retrieve_delete() {
+    let org = Org::start();
+    let create = json!({"allOrNone": false, "records": [
+        {"attributes": {"type": "Account"}, "Name": "A"},
+        {"attributes": {"type": "Contact"}, "LastName": "C"},
+        {"attributes": {"type": "Lead"}, "LastName": "L"},
+    ]});
+    let r = org.send("POST", &format!("{V}/composite/sobjects"), Some(&create));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json();
+    assert_shape(
+        &json!(results.as_array().expect("array")[..2]),
+        &fixture("sobject_collections_create_response_200.postman.json"),
+        true,
+        "create",
+    );
+    assert_eq!(
+        results[2],
+        json!({"success": false, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Company]", "fields": ["Company"]}]})
+    );
+    let account = results[0]["id"].as_str().expect("id").to_string();
+    let contact = results[1]["id"].as_str().expect("id").to_string();
+    assert_eq!(org.emulator.api_calls(), 1);
+
+    let update = json!({"records": [
+        {"attributes": {"type": "Account"}, "id": account, "Name": "A2"},
+        {"attributes": {"type": "Contact"}, "LastName": "no id"},
+    ]});
+    let results = org
+        .send("PATCH", &format!("{V}/composite/sobjects"), Some(&update))
+        .json();
+    assert_eq!(
+        results[0],
+        json!({"id": account, "success": true, "errors": []})
+    );
+    assert_eq!(results[1]["errors"][0]["statusCode"], "MISSING_ARGUMENT");
+
+    let got = org
+        .get(&format!(
+            "{V}/composite/sobjects/Account?ids={account},001000000000zzzAAA&fields=Name"
+        ))
+        .json();
+    assert_eq!(got[0]["Name"], "A2");
+    assert_eq!(got[1], Value::Null);
+
+    let r = org
+        .send(
+            "DELETE",
+            &format!("{V}/composite/sobjects?ids={account},{contact},bogus&allOrNone=false"),
+            None,
+        )
+        .json();
+    assert_eq!(
+        (r[0]["success"].as_bool(), r[1]["success"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        r[2]["errors"][0],
+        json!({"statusCode": "MALFORMED_ID", "message": "malformed id bogus", "fields": []})
+    );
+    assert!(org.emulator.records("Account").is_empty());
+}
+
+#[test]
+fn collections_all_or_none_and_limits() {
+    let org = Org::start();
+    let create = json!({"allOrNone": true, "records": [
+        {"attributes": {"type": "Account"}, "Name": "A"},
+        {"attributes": {"type": "Account"}},
+    ]});
+    let results = org
+        .send("POST", &format!("{V}/composite/sobjects"), Some(&create))
+        .json();
+    assert_eq!(
+        results[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    assert_eq!(results[0]["success"], false);
+    assert_eq!(
+        results[1]["errors"][0]["statusCode"],
+        "REQUIRED_FIELD_MISSING"
+    );
+    assert!(org.emulator.records("Account").is_empty());
+
+    let records: Vec<Value> = (0..201)
+        .map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("A{i}")}))
+        .collect();
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite/sobjects"),
+        Some(&json!({"records": records})),
+    );
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "EXCEEDED_ID_LIMIT".to_string())
+    );
+    let records: Vec<Value> = (0..200)
+        .map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("A{i}")}))
+        .collect();
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite/sobjects"),
+        Some(&json!({"records": records})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(org.emulator.records("Account").len(), 200);
+}
+
+#[test]
+fn collections_upsert_reports_created() {
+    let org = Org::seeded(chat_id_seed(
+        json!([{"type": "Lead", "LastName": "Old", "Company": "C", "Chat_Id__c": "c1"}]),
+    ));
+    let body = json!({"allOrNone": false, "records": [
+        {"attributes": {"type": "Lead"}, "Chat_Id__c": "c1", "Title": "Updated"},
+        {"attributes": {"type": "Lead"}, "Chat_Id__c": "c2", "LastName": "New", "Company": "C"},
+        {"attributes": {"type": "Lead"}, "LastName": "No key"},
+    ]});
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/composite/sobjects/Lead/Chat_Id__c"),
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json();
+    assert_shape(
+        &json!([results[0].clone()]),
+        &fixture("sobject_collections_upsert_response_200.postman.json"),
+        true,
+        "upsert",
+    );
+    assert_eq!(
+        (
+            results[0]["created"].as_bool(),
+            results[1]["created"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert_eq!(results[2]["success"], false);
+    let leads = org.emulator.records("Lead");
+    assert_eq!(
+        (leads.len(), leads[0]["Title"].as_str()),
+        (2, Some("Updated"))
+    );
+}
+
+#[test]
+fn composite_can_carry_collections_and_roll_them_back() {
+    let org = Org::start();
+    let request = json!({"allOrNone": true, "compositeRequest": [
+        sub("POST", "/composite/sobjects", "batch", Some(json!({"records": [{"attributes": {"type": "Account"}, "Name": "A"}]}))),
+        sub("POST", "/sobjects/Lead", "bad", Some(json!({"LastName": "L"}))),
+    ]});
+    let body = org
+        .send("POST", &format!("{V}/composite"), Some(&request))
+        .json();
+    assert_eq!(
+        body["compositeResponse"][0]["body"][0]["errorCode"],
+        "PROCESSING_HALTED"
+    );
+    assert!(org.emulator.records("Account").is_empty());
+}

@@ -1,0 +1,678 @@
+//! sObject resources, validation, upsert, describe, versions, limits and accounting.
+
+use serde_json::{json, Value};
+
+use super::{assert_shape, chat_id_seed, fixture, raw, Org, V};
+
+#[test]
+fn versions_need_no_auth_and_cost_nothing() {
+    let org = Org::start();
+    let r = raw(&org.agent, "GET", &org.url("/services/data/"), None, &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.header("sforce-limit-info").is_none());
+    let ours = r.json();
+    let theirs = fixture("versions_list_services_data.postman.json");
+    assert_shape(&ours, &theirs, true, "versions");
+    let ours = ours.as_array().expect("array");
+    for entry in theirs.as_array().expect("array") {
+        assert!(ours.contains(entry), "missing {entry}");
+    }
+    assert_eq!(
+        ours.last().map(|v| v["label"].clone()),
+        Some(json!("Winter '25"))
+    );
+    assert_eq!(org.emulator.api_calls(), 0);
+}
+
+#[test]
+fn create_retrieve_update_delete() {
+    let org = Org::start();
+    let body = json!({"LastName": "Doe", "Company": "Acme", "Email": "jd@example.com", "attributes": {"type": "Lead"}});
+    let r = org.send("POST", &format!("{V}/sobjects/Lead/"), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json;charset=UTF-8")
+    );
+    let created = r.json();
+    assert_shape(
+        &created,
+        &fixture("sobject_create_response_201.postman.json"),
+        true,
+        "create",
+    );
+    let id = created["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("00Q") && id.len() == 18);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{V}/sobjects/Lead/{id}").as_str())
+    );
+
+    let r = org.get(&format!("{V}/sobjects/Lead/{id}"));
+    assert_eq!(r.status, 200);
+    let record = r.json();
+    assert_shape(
+        &record,
+        &json!({"attributes": {"type": "", "url": ""}, "Id": ""}),
+        false,
+        "record",
+    );
+    assert_eq!(
+        record
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .as_deref(),
+        Some("attributes")
+    );
+    assert_eq!(
+        record["attributes"]["url"],
+        format!("{V}/sobjects/Lead/{id}").as_str()
+    );
+    assert_eq!(record["Status"], "Open - Not Contacted");
+    assert_eq!(record["Name"], "Doe");
+    assert_eq!(record["IsConverted"], false);
+    assert_eq!(record["OwnerId"], org.emulator.login_user_id().as_str());
+    assert!(
+        record.get("FirstName").is_some_and(Value::is_null),
+        "nulls are returned"
+    );
+    assert!(record["CreatedDate"]
+        .as_str()
+        .is_some_and(|d| d.ends_with("+0000") && d.len() == 28));
+
+    // 15-character Ids work too, and ?fields= picks fields.
+    let r = org.get(&format!(
+        "{V}/sobjects/lead/{}?fields=Company,email",
+        &id[..15]
+    ));
+    assert_eq!(r.status, 200);
+    let keys: Vec<String> = r
+        .json()
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["attributes", "Company", "Email"]);
+
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/{id}"),
+        Some(&json!({"FirstName": "Jane", "Status": "Working - Contacted"})),
+    );
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    let record = org.get(&format!("{V}/sobjects/Lead/{id}")).json();
+    assert_eq!(
+        (record["Name"].as_str(), record["Status"].as_str()),
+        (Some("Jane Doe"), Some("Working - Contacted"))
+    );
+
+    let r = org.send("DELETE", &format!("{V}/sobjects/Lead/{id}"), None);
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    for method in ["GET", "DELETE"] {
+        let r = org.send(method, &format!("{V}/sobjects/Lead/{id}"), None);
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.json(),
+            json!([{"errorCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}])
+        );
+    }
+    assert!(org.emulator.records("Lead").is_empty());
+}
+
+#[test]
+fn unknown_things_get_salesforce_404s() {
+    let org = Org::start();
+    let r = org.get(&format!("{V}/sobjects/Whizbang/describe"));
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json(),
+        fixture("error_404_not_found_resource.restforce.json")
+    );
+    let r = org.get(&format!("{V}/sobjects/Lead/23foo"));
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json()[0]["message"],
+        "Provided external ID field does not exist or is not accessible: 23foo"
+    );
+    let contact = org.create("Contact", json!({"LastName": "X"}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/{contact}")).status,
+        404,
+        "an Id of another object"
+    );
+    assert_eq!(org.get("/services/data/v99.0/limits").status, 404);
+    assert_eq!(
+        org.send(
+            "PUT",
+            &format!("{V}/sobjects/Lead/{contact}"),
+            Some(&json!({}))
+        )
+        .status,
+        405
+    );
+}
+
+#[test]
+fn writes_are_validated_like_salesforce() {
+    let org = Org::start();
+    let lead = |body: Value| org.send("POST", &format!("{V}/sobjects/Lead"), Some(&body));
+    let cases: Vec<(Value, u16, Value)> = vec![
+        (
+            json!({"Email": "a@b.co"}),
+            400,
+            json!([{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName, Company]", "fields": ["LastName", "Company"]}]),
+        ),
+        (
+            json!({"LastName": "x".repeat(81), "Company": "A"}),
+            400,
+            json!([{"errorCode": "STRING_TOO_LONG", "message": format!("Last Name: data value too large: {} (max length=80)", "x".repeat(81)), "fields": ["LastName"]}]),
+        ),
+        (
+            json!({"LastName": "D", "Company": "A", "Email": "Not a real email address"}),
+            400,
+            json!([{"errorCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address: Not a real email address", "fields": ["Email"]}]),
+        ),
+        (
+            json!({"LastName": "D", "Company": "A", "foo": 1}),
+            400,
+            json!([{"errorCode": "INVALID_FIELD", "message": "No such column 'foo' on sobject of type Lead"}]),
+        ),
+        (
+            json!({"LastName": "D", "Company": "A", "IsConverted": true}),
+            400,
+            json!([{"errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE", "message": "Unable to create/update fields: IsConverted. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", "fields": ["IsConverted"]}]),
+        ),
+        (
+            json!({"Id": "00Q000000000001AAA", "LastName": "D", "Company": "A"}),
+            400,
+            json!([{"errorCode": "INVALID_FIELD", "message": "The Id field should not be specified in the sobject data."}]),
+        ),
+        (
+            json!({"LastName": "D", "Company": "A", "OwnerId": "nope"}),
+            400,
+            json!([{"errorCode": "MALFORMED_ID", "message": "Owner ID: id value of incorrect type: nope", "fields": ["OwnerId"]}]),
+        ),
+        (
+            json!({"LastName": "D", "Company": "A", "OwnerId": "005000000000099AAA"}),
+            400,
+            json!([{"errorCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id", "fields": []}]),
+        ),
+    ];
+    for (body, status, expected) in cases {
+        let r = lead(body.clone());
+        assert_eq!((r.status, r.json()), (status, expected), "for {body}");
+    }
+    let r = org.send("POST", &format!("{V}/sobjects/Lead"), None);
+    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
+    let bad_json = super::raw(
+        &org.agent,
+        "POST",
+        &org.url(&format!("{V}/sobjects/Lead")),
+        Some(b"{not json".to_vec()),
+        &[("Authorization", format!("Bearer {}", org.token))],
+    );
+    assert_eq!(bad_json.error_code(), "JSON_PARSER_ERROR");
+
+    // References: by key prefix, then existence.
+    let contact = org.create("Contact", json!({"LastName": "C"}));
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Case"),
+        Some(&json!({"AccountId": contact})),
+    );
+    assert_eq!(
+        r.json(),
+        json!([{"errorCode": "FIELD_INTEGRITY_EXCEPTION", "message": format!("Account ID: id value of incorrect type: {contact}"), "fields": ["AccountId"]}])
+    );
+    // Update can't null a required field; a bad type is a parser error.
+    let lead_id = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/{lead_id}"),
+        Some(&json!({"Company": null})),
+    );
+    assert_eq!(
+        r.json()[0]["message"],
+        "Required fields are missing: [Company]"
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Task/{lead_id}"),
+        Some(&json!({"Subject": "x"})),
+    );
+    assert_eq!(r.status, 404);
+    let task = org.create("Task", json!({"Subject": "Call"}));
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Task/{task}"),
+        Some(&json!({"CallDurationInSeconds": "long"})),
+    );
+    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
+}
+
+#[test]
+fn defaults_and_object_rules() {
+    let org = Org::start();
+    let case = org.create("Case", json!({"Subject": "Help", "Origin": "Web"}));
+    let c = org.get(&format!("{V}/sobjects/Case/{case}")).json();
+    assert_eq!(
+        (
+            c["Status"].as_str(),
+            c["Priority"].as_str(),
+            c["IsClosed"].as_bool()
+        ),
+        (Some("New"), Some("Medium"), Some(false))
+    );
+    assert_eq!(c["CaseNumber"], "00001001");
+    let second = org.create("Case", json!({}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Case/{second}")).json()["CaseNumber"],
+        "00001002"
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Case/{case}"),
+        Some(&json!({"CaseNumber": "1"})),
+    );
+    assert_eq!(r.error_code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
+
+    let lead = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let account = org.create("Account", json!({"Name": "Acme"}));
+    let task = org.create("Task", json!({"WhoId": lead, "Subject": "Chat"}));
+    let t = org.get(&format!("{V}/sobjects/Task/{task}")).json();
+    assert_eq!(
+        (
+            t["Status"].as_str(),
+            t["Priority"].as_str(),
+            t["TaskSubtype"].as_str()
+        ),
+        (Some("Not Started"), Some("Normal"), Some("Task"))
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Task"),
+        Some(&json!({"WhoId": lead, "WhatId": account})),
+    );
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "FIELD_INTEGRITY_EXCEPTION".to_string())
+    );
+    let contact = org.create("Contact", json!({"LastName": "C", "AccountId": account}));
+    let task = org.create(
+        "Task",
+        json!({"WhoId": contact, "WhatId": account, "Status": "Completed"}),
+    );
+    let t = org.get(&format!("{V}/sobjects/Task/{task}")).json();
+    assert_eq!(
+        (t["AccountId"].as_str(), t["IsClosed"].as_bool()),
+        (Some(account.as_str()), Some(true))
+    );
+}
+
+#[test]
+fn converted_leads_refuse_updates_and_references() {
+    let org = Org::seeded(json!({"records": [
+        {"type": "Account", "Id": "001000000000A01", "Name": "Acme"},
+        {"type": "Contact", "Id": "003000000000A02", "LastName": "Doe", "AccountId": "001000000000A01"},
+        {"type": "Lead", "LastName": "Doe", "Company": "Acme", "IsConverted": true, "Status": "Closed - Converted",
+         "ConvertedContactId": "003000000000A02", "ConvertedAccountId": "001000000000A01"},
+    ]}));
+    let lead = org.emulator.records("Lead")[0].clone();
+    assert_eq!(
+        lead["ConvertedContactId"],
+        crate::emulator::ids::normalize("003000000000A02")
+            .as_deref()
+            .unwrap_or_default()
+    );
+    let id = lead["Id"].as_str().expect("id");
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/{id}"),
+        Some(&json!({"Title": "x"})),
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            400,
+            json!([{"errorCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "cannot reference converted lead"}])
+        )
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Task"),
+        Some(&json!({"WhoId": id})),
+    );
+    assert_eq!(r.error_code(), "CANNOT_UPDATE_CONVERTED_LEAD");
+}
+
+#[test]
+fn inactive_users_cannot_own_records() {
+    let org = Org::seeded(json!({"records": [
+        {"type": "User", "Email": "admin@example.com"},
+        {"type": "User", "Id": "005000000000Z01", "Email": "gone@example.com", "IsActive": false},
+    ]}));
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Lead"),
+        Some(&json!({"LastName": "L", "Company": "C", "OwnerId": "005000000000Z01"})),
+    );
+    assert_eq!(r.error_code(), "INACTIVE_OWNER_OR_USER");
+}
+
+#[test]
+fn upsert_by_external_id() {
+    let org = Org::seeded(chat_id_seed(json!([
+        {"type": "Lead", "LastName": "A", "Company": "C", "Chat_Id__c": "dup"},
+        {"type": "Lead", "LastName": "B", "Company": "C", "Chat_Id__c": "DUP"},
+    ])));
+    let path = format!("{V}/sobjects/Lead/Chat_Id__c/chat%2F42");
+    let r = org.send(
+        "PATCH",
+        &path,
+        Some(&json!({"LastName": "New", "Company": "Acme"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let created = r.json();
+    assert_eq!(
+        (created["created"].as_bool(), created["success"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let id = created["id"].as_str().expect("id").to_string();
+    let r = org.send("PATCH", &path, Some(&json!({"Title": "CEO"})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"id": id, "success": true, "errors": [], "created": false})
+    );
+    let record = org.get(&format!("{V}/sobjects/Lead/{id}")).json();
+    assert_eq!(
+        (record["Chat_Id__c"].as_str(), record["Title"].as_str()),
+        (Some("chat/42"), Some("CEO"))
+    );
+    assert_eq!(org.get(&path).json()["Id"], id.as_str());
+
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/Chat_Id__c/dup"),
+        Some(&json!({"Title": "x"})),
+    );
+    assert_eq!(r.status, 300);
+    assert_shape(
+        &r.json(),
+        &fixture("upsert_300_multiple_choices_body.restforce.json"),
+        true,
+        "300",
+    );
+    assert_eq!(r.json().as_array().map(Vec::len), Some(2));
+
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/Email/a@b.c"),
+        Some(&json!({"LastName": "x"})),
+    );
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (
+            404,
+            Some("Provided external ID field does not exist or is not accessible: Email")
+        )
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/Chat_Id__c/none?updateOnly=true"),
+        Some(&json!({"LastName": "x"})),
+    );
+    assert_eq!(r.status, 404);
+    let r = org.send("PATCH", &path, Some(&json!({"Chat_Id__c": "other"})));
+    assert_eq!(r.error_code(), "INVALID_FIELD");
+}
+
+#[test]
+fn describe_matches_the_fixture_and_the_schema() {
+    let org = Org::seeded(chat_id_seed(json!([])));
+    let r = org.get(&format!("{V}/sobjects/Lead/describe/"));
+    assert_eq!(r.status, 200);
+    let ours = r.json();
+    let theirs = fixture("sobject_describe_trimmed_to_3_fields.restforce.json");
+    assert_shape(&ours, &theirs, false, "describe");
+    let field = |name: &str| {
+        ours["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .cloned()
+            .expect(name)
+    };
+    let expected_keys: Vec<&String> = theirs["fields"][0]
+        .as_object()
+        .expect("obj")
+        .keys()
+        .collect();
+    for f in ours["fields"].as_array().expect("fields") {
+        for k in &expected_keys {
+            assert!(f.get(k.as_str()).is_some(), "{} lacks {k}", f["name"]);
+        }
+    }
+    let last = field("LastName");
+    assert_eq!(
+        (
+            last["label"].as_str(),
+            last["type"].as_str(),
+            last["length"].as_u64()
+        ),
+        (Some("Last Name"), Some("string"), Some(80))
+    );
+    assert_eq!(
+        (
+            last["nillable"].as_bool(),
+            last["createable"].as_bool(),
+            last["updateable"].as_bool()
+        ),
+        (Some(false), Some(true), Some(true))
+    );
+    assert_eq!(last["byteLength"], 240);
+    let custom = field("Chat_Id__c");
+    assert_eq!(
+        (
+            custom["externalId"].as_bool(),
+            custom["custom"].as_bool(),
+            custom["length"].as_u64()
+        ),
+        (Some(true), Some(true), Some(40))
+    );
+    let owner = field("OwnerId");
+    assert_eq!(owner["referenceTo"], json!(["Group", "User"]));
+    assert_eq!(field("Status")["defaultValue"], "Open - Not Contacted");
+    assert_eq!(field("IsConverted")["updateable"], false);
+    assert!(ours["childRelationships"].as_array().is_some_and(|c| c
+        .iter()
+        .any(|r| r["relationshipName"] == "Tasks" && r["field"] == "WhoId")));
+
+    let global = org.get(&format!("{V}/sobjects")).json();
+    let names: Vec<&str> = global["sobjects"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    for object in [
+        "Lead",
+        "Contact",
+        "Account",
+        "Case",
+        "Task",
+        "User",
+        "ContentVersion",
+        "ContentDocument",
+        "ContentDocumentLink",
+        "Attachment",
+    ] {
+        assert!(names.contains(&object), "{object}");
+    }
+    let basic = org.get(&format!("{V}/sobjects/Case")).json();
+    assert_eq!(basic["objectDescribe"]["keyPrefix"], "500");
+}
+
+#[test]
+fn each_data_call_counts_once_and_the_budget_ends_in_403() {
+    let org = Org::start();
+    org.emulator.set_api_limit(3);
+    let r = org.get(&format!("{V}/"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("sforce-limit-info"), Some("api-usage=1/3"));
+    assert!(r.json()["sobjects"]
+        .as_str()
+        .is_some_and(|s| s.ends_with("/sobjects")));
+    let limits = org.get(&format!("{V}/limits"));
+    let body = limits.json();
+    assert_shape(
+        &body,
+        &fixture("limits_response_200.postman.json"),
+        false,
+        "limits-common",
+    );
+    for (name, value) in body.as_object().expect("obj") {
+        assert!(
+            value["Max"].is_u64() && value["Remaining"].is_u64(),
+            "{name}"
+        );
+    }
+    assert_eq!(body["DailyApiRequests"], json!({"Max": 3, "Remaining": 1}));
+    assert_eq!(org.emulator.api_calls(), 2);
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+    let r = org.get(&format!("{V}/limits"));
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.json(),
+        json!([{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}])
+    );
+    assert_eq!(r.header("sforce-limit-info"), Some("api-usage=3/3"));
+    org.emulator.set_api_limit(10);
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+}
+
+#[test]
+fn sessions_are_checked() {
+    let org = Org::start();
+    let url = org.url(&format!("{V}/limits"));
+    let r = raw(&org.agent, "GET", &url, None, &[]);
+    assert_eq!(
+        (r.status, r.json()),
+        (401, fixture("error_401_invalid_session_id.restforce.json"))
+    );
+    let r = raw(
+        &org.agent,
+        "GET",
+        &url,
+        None,
+        &[("Authorization", "Bearer nope".into())],
+    );
+    assert_eq!(r.status, 401);
+    let r = raw(
+        &org.agent,
+        "GET",
+        &url,
+        None,
+        &[("Authorization", format!("Token {}", org.token))],
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            401,
+            json!([{"errorCode": "INVALID_AUTH_HEADER", "message": "INVALID_HEADER_TYPE"}])
+        )
+    );
+    let r = raw(
+        &org.agent,
+        "GET",
+        &url,
+        None,
+        &[("Authorization", format!("OAuth {}", org.token))],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(org.emulator.api_calls(), 1, "refused calls are not counted");
+}
+
+#[test]
+fn files_make_documents_links_and_blobs() {
+    let org = Org::start();
+    let lead = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let version = org.create("ContentVersion", json!({"Title": "chat", "PathOnClient": "chat.txt", "VersionData": "aGVsbG8=", "FirstPublishLocationId": lead}));
+    let v = org
+        .get(&format!("{V}/sobjects/ContentVersion/{version}"))
+        .json();
+    assert_eq!(
+        (
+            v["ContentSize"].as_u64(),
+            v["FileType"].as_str(),
+            v["VersionNumber"].as_str()
+        ),
+        (Some(5), Some("TEXT"), Some("1"))
+    );
+    assert_eq!(
+        v["VersionData"],
+        format!("{V}/sobjects/ContentVersion/{version}/VersionData").as_str()
+    );
+    let doc = v["ContentDocumentId"]
+        .as_str()
+        .expect("document")
+        .to_string();
+    assert!(doc.starts_with("069"));
+    let links = org.emulator.records("ContentDocumentLink");
+    assert_eq!(
+        (
+            links.len(),
+            links[0]["LinkedEntityId"].as_str(),
+            links[0]["ContentDocumentId"].as_str()
+        ),
+        (1, Some(lead.as_str()), Some(doc.as_str()))
+    );
+    let blob = org.get(&format!(
+        "{V}/sobjects/ContentVersion/{version}/VersionData"
+    ));
+    assert_eq!((blob.status, blob.body.as_str()), (200, "hello"));
+
+    let second = org.create("ContentVersion", json!({"ContentDocumentId": doc, "PathOnClient": "chat.txt", "VersionData": "aGk=", "ReasonForChange": "more"}));
+    let v2 = org
+        .get(&format!("{V}/sobjects/ContentVersion/{second}"))
+        .json();
+    assert_eq!(
+        (v2["VersionNumber"].as_str(), v2["IsLatest"].as_bool()),
+        (Some("2"), Some(true))
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/ContentVersion/{version}"))
+            .json()["IsLatest"],
+        false
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/ContentDocument/{doc}"))
+            .json()["LatestPublishedVersionId"],
+        second.as_str()
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/ContentDocument"),
+        Some(&json!({"Title": "x"})),
+    );
+    assert_eq!(r.status, 400);
+
+    let attachment = org.create("Attachment", json!({"ParentId": lead, "Name": "log.txt", "Body": "aGVsbG8=", "ContentType": "text/plain"}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Attachment/{attachment}"))
+            .json()["BodyLength"],
+        5
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Attachment"),
+        Some(&json!({"ParentId": lead, "Name": "x", "Body": "%%%"})),
+    );
+    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/ContentDocumentLink"),
+        Some(&json!({"ContentDocumentId": doc, "LinkedEntityId": attachment})),
+    );
+    assert_eq!(r.status, 400, "an Attachment can't be linked: {}", r.body);
+}

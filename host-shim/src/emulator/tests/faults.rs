@@ -1,0 +1,238 @@
+//! Fault injection and duplicate rules.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{raw, Org, V};
+use crate::emulator::{DuplicateRules, EmulatorOptions, FaultKind};
+
+#[test]
+fn next_requests_fail_as_asked() {
+    let org = Org::start();
+    for (kind, status, code) in [
+        (FaultKind::Unavailable, 503, "SERVER_UNAVAILABLE"),
+        (FaultKind::ServerError, 500, "UNKNOWN_EXCEPTION"),
+        (FaultKind::UnableToLockRow, 400, "UNABLE_TO_LOCK_ROW"),
+        (
+            FaultKind::RequestLimitExceeded,
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+        ),
+    ] {
+        org.emulator.fail_next(2, kind);
+        for _ in 0..2 {
+            let r = org.send(
+                "POST",
+                &format!("{V}/sobjects/Account"),
+                Some(&json!({"Name": "A"})),
+            );
+            assert_eq!((r.status, r.error_code()), (status, code.to_string()));
+            assert!(r.header("sforce-limit-info").is_some());
+        }
+    }
+    assert!(org.emulator.records("Account").is_empty());
+    assert_eq!(
+        org.send(
+            "POST",
+            &format!("{V}/sobjects/Account"),
+            Some(&json!({"Name": "A"}))
+        )
+        .status,
+        201
+    );
+}
+
+#[test]
+fn token_faults() {
+    let org = Org::start();
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+    org.emulator.expire_access_tokens();
+    assert_eq!(
+        org.get(&format!("{V}/limits")).error_code(),
+        "INVALID_SESSION_ID"
+    );
+    let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
+    org.emulator.revoke_refresh_tokens();
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=demo-client&client_secret=demo-secret");
+    let r = raw(
+        &org.agent,
+        "POST",
+        &org.url("/services/oauth2/token"),
+        Some(body.into_bytes()),
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+    );
+    assert_eq!(r.json()["error"], "invalid_grant");
+}
+
+#[test]
+fn latency_delays_answers() {
+    let org = Org::start();
+    org.emulator.set_latency(Duration::from_millis(150));
+    let started = Instant::now();
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    org.emulator.set_latency(Duration::ZERO);
+    let started = Instant::now();
+    org.get(&format!("{V}/limits"));
+    assert!(started.elapsed() < Duration::from_millis(150));
+}
+
+#[test]
+fn a_write_is_applied_and_then_left_unanswered() {
+    let org = Org::start();
+    org.emulator.drop_after_write(1);
+    let addr = org
+        .emulator
+        .base_url()
+        .trim_start_matches("http://")
+        .to_string();
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = r#"{"LastName":"Ghost","Company":"Acme"}"#;
+    write!(
+        stream,
+        "POST {V}/sobjects/Lead HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        org.token,
+        body.len()
+    )
+    .expect("write");
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    assert!(
+        read.is_ok() || answer.is_empty(),
+        "closed, not timed out: {read:?}"
+    );
+    assert!(
+        answer.is_empty(),
+        "no response at all, got {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(org.emulator.records("Lead").len(), 1, "the write happened");
+    assert_eq!(org.emulator.dropped_writes(), 1);
+    // Only the next write was dropped.
+    assert_eq!(
+        org.send(
+            "POST",
+            &format!("{V}/sobjects/Lead"),
+            Some(&json!({"LastName": "B", "Company": "C"}))
+        )
+        .status,
+        201
+    );
+}
+
+#[test]
+fn faults_over_http_for_the_command_line() {
+    let org = Org::start();
+    let post = |body: serde_json::Value| {
+        raw(
+            &org.agent,
+            "POST",
+            &org.url("/__emulator/faults"),
+            Some(body.to_string().into_bytes()),
+            &[],
+        )
+    };
+    assert_eq!(
+        post(json!({"failNext": {"count": 1, "kind": "UNABLE_TO_LOCK_ROW"}, "apiLimit": 50}))
+            .status,
+        200
+    );
+    assert_eq!(
+        org.get(&format!("{V}/limits")).error_code(),
+        "UNABLE_TO_LOCK_ROW"
+    );
+    let r = org.get(&format!("{V}/limits"));
+    assert_eq!(r.header("sforce-limit-info"), Some("api-usage=1/50"));
+    assert_eq!(post(json!({"expireAccessTokens": true})).status, 200);
+    assert_eq!(org.get(&format!("{V}/limits")).status, 401);
+    assert_eq!(post(json!({"bogus": 1})).status, 400);
+}
+
+#[test]
+fn duplicate_rules_alert_or_block() {
+    let org = Org::with(EmulatorOptions {
+        duplicate_rules: DuplicateRules::Alert,
+        ..EmulatorOptions::default()
+    });
+    let lead = json!({"LastName": "D", "Company": "C", "Email": "dup@example.com"});
+    let first = org.create("Lead", lead.clone());
+    let r = org.send("POST", &format!("{V}/sobjects/Lead"), Some(&lead));
+    assert_eq!(r.status, 400);
+    let error = &r.json()[0];
+    assert_eq!(error["errorCode"], "DUPLICATES_DETECTED");
+    assert_eq!(
+        error["message"],
+        "You're creating a duplicate record. We recommend you use an existing record instead."
+    );
+    let result = &error["duplicateResut"];
+    assert_eq!(
+        (
+            result["allowSave"].as_bool(),
+            result["duplicateRuleEntityType"].as_str()
+        ),
+        (Some(true), Some("Lead"))
+    );
+    assert_eq!(
+        result["matchResults"][0]["matchRecords"][0]["record"]["Id"],
+        first.as_str()
+    );
+    let r = org.send_with(
+        "POST",
+        &format!("{V}/sobjects/Lead"),
+        Some(&lead),
+        &[("Sforce-Duplicate-Rule-Header", "allowSave=true")],
+    );
+    assert_eq!(r.status, 201, "alert rules let allowSave through");
+    // Rules look at changed match fields only: editing another field of a duplicate saves,
+    // changing the email to another lead's does not.
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/{first}"),
+        Some(&json!({"Title": "CEO", "Email": "DUP@example.com"})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let other = org.create(
+        "Lead",
+        json!({"LastName": "O", "Company": "C", "Email": "other@example.com"}),
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/{other}"),
+        Some(&json!({"Email": "dup@example.com"})),
+    );
+    assert_eq!(r.error_code(), "DUPLICATES_DETECTED");
+
+    org.emulator.set_duplicate_rules(DuplicateRules::Block);
+    let r = org.send_with(
+        "POST",
+        &format!("{V}/sobjects/Lead"),
+        Some(&lead),
+        &[("Sforce-Duplicate-Rule-Header", "allowSave=true")],
+    );
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (400, Some("Use one of these records?"))
+    );
+    assert_eq!(r.json()[0]["duplicateResut"]["allowSave"], false);
+    let collections = json!({"records": [{"attributes": {"type": "Lead"}, "LastName": "D", "Company": "C", "Email": "dup@example.com"}]});
+    let r = org
+        .send(
+            "POST",
+            &format!("{V}/composite/sobjects"),
+            Some(&collections),
+        )
+        .json();
+    assert_eq!(r[0]["errors"][0]["statusCode"], "DUPLICATES_DETECTED");
+    org.emulator.set_duplicate_rules(DuplicateRules::None);
+    assert_eq!(
+        org.send("POST", &format!("{V}/sobjects/Lead"), Some(&lead))
+            .status,
+        201
+    );
+}

@@ -1,0 +1,572 @@
+//! OAuth: authorize, token grants, PKCE, revoke, userinfo, identity.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{agent, assert_shape, fixture, raw, Org, Resp, V};
+use crate::emulator::{ClientApp, Emulator, EmulatorOptions};
+
+const CALLBACK: &str = "http://127.0.0.1:8765/callback";
+
+fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish().into_bytes()
+}
+
+fn post_form(
+    emulator: &Emulator,
+    path: &str,
+    pairs: &[(&str, &str)],
+    extra: &[(&str, String)],
+) -> Resp {
+    let mut headers = vec![(
+        "Content-Type",
+        "application/x-www-form-urlencoded".to_string(),
+    )];
+    headers.extend(extra.iter().cloned());
+    raw(
+        &agent(),
+        "POST",
+        &format!("{}{path}", emulator.base_url()),
+        Some(form(pairs)),
+        &headers,
+    )
+}
+
+fn authorize(emulator: &Emulator, params: &[(&str, &str)]) -> Resp {
+    let query = String::from_utf8(form(params)).expect("utf8");
+    raw(
+        &agent(),
+        "GET",
+        &format!("{}/services/oauth2/authorize?{query}", emulator.base_url()),
+        None,
+        &[],
+    )
+}
+
+/// The query parameters of a redirect's Location.
+fn redirect_params(r: &Resp) -> Vec<(String, String)> {
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.header("location").expect("Location");
+    let (_, query) = location.split_once('?').expect("query");
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", "demo-client"),
+        ("redirect_uri", CALLBACK),
+        ("state", "s1"),
+    ];
+    params.extend_from_slice(extra);
+    let pairs = redirect_params(&authorize(emulator, &params));
+    assert_eq!(param(&pairs, "state"), Some("s1"));
+    param(&pairs, "code").expect("code").to_string()
+}
+
+fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
+    let mut pairs = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("client_id", "demo-client"),
+        ("client_secret", "demo-secret"),
+        ("redirect_uri", CALLBACK),
+    ];
+    pairs.extend_from_slice(extra);
+    post_form(emulator, "/services/oauth2/token", &pairs, &[])
+}
+
+fn assert_oauth_error(r: &Resp, error: &str, description: &str) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"error": error, "error_description": description})
+    );
+}
+
+#[test]
+fn web_server_flow_gives_salesforce_token_responses() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let code = code_for(&emulator, &[("scope", "api refresh_token id")]);
+    let r = exchange(&emulator, &code, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json;charset=UTF-8")
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let token = r.json();
+    assert_shape(
+        &token,
+        &fixture("oauth_token_response.restforce.json"),
+        false,
+        "token",
+    );
+    let keys: Vec<&str> = token
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "access_token",
+            "refresh_token",
+            "signature",
+            "scope",
+            "instance_url",
+            "id",
+            "token_type",
+            "issued_at"
+        ]
+    );
+    assert!(token.get("expires_in").is_none());
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["instance_url"], emulator.base_url());
+    let issued_at = token["issued_at"].as_str().expect("issued_at is a string");
+    assert!(issued_at.len() >= 13 && issued_at.bytes().all(|b| b.is_ascii_digit()));
+    let id = token["id"].as_str().expect("id");
+    assert_eq!(
+        id,
+        format!(
+            "{}/id/{}/{}",
+            emulator.base_url(),
+            emulator.org_id(),
+            emulator.login_user_id()
+        )
+    );
+    let access = token["access_token"].as_str().expect("access");
+    assert_eq!(&access[..16], format!("{}!", &emulator.org_id()[..15]));
+    // signature = Base64(HMAC-SHA256(client secret, id + issued_at))
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"demo-secret").expect("key");
+    mac.update(format!("{id}{issued_at}").as_bytes());
+    assert_eq!(
+        token["signature"].as_str(),
+        Some(STANDARD.encode(mac.finalize().into_bytes()).as_str())
+    );
+
+    // The access token works on the data API.
+    let data = raw(
+        &agent(),
+        "GET",
+        &format!("{}{V}/limits", emulator.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {access}"))],
+    );
+    assert_eq!(data.status, 200, "{}", data.body);
+
+    // Codes are single-use.
+    assert_oauth_error(
+        &exchange(&emulator, &code, &[]),
+        "invalid_grant",
+        "invalid authorization code",
+    );
+
+    // Refresh, with the client authenticated by Basic: no new refresh token.
+    let refresh = token["refresh_token"].as_str().expect("refresh");
+    let basic = format!("Basic {}", STANDARD.encode("demo-client:demo-secret"));
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        &[("Authorization", basic)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let refreshed = r.json();
+    assert_shape(
+        &refreshed,
+        &fixture("oauth_refresh_token_response_no_refresh_token.restforce.json"),
+        false,
+        "refresh",
+    );
+    assert!(refreshed.get("refresh_token").is_none());
+    assert_ne!(refreshed["access_token"], token["access_token"]);
+
+    // Revoking the refresh token ends it and its access tokens.
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/revoke",
+        &[("token", refresh)],
+        &[],
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        r.json(),
+        fixture("oauth_error_invalid_grant_expired_refresh_token.restforce.json")
+    );
+    let data = raw(
+        &agent(),
+        "GET",
+        &format!("{}{V}/limits", emulator.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {access}"))],
+    );
+    assert_eq!(data.status, 401);
+    assert_oauth_error(
+        &post_form(
+            &emulator,
+            "/services/oauth2/revoke",
+            &[("token", refresh)],
+            &[],
+        ),
+        "invalid_token",
+        "Token was invalid",
+    );
+}
+
+#[test]
+fn rotation_issues_a_new_refresh_token_and_retires_the_old() {
+    let emulator = Emulator::start(EmulatorOptions {
+        rotate_refresh_tokens: true,
+        ..EmulatorOptions::default()
+    })
+    .expect("start");
+    let old = emulator.issue_tokens().refresh_token.expect("refresh");
+    let pairs = |t: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", t.to_string()),
+            ("client_id", "demo-client".into()),
+            ("client_secret", "demo-secret".into()),
+        ]
+    };
+    let send = |t: &str| {
+        let p = pairs(t);
+        let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&emulator, "/services/oauth2/token", &refs, &[])
+    };
+    let r = send(&old);
+    assert_eq!(r.status, 200);
+    let new = r.json()["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_string();
+    assert_ne!(new, old);
+    assert_eq!(send(&old).status, 400);
+    assert_eq!(send(&new).status, 200);
+}
+
+#[test]
+fn authorize_checks_client_and_exact_callback() {
+    let emulator = Emulator::start(EmulatorOptions {
+        clients: vec![ClientApp {
+            id: "app".into(),
+            secret: "s3cret".into(),
+            callbacks: vec![CALLBACK.into()],
+        }],
+        ..EmulatorOptions::default()
+    })
+    .expect("start");
+    let base = [("response_type", "code"), ("client_id", "app")];
+    let with = |extra: &[(&str, &str)]| {
+        let mut p = base.to_vec();
+        p.extend_from_slice(extra);
+        authorize(&emulator, &p)
+    };
+    let r = authorize(
+        &emulator,
+        &[
+            ("response_type", "code"),
+            ("client_id", "nope"),
+            ("redirect_uri", CALLBACK),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "error=invalid_client_id&error_description=client+identifier+invalid"
+        )
+    );
+    let r = with(&[("redirect_uri", "http://127.0.0.1:8765/other")]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.starts_with("error=redirect_uri_mismatch"),
+        "{}",
+        r.body
+    );
+    assert_eq!(with(&[]).status, 400, "missing redirect_uri");
+    let pairs = redirect_params(&with(&[("redirect_uri", CALLBACK), ("state", "xyz")]));
+    assert!(param(&pairs, "code").is_some());
+    assert_eq!(param(&pairs, "state"), Some("xyz"));
+    let pairs = redirect_params(&authorize(
+        &emulator,
+        &[
+            ("response_type", "token"),
+            ("client_id", "app"),
+            ("redirect_uri", CALLBACK),
+            ("state", "q"),
+        ],
+    ));
+    assert_eq!(param(&pairs, "error"), Some("unsupported_response_type"));
+    assert_eq!(param(&pairs, "state"), Some("q"));
+
+    emulator.deny_authorization(true);
+    let pairs = redirect_params(&with(&[("redirect_uri", CALLBACK), ("state", "d")]));
+    assert_eq!(
+        (
+            param(&pairs, "error"),
+            param(&pairs, "state"),
+            param(&pairs, "code")
+        ),
+        (Some("access_denied"), Some("d"), None)
+    );
+}
+
+#[test]
+fn demo_app_accepts_only_loopback_callbacks() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    for ok in ["http://127.0.0.1:1/cb", "http://localhost:45678/x?y=1"] {
+        let r = authorize(
+            &emulator,
+            &[
+                ("response_type", "code"),
+                ("client_id", "demo-client"),
+                ("redirect_uri", ok),
+            ],
+        );
+        assert_eq!(r.status, 302, "{ok}");
+        assert!(
+            r.header("location").is_some_and(|l| l.starts_with(ok)),
+            "{ok}"
+        );
+    }
+    for bad in [
+        "https://127.0.0.1:1/cb",
+        "http://example.com:80/cb",
+        "http://127.0.0.1/cb",
+        "http://127.0.0.1.evil:1/",
+    ] {
+        let r = authorize(
+            &emulator,
+            &[
+                ("response_type", "code"),
+                ("client_id", "demo-client"),
+                ("redirect_uri", bad),
+            ],
+        );
+        assert_eq!(r.status, 400, "{bad}");
+    }
+}
+
+#[test]
+fn token_endpoint_checks_client_redirect_pkce_and_expiry() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let code = code_for(&emulator, &[]);
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", "demo-client"),
+            ("client_secret", "wrong"),
+            ("redirect_uri", CALLBACK),
+        ],
+        &[],
+    );
+    assert_oauth_error(&r, "invalid_client", "invalid client credentials");
+    assert_oauth_error(
+        &post_form(
+            &emulator,
+            "/services/oauth2/token",
+            &[("grant_type", "password")],
+            &[],
+        ),
+        "unsupported_grant_type",
+        "grant type not supported",
+    );
+    assert_oauth_error(
+        &post_form(&emulator, "/services/oauth2/token", &[], &[]),
+        "invalid_request",
+        "grant type is missing",
+    );
+    let code = code_for(&emulator, &[]);
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+            ("redirect_uri", "http://127.0.0.1:1/elsewhere"),
+        ],
+        &[],
+    );
+    assert_eq!(r.json()["error"], "invalid_grant");
+
+    // PKCE S256.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let code = code_for(
+        &emulator,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    assert_oauth_error(
+        &exchange(&emulator, &code, &[]),
+        "invalid_grant",
+        "authentication failure",
+    );
+    let code = code_for(&emulator, &[("code_challenge", &challenge)]);
+    assert_oauth_error(
+        &exchange(&emulator, &code, &[("code_verifier", "not-the-verifier")]),
+        "invalid_request",
+        "invalid code verifier",
+    );
+    let code = code_for(&emulator, &[("code_challenge", &challenge)]);
+    assert_eq!(
+        exchange(&emulator, &code, &[("code_verifier", verifier)]).status,
+        200
+    );
+    let pairs = redirect_params(&authorize(
+        &emulator,
+        &[
+            ("response_type", "code"),
+            ("client_id", "demo-client"),
+            ("redirect_uri", CALLBACK),
+            ("code_challenge", "x"),
+            ("code_challenge_method", "plain"),
+        ],
+    ));
+    assert_eq!(param(&pairs, "error"), Some("invalid_request"));
+
+    // Codes expire.
+    let short = Emulator::start(EmulatorOptions {
+        code_ttl: Duration::from_millis(1),
+        ..EmulatorOptions::default()
+    })
+    .expect("start");
+    let code = code_for(&short, &[]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_oauth_error(
+        &exchange(&short, &code, &[]),
+        "invalid_grant",
+        "expired authorization code",
+    );
+}
+
+#[test]
+fn a_sixth_grant_revokes_the_oldest() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let first = emulator.issue_tokens();
+    for _ in 0..4 {
+        emulator.issue_tokens();
+    }
+    let still = raw(
+        &agent(),
+        "GET",
+        &format!("{}{V}/limits", emulator.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {}", first.access_token))],
+    );
+    assert_eq!(still.status, 200);
+    emulator.issue_tokens();
+    let gone = raw(
+        &agent(),
+        "GET",
+        &format!("{}{V}/limits", emulator.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {}", first.access_token))],
+    );
+    assert_eq!(gone.status, 401);
+}
+
+#[test]
+fn identity_and_userinfo_describe_the_first_seeded_user() {
+    let org = Org::seeded(json!({"records": [
+        {"type": "User", "Email": "agent@example.com", "FirstName": "Ada", "LastName": "Lovelace"},
+        {"type": "User", "Email": "second@example.com"},
+    ]}));
+    let user = org.emulator.login_user_id();
+    let path = format!("/id/{}/{user}", org.emulator.org_id());
+    let r = org.get(&path);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json();
+    assert_shape(
+        &identity,
+        &fixture("identity_url_response_200.postman.json"),
+        true,
+        "identity",
+    );
+    assert_eq!(
+        (identity["email"].as_str(), identity["user_id"].as_str()),
+        (Some("agent@example.com"), Some(user.as_str()))
+    );
+    assert_eq!(identity["first_name"], "Ada");
+    let r = org.get("/services/oauth2/userinfo");
+    let info = r.json();
+    assert_eq!(info["email"], "agent@example.com");
+    assert_eq!(info["organization_id"], org.emulator.org_id().as_str());
+    assert_eq!(
+        info["urls"]["rest"],
+        format!("{}/services/data/v{{version}}/", org.emulator.base_url()).as_str()
+    );
+    for key in [
+        "sub",
+        "user_id",
+        "preferred_username",
+        "name",
+        "given_name",
+        "family_name",
+        "urls",
+        "active",
+    ] {
+        assert!(info.get(key).is_some(), "userinfo lacks {key}");
+    }
+    let anon = raw(
+        &org.agent,
+        "GET",
+        &org.url("/services/oauth2/userinfo"),
+        None,
+        &[],
+    );
+    assert_eq!((anon.status, anon.body.as_str()), (403, "Bad_OAuth_Token"));
+    let other = org.get(&format!("/id/{}/005000000000009AAA", org.emulator.org_id()));
+    assert_eq!(other.status, 403);
+    let oidc = raw(
+        &org.agent,
+        "GET",
+        &org.url("/.well-known/openid-configuration"),
+        None,
+        &[],
+    )
+    .json();
+    assert_eq!(
+        oidc["token_endpoint"],
+        format!("{}/services/oauth2/token", org.emulator.base_url()).as_str()
+    );
+}

@@ -1,0 +1,324 @@
+//! The org around the API: HTML view, dump, seed, data file, command line, concurrency.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{agent, raw, Org, V};
+use crate::emulator::{run_with_output, Emulator, EmulatorArgs, EmulatorOptions, FaultKind};
+
+#[test]
+fn html_view_and_json_dump() {
+    let org = Org::start();
+    org.create("Lead", json!({"LastName": "<Doe>", "Company": "Acme & Co"}));
+    let r = raw(&org.agent, "GET", &org.url("/"), None, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html;charset=UTF-8"));
+    assert!(
+        r.body.contains("<h2 id=\"Lead\">Lead (1)</h2>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("&lt;Doe&gt;") && r.body.contains("Acme &amp; Co"));
+    let dump = raw(&org.agent, "GET", &org.url("/__emulator/dump"), None, &[]).json();
+    assert_eq!(dump["objects"]["Lead"][0]["Company"], "Acme & Co");
+    assert_eq!(dump["loginUserId"], org.emulator.login_user_id().as_str());
+    assert_eq!(dump["apiUsage"]["used"], 1);
+    assert_eq!(
+        org.emulator.dump(),
+        raw(&org.agent, "GET", &org.url("/__emulator/dump"), None, &[]).json()
+    );
+}
+
+#[test]
+fn seed_files_declare_fields_and_records() {
+    let org = Org::seeded(json!({
+        "customFields": [{"object": "Contact", "name": "Loyalty__c", "type": "int"}],
+        "records": [
+            {"type": "Account", "Name": "Acme"},
+            {"type": "User", "Email": "first@example.com"},
+            {"type": "Contact", "LastName": "Doe", "Loyalty__c": 3},
+        ],
+    }));
+    let users = org.emulator.records("User");
+    assert_eq!(
+        users[0]["Email"], "first@example.com",
+        "the first seeded User logs in"
+    );
+    assert_eq!(
+        org.emulator.login_user_id(),
+        users[0]["Id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        org.emulator.records("Account")[0]["OwnerId"],
+        users[0]["Id"]
+    );
+    assert_eq!(org.emulator.records("Contact")[0]["Loyalty__c"], 3);
+    assert!(org
+        .emulator
+        .seed(&json!({"records": [{"type": "Nope"}]}))
+        .is_err());
+    assert!(
+        org.emulator
+            .seed(&json!({"records": [{"type": "Lead", "LastName": "x"}]}))
+            .is_err(),
+        "Company is required"
+    );
+    assert!(Emulator::start(EmulatorOptions {
+        seed: Some(
+            crate::emulator::SeedFile::from_json(&json!({"records": [{"Name": "no type"}]}))
+                .expect("parse")
+        ),
+        ..EmulatorOptions::default()
+    })
+    .is_err());
+    let ids = org
+        .emulator
+        .seed(&json!({"records": [{"type": "Lead", "LastName": "x", "Company": "y"}]}))
+        .expect("seeded");
+    assert!(ids[0].starts_with("00Q"));
+}
+
+#[test]
+fn data_file_keeps_the_org_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path: PathBuf = dir.path().join("org.json");
+    let options = EmulatorOptions {
+        data_file: Some(path.clone()),
+        ..EmulatorOptions::default()
+    };
+    let (lead, token, org_id) = {
+        let org = Org::with(options.clone());
+        let lead = org.create("Lead", json!({"LastName": "Kept", "Company": "Acme"}));
+        org.create(
+            "ContentVersion",
+            json!({"PathOnClient": "a.txt", "VersionData": "aGk="}),
+        );
+        let token = org.token.clone();
+        (lead, token, org.emulator.org_id())
+    };
+    assert!(path.exists());
+    assert!(!path.with_extension("tmp").exists());
+    let again = Emulator::start(options).expect("restart");
+    assert_eq!(again.org_id(), org_id);
+    assert_eq!(again.records("Lead")[0]["Id"], lead.as_str());
+    assert_eq!(again.api_calls(), 2);
+    let r = raw(
+        &agent(),
+        "GET",
+        &format!("{}{V}/sobjects/Lead/{lead}", again.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {token}"))],
+    );
+    assert_eq!(r.status, 200, "sessions survive: {}", r.body);
+    let version = again.records("ContentVersion")[0]["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = raw(
+        &agent(),
+        "GET",
+        &format!(
+            "{}{V}/sobjects/ContentVersion/{version}/VersionData",
+            again.base_url()
+        ),
+        None,
+        &[("Authorization", format!("Bearer {token}"))],
+    );
+    assert_eq!(r.body, "hi");
+    let next = raw(
+        &agent(),
+        "POST",
+        &format!("{}{V}/sobjects/Lead", again.base_url()),
+        Some(br#"{"LastName":"N","Company":"C"}"#.to_vec()),
+        &[
+            ("Authorization", format!("Bearer {token}")),
+            ("Content-Type", "application/json".into()),
+        ],
+    );
+    assert_ne!(next.json()["id"], lead.as_str(), "Ids keep counting");
+    std::fs::write(&path, "{broken").expect("write");
+    assert!(Emulator::start(EmulatorOptions {
+        data_file: Some(path),
+        ..EmulatorOptions::default()
+    })
+    .is_err());
+}
+
+#[test]
+fn command_line_flags_become_options() {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "x",
+        "--client",
+        "app:secret",
+        "--client",
+        "other:pw",
+        "--callback",
+        "http://127.0.0.1:9/cb",
+        "--api-limit",
+        "7",
+        "--duplicates",
+        "block",
+        "--fail-next",
+        "2",
+        "--fail-kind",
+        "UNABLE_TO_LOCK_ROW",
+        "--latency-ms",
+        "5",
+    ])
+    .expect("parses");
+    let options = cli.args.options().expect("options");
+    assert_eq!(options.clients.len(), 2);
+    assert_eq!(
+        (
+            options.clients[1].id.as_str(),
+            options.clients[1].secret.as_str()
+        ),
+        ("other", "pw")
+    );
+    assert_eq!(
+        options.clients[0].callbacks,
+        vec!["http://127.0.0.1:9/cb".to_string()]
+    );
+    assert_eq!(
+        (options.api_limit, options.duplicate_rules),
+        (7, crate::emulator::DuplicateRules::Block)
+    );
+    let faults = cli.args.faults();
+    assert_eq!(
+        faults.fail_next.map(|f| (f.count, f.kind)),
+        Some((2, FaultKind::UnableToLockRow))
+    );
+    assert_eq!(faults.latency_ms, Some(5));
+    assert!(Cli::try_parse_from(["x", "--client", "nosecret"])
+        .expect("parses")
+        .args
+        .options()
+        .is_err());
+    assert!(Cli::try_parse_from(["x", "--duplicates", "maybe"]).is_err());
+}
+
+#[test]
+fn the_command_prints_its_url_first_and_serves_until_told() {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = dir.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"records": [{"type": "User", "Email": "cli@example.com"}]}"#,
+    )
+    .expect("seed");
+    let args = Cli::try_parse_from(["x", "--seed", seed.to_str().unwrap_or_default()])
+        .expect("parses")
+        .args;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let runner = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let code = run_with_output(args, &mut LineSink(tx.clone(), &mut out), || {
+            let _ = stop_rx.recv();
+            Ok(())
+        });
+        (code, out)
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("first line");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let r = raw(&agent(), "GET", &format!("{url}/services/data/"), None, &[]);
+    assert_eq!(r.status, 200);
+    let dump = raw(
+        &agent(),
+        "GET",
+        &format!("{url}/__emulator/dump"),
+        None,
+        &[],
+    )
+    .json();
+    assert_eq!(dump["objects"]["User"][0]["Email"], "cli@example.com");
+    stop_tx.send(()).expect("stop");
+    let (code, out) = runner.join().expect("joined");
+    assert_eq!(code, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out).lines().next(),
+        Some(url.as_str())
+    );
+    let started = Instant::now();
+    while raw_connect(&url) && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!raw_connect(&url), "stopped serving");
+
+    let bad = Cli::try_parse_from(["x", "--seed", "/nonexistent/seed.json"])
+        .expect("parses")
+        .args;
+    assert_eq!(run_with_output(bad, &mut Vec::new(), || Ok(())), 2);
+}
+
+fn raw_connect(url: &str) -> bool {
+    std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
+}
+
+/// Captures output and reports the first line as soon as it is written.
+struct LineSink<'a>(std::sync::mpsc::Sender<String>, &'a mut Vec<u8>);
+
+impl std::io::Write for LineSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.extend_from_slice(buf);
+        if let Some(line) = String::from_utf8_lossy(self.1)
+            .lines()
+            .next()
+            .filter(|_| self.1.contains(&b'\n'))
+        {
+            let _ = self.0.send(line.to_string());
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn many_keep_alive_clients_at_once() {
+    let org = Org::start();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let base = org.emulator.base_url().to_string();
+            let token = org.token.clone();
+            std::thread::spawn(move || {
+                let agent = agent();
+                for i in 0..40 {
+                    let body = format!(r#"{{"LastName":"T{t}-{i}","Company":"C"}}"#);
+                    let r = raw(
+                        &agent,
+                        "POST",
+                        &format!("{base}{V}/sobjects/Lead"),
+                        Some(body.into_bytes()),
+                        &[("Authorization", format!("Bearer {token}"))],
+                    );
+                    assert_eq!(r.status, 201);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(org.emulator.records("Lead").len(), 320);
+    assert_eq!(org.emulator.api_calls(), 320);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
