@@ -1,6 +1,8 @@
 //! The parsed query, before names are checked against the org. Positions are byte offsets into
 //! the query text, kept for Salesforce's `ERROR at Row:..:Column:..` messages.
 
+pub use super::relative::RelativeDate;
+
 /// A name as written, with where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ident {
@@ -113,16 +115,6 @@ pub enum LiteralKind {
     DateTime(i64),
     /// `TODAY`, `LAST_N_DAYS:7`...
     Relative(RelativeDate),
-}
-
-/// Date literals relative to today, each a range of whole days (UTC, the emulator user's zone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelativeDate {
-    Today,
-    Yesterday,
-    Tomorrow,
-    LastNDays(usize),
-    NextNDays(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,7 @@ mod lexer;
 mod like;
 mod parser;
 mod plan;
+mod relative;
 mod temporal;
 #[cfg(test)]
 mod tests;

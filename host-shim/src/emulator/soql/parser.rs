@@ -17,10 +17,11 @@
 
 use super::ast::{
     Comparison, Condition, Count, Ident, Literal, LiteralKind, Op, OrderItem, Path, Query,
-    RelativeDate, SelectItem, SemiJoin,
+    SelectItem, SemiJoin,
 };
 use super::error::{Source, MALFORMED_QUERY};
 use super::lexer::{BadToken, Tok, Token};
+use super::relative;
 use super::temporal::{parse_date, parse_datetime};
 use super::SoqlError;
 
@@ -367,12 +368,13 @@ impl Parser<'_> {
                 "NULL" => LiteralKind::Null,
                 "TRUE" => LiteralKind::Bool(true),
                 "FALSE" => LiteralKind::Bool(false),
-                "TODAY" => LiteralKind::Relative(RelativeDate::Today),
-                "YESTERDAY" => LiteralKind::Relative(RelativeDate::Yesterday),
-                "TOMORROW" => LiteralKind::Relative(RelativeDate::Tomorrow),
-                "LAST_N_DAYS" => LiteralKind::Relative(RelativeDate::LastNDays(self.day_count()?)),
-                "NEXT_N_DAYS" => LiteralKind::Relative(RelativeDate::NextNDays(self.day_count()?)),
-                _ => return Err(self.unexpected_token(&token)),
+                word => match relative::lookup(word) {
+                    Some(relative::Literal::Fixed(date)) => LiteralKind::Relative(date),
+                    Some(relative::Literal::Counted(direction, period)) => {
+                        LiteralKind::Relative(direction.with(period, self.period_count()?))
+                    }
+                    None => return Err(self.unexpected_token(&token)),
+                },
             },
             _ => return Err(self.unexpected_token(&token)),
         };
@@ -383,11 +385,13 @@ impl Parser<'_> {
     }
 
     /// The `:n` of `LAST_N_DAYS:n`.
-    fn day_count(&mut self) -> Result<usize, SoqlError> {
+    fn period_count(&mut self) -> Result<i64, SoqlError> {
         if !self.eat(&Tok::Colon) {
             return Err(self.unexpected());
         }
-        Ok(self.number()?.value)
+        let count = self.number()?;
+        // At most i32::MAX, so this always fits.
+        Ok(i64::try_from(count.value).unwrap_or(i64::from(i32::MAX)))
     }
 
     fn order_item(&mut self) -> Result<OrderItem, SoqlError> {

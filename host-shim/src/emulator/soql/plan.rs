@@ -6,9 +6,7 @@
 use std::cell::OnceCell;
 use std::collections::HashSet;
 
-use super::ast::{
-    Condition, Ident, Literal, LiteralKind, Op, Path, Query, RelativeDate, SelectItem, SemiJoin,
-};
+use super::ast::{Condition, Ident, Literal, LiteralKind, Op, Path, Query, SelectItem, SemiJoin};
 use super::error::{self, Source, INVALID_FIELD, INVALID_QUERY_FILTER_OPERATOR, INVALID_TYPE};
 use super::escape::{self, Unit};
 use super::temporal::MS_PER_DAY;
@@ -445,7 +443,7 @@ impl Binder<'_> {
             (LiteralKind::Date(days), Kind::Date) => Scalar::Time(*days),
             (LiteralKind::DateTime(ms), Kind::DateTime) => Scalar::Time(*ms),
             (LiteralKind::Relative(relative), Kind::Date | Kind::DateTime) => {
-                let (start, end) = self.days(*relative);
+                let (start, end) = relative.days(self.today);
                 let unit = if field.kind == Kind::Date {
                     1
                 } else {
@@ -460,23 +458,6 @@ impl Binder<'_> {
             _ => return Err(mismatch()),
         };
         Ok(Operand::Value(scalar))
-    }
-
-    /// The `[start, end)` days of a relative date literal.
-    fn days(&self, relative: RelativeDate) -> (i64, i64) {
-        let today = self.today;
-        // Counts are at most i32::MAX, so these cannot overflow.
-        let n = |count: usize| i64::try_from(count).unwrap_or(i64::from(i32::MAX));
-        match relative {
-            RelativeDate::Today => (today, today + 1),
-            RelativeDate::Yesterday => (today - 1, today),
-            RelativeDate::Tomorrow => (today + 1, today + 2),
-            // "Starts with the current day and continues for the past n days", today included:
-            // LAST_N_DAYS:1 is yesterday and today.
-            RelativeDate::LastNDays(count) => (today - n(count), today + 1),
-            // "Starts 00:00:00 of the next day and continues for the next n days."
-            RelativeDate::NextNDays(count) => (today + 1, today + 1 + n(count)),
-        }
     }
 
     fn decode(&self, raw: &str, like: bool, literal_pos: usize) -> Result<Vec<Unit>, SoqlError> {

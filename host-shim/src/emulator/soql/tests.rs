@@ -753,7 +753,21 @@ fn dates_and_datetimes_in_every_literal_form() {
 
 #[test]
 fn relative_date_literals() {
-    // Now is 2026-11-24T12:00Z.
+    // Now is 2026-11-24T12:00Z, a Tuesday.
+    let names = |filter: &str| column(&format!("SELECT Name FROM Contact WHERE {filter}"), "Name");
+    assert_eq!(names("CreatedDate = THIS_WEEK"), ["Jane Doe", "John smith"]);
+    assert_eq!(names("CreatedDate = N_DAYS_AGO:14"), ["O'Brien"]);
+    assert_eq!(names("CreatedDate = this_month").len(), 3);
+    assert!(names("CreatedDate < THIS_MONTH").is_empty());
+    assert_eq!(
+        names("Birthdate = LAST_N_YEARS:40"),
+        ["Jane Doe", "O'Brien"]
+    );
+    assert_eq!(names("Birthdate < LAST_N_YEARS:40"), Vec::<String>::new());
+    assert_eq!(
+        err_text("SELECT Id FROM Contact WHERE CreatedDate = THIS_DAY").1,
+        "unexpected token: 'THIS_DAY'"
+    );
     assert_eq!(
         column("SELECT Name FROM Contact WHERE CreatedDate = TODAY", "Name"),
         ["Jane Doe"]
