@@ -7,10 +7,10 @@ use std::time::SystemTime;
 use http::header::{HeaderValue, AUTHORIZATION};
 use oauth2::{AuthorizationCode, ClientSecret, RefreshToken};
 use parking_lot::Mutex;
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::callback::CallbackQuery;
 use super::error::{ConnectionError, Step};
 use super::identity::{self, Identity, IdentityError};
 use super::pending::{Pending, PendingStates, STATE_LIFETIME};
@@ -28,46 +28,6 @@ use crate::config::HostConfig;
 use crate::salesforce::{
     self, ApiError, ApiUsage, Disposition, Transport, TransportError, TransportErrorKind,
 };
-
-/// The query of Salesforce's redirect to the Authorized Redirect URL. Other keys are ignored.
-#[derive(Default, Deserialize)]
-pub struct CallbackQuery {
-    pub code: Option<AuthorizationCode>,
-    pub state: Option<String>,
-    pub error: Option<String>,
-    pub error_description: Option<String>,
-}
-
-impl CallbackQuery {
-    /// Reads a raw query string (`code=…&state=…`, with or without a leading `?`).
-    pub fn from_query_string(query: &str) -> CallbackQuery {
-        let mut callback = CallbackQuery::default();
-        let query = query.strip_prefix('?').unwrap_or(query);
-        for (key, value) in oauth2::url::form_urlencoded::parse(query.as_bytes()) {
-            let value = value.into_owned();
-            match key.as_ref() {
-                "code" => callback.code = Some(AuthorizationCode::new(value)),
-                "state" => callback.state = Some(value),
-                "error" => callback.error = Some(value),
-                "error_description" => callback.error_description = Some(value),
-                _ => {}
-            }
-        }
-        callback
-    }
-}
-
-impl std::fmt::Debug for CallbackQuery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `state` is single-use and checked, but a log line is no place for it either.
-        f.debug_struct("CallbackQuery")
-            .field("code", &self.code)
-            .field("state", &self.state.as_ref().map(|_| "***"))
-            .field("error", &self.error)
-            .field("error_description", &self.error_description)
-            .finish()
-    }
-}
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -510,8 +470,11 @@ impl Connections {
     pub fn retry_pending_revokes(&self) -> Result<Vec<(String, String)>, ConnectionError> {
         let mut waiting = Vec::new();
         for tenant in self.store.tenants()? {
-            if let Some(error) = self.revoke_pending(&tenant)? {
-                waiting.push((tenant, error));
+            // One tenant's unreadable file must not hold up the others.
+            match self.revoke_pending(&tenant) {
+                Ok(None) => {}
+                Ok(Some(error)) => waiting.push((tenant, error)),
+                Err(error) => waiting.push((tenant, error.to_string())),
             }
         }
         Ok(waiting)
@@ -528,24 +491,24 @@ impl Connections {
         if pending.is_empty() {
             return Ok(None);
         }
-        let mut done = Vec::new();
+        let mut revoked: Vec<&String> = Vec::new();
         let mut failure = None;
         for revoke in &pending {
             match token::revoke(self.transport.as_ref(), &revoke.login_url, &revoke.token) {
                 // 400 invalid_token: already revoked or expired, which is what we wanted.
-                Ok(()) => done.push(revoke.since.clone()),
-                Err(ApiError::Salesforce(e)) if e.status == 400 => done.push(revoke.since.clone()),
+                Ok(()) => revoked.push(revoke.token.secret()),
+                Err(ApiError::Salesforce(e)) if e.status == 400 => {
+                    revoked.push(revoke.token.secret())
+                }
                 Err(e) => failure = Some(format!("revoking the refresh token: {e}")),
             }
         }
         self.with_entry(tenant, |entry| {
             if let Some(record) = entry.record_mut() {
-                // Match on the token itself: a concurrent disconnect may have added one.
-                record.pending_revokes.retain(|r| {
-                    !pending
-                        .iter()
-                        .any(|p| p.token.secret() == r.token.secret() && done.contains(&p.since))
-                });
+                // By token, not position: a disconnect meanwhile may have added one.
+                record
+                    .pending_revokes
+                    .retain(|r| !revoked.contains(&r.token.secret()));
             }
             if let Some(error) = &failure {
                 entry.last_error = Some(error.clone());

@@ -16,11 +16,12 @@
 //! Tenant settings: [`ConnectionSettings::from_value`] (or embed [`ConnectionSection`] and call
 //! [`ConnectionSection::resolve`]).
 //!
-//! Modules: [`settings`] (the section and server URLs), [`token`] (the oauth2 crate over the
+//! Modules: [`settings`] (the section and server URLs), [`callback`] (the redirect's query), [`token`] (the oauth2 crate over the
 //! transport seam: authorize URL, code and refresh grants, revoke), [`identity`] (who
 //! connected), [`pending`] (one-time states), [`store`] and [`secret_key`] (tokens on disk,
 //! sealed at rest), [`status`] (answers), [`connections`] (the lifecycle that ties them).
 
+pub mod callback;
 pub mod connections;
 pub mod error;
 pub mod identity;
@@ -31,7 +32,8 @@ pub mod status;
 pub mod store;
 pub mod token;
 
-pub use connections::{CallbackQuery, Connections};
+pub use callback::CallbackQuery;
+pub use connections::Connections;
 pub use error::{ConnectionError, Step};
 pub use identity::Identity;
 pub use settings::{AppChoice, ConnectionSection, ConnectionSettings, ServerUrl};

@@ -142,9 +142,13 @@ fn settings(login_url: &str, pkce: bool) -> ConnectionSettings {
 
 /// The real token response, with the refresh token a web server flow adds.
 fn token_body() -> Vec<u8> {
+    token_body_with(REFRESH)
+}
+
+fn token_body_with(refresh_token: &str) -> Vec<u8> {
     let mut body: Value =
         serde_json::from_slice(&fixture("oauth_token_response.restforce.json")).unwrap();
-    body["refresh_token"] = json!(REFRESH);
+    body["refresh_token"] = json!(refresh_token);
     body["token_type"] = json!("Bearer");
     serde_json::to_vec(&body).unwrap()
 }
@@ -966,5 +970,43 @@ fn a_token_salesforce_no_longer_knows_counts_as_revoked() {
     let done = h.connections.disconnect(TENANT).unwrap();
     assert!(done.revoked, "{done:?}");
     assert!(!h.connections.status(TENANT).unwrap().revoke_pending);
+    h.replay.assert_done();
+}
+
+#[test]
+fn each_pending_revoke_is_retried_until_done() {
+    const SECOND: &str = "5Aep861second-refresh-value";
+    let replay = connect_script(ReplayTransport::new(), "00Dorg")
+        .expect_failure(Method::POST, REVOKE_URL, TransportErrorKind::Connect)
+        .expect(Method::POST, TOKEN_URL, 200, &token_body_with(SECOND))
+        .expect(Method::GET, ID_URL, 200, &identity_body("00Dorg"))
+        .expect_failure(Method::POST, REVOKE_URL, TransportErrorKind::Connect)
+        .expect_failure(Method::POST, REVOKE_URL, TransportErrorKind::Connect)
+        // The retry: the first token goes, the second meets a 503 and waits.
+        .expect(Method::POST, REVOKE_URL, 200, b"")
+        .expect(Method::POST, REVOKE_URL, 503, b"")
+        .expect(Method::POST, REVOKE_URL, 200, b"");
+    let h = harness(replay, None);
+    let settings = settings(LOGIN, false);
+    h.connect(&settings);
+    assert!(!h.connections.disconnect(TENANT).unwrap().revoked);
+    h.connect(&settings);
+    assert!(!h.connections.disconnect(TENANT).unwrap().revoked);
+
+    let waiting = h.connections.retry_pending_revokes().unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].0, TENANT);
+    assert!(waiting[0].1.contains("503"), "{waiting:?}");
+    assert!(h.connections.status(TENANT).unwrap().revoke_pending);
+    assert!(h.connections.retry_pending_revokes().unwrap().is_empty());
+    assert!(!h.connections.status(TENANT).unwrap().revoke_pending);
+
+    let tokens: Vec<String> = h
+        .replay
+        .requests()
+        .iter()
+        .filter_map(|r| r.form_value("token"))
+        .collect();
+    assert_eq!(tokens, [REFRESH, REFRESH, SECOND, REFRESH, SECOND, SECOND]);
     h.replay.assert_done();
 }
