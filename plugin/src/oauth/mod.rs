@@ -16,30 +16,40 @@
 //! Tenant settings: [`ConnectionSettings::from_value`] (or embed [`ConnectionSection`] and call
 //! [`ConnectionSection::resolve`]).
 //!
-//! Modules: [`settings`] (the section and server URLs), [`callback`] (the redirect's query), [`token`] (the oauth2 crate over the
-//! transport seam: authorize URL, code and refresh grants, revoke), [`identity`] (who
-//! connected), [`pending`] (one-time states), [`store`] and [`secret_key`] (tokens on disk,
-//! sealed at rest), [`status`] (answers), [`connections`] (the lifecycle that ties them).
+//! Storage: one file per tenant under `{state_dir}/connections/`, owner-only (0600 in a 0700
+//! directory), replaced atomically. With `secret_key_file` set, each file is sealed with
+//! XChaCha20-Poly1305 (fresh random nonce per write, tenant id as associated data). The key
+//! file holds 32 random bytes as 64 hexadecimal characters or as base64, surrounding
+//! whitespace ignored: `openssl rand -hex 32 > salesforce.key && chmod 600 salesforce.key`.
+//! Files written before a key was configured are sealed when next read.
+//!
+//! Modules: [`settings`] (the section and server URLs), `callback` (the redirect's query),
+//! `token` (the oauth2 crate over the transport seam: authorize URL, code and refresh grants,
+//! revoke), `identity` (who connected), `pending` (one-time states), `store` and
+//! `secret_key` (tokens on disk), [`status`] (answers), [`error`], and `connections` (the
+//! lifecycle that ties them together).
 
-pub mod callback;
-pub mod connections;
+mod callback;
+mod connections;
 pub mod error;
-pub mod identity;
-pub mod pending;
-pub mod secret_key;
+mod identity;
+mod pending;
+mod secret_key;
 pub mod settings;
 pub mod status;
-pub mod store;
-pub mod token;
+mod store;
+mod token;
 
 pub use callback::CallbackQuery;
 pub use connections::Connections;
 pub use error::{ConnectionError, Step};
 pub use identity::Identity;
+pub use secret_key::KeyFileError;
 pub use settings::{AppChoice, ConnectionSection, ConnectionSettings, ServerUrl};
 pub use status::{
     AuthorizeUrl, ConnectedUser, ConnectionState, Disconnected, PreviousOrg, Session, TenantStatus,
 };
+pub use store::StoreError;
 
 #[cfg(test)]
 mod tests;
