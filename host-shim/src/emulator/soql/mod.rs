@@ -3,6 +3,14 @@
 //! INTERFACE CONTRACT (agreed between the SOQL module and the emulator core; keep it stable):
 //! the core implements [`Catalog`] over its record store and calls [`execute`]; the core owns
 //! paging (`nextRecordsUrl`), the HTTP error envelope and API-call accounting.
+//!
+//! What is understood (grammar in `parser.rs`): field lists with parent paths (`Account.Owner.Name`,
+//! polymorphic `Who.Name` through the `Name` pseudo-object), child sub-queries, `COUNT()`,
+//! `FROM Object [alias]`, WHERE with `= != <> < <= > >= LIKE IN NOT IN AND OR NOT` and
+//! parentheses, semi-joins (`Id IN (SELECT ContactId FROM Case)`), string/number/boolean/null/
+//! date/datetime literals and relative dates (`TODAY`, `LAST_N_DAYS:n`, `THIS_MONTH`...),
+//! `ORDER BY ... [ASC|DESC] [NULLS FIRST|LAST]`, LIMIT and OFFSET. Anything else (GROUP BY,
+//! aggregates but `COUNT()`, TYPEOF, WITH, FOR UPDATE, INCLUDES...) is a `MALFORMED_QUERY`.
 
 mod ast;
 mod error;

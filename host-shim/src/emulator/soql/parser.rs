@@ -27,7 +27,7 @@ use super::SoqlError;
 
 /// Nesting allowed for parentheses and `NOT` in WHERE: far beyond real queries, and low enough
 /// that hostile input cannot exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 64;
 
 /// Salesforce's reserved words: never names, so `SELECT Id, From ...` fails at `From`.
 const RESERVED: &[&str] = &[
