@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::ast::Op;
 use super::plan::{Column, FieldPath, Filter, Hop, Operand, Plan, SortKey, SubSelect, Test};
-use super::value::Scalar;
+use super::value::{Kind, Scalar};
 use super::{ids, like, Catalog, Record};
 
 pub struct Evaluator<'a> {
@@ -142,16 +142,21 @@ impl<'a> Evaluator<'a> {
     }
 
     /// A field of the record a path ends on. Through the `Name` pseudo-object the field is
-    /// looked up on the record's real object, and `Type` is that object's name.
+    /// looked up on the record's real object, and `Type` is that object's name. Checkboxes are
+    /// never null in Salesforce: an unset one reads `false`.
     fn own_field(&self, object: &str, record: &Record, path: &FieldPath) -> Option<Value> {
-        if !path.via_name_entity() {
-            return record.get(&path.field).cloned();
+        let value = if !path.via_name_entity() {
+            record.get(&path.field).cloned()
+        } else if path.field == "Type" {
+            Some(Value::String(object.to_string()))
+        } else {
+            let info = self.catalog.field(object, &path.field)?;
+            record.get(&info.name).cloned()
+        };
+        match value {
+            None | Some(Value::Null) if path.kind == Kind::Bool => Some(Value::Bool(false)),
+            value => value,
         }
-        if path.field == "Type" {
-            return Some(Value::String(object.to_string()));
-        }
-        let info = self.catalog.field(object, &path.field)?;
-        record.get(&info.name).cloned()
     }
 
     /// The record a reference field points at, with its object.

@@ -159,7 +159,8 @@ impl Parser<'_> {
             }
         }
         self.expect_keyword("FROM")?;
-        let from = self.name()?;
+        // Object names may be reserved words: `FROM Group`, `FROM Order`.
+        let from = self.ident(true)?;
         let alias = match &self.peek().tok {
             Tok::Ident(word) if !is_one_of(RESERVED, word) && !is_one_of(CLAUSES, word) => {
                 Some(self.name()?)
@@ -227,10 +228,15 @@ impl Parser<'_> {
         Ok(SelectItem::Field(self.path()?))
     }
 
+    /// A name that is no reserved word.
     fn name(&mut self) -> Result<Ident, SoqlError> {
+        self.ident(false)
+    }
+
+    fn ident(&mut self, reserved_ok: bool) -> Result<Ident, SoqlError> {
         let token = self.peek();
         match &token.tok {
-            Tok::Ident(name) if !is_one_of(RESERVED, name) => {
+            Tok::Ident(name) if reserved_ok || !is_one_of(RESERVED, name) => {
                 let ident = Ident {
                     name: name.clone(),
                     pos: token.start,
@@ -244,8 +250,9 @@ impl Parser<'_> {
 
     fn path(&mut self) -> Result<Path, SoqlError> {
         let mut segments = vec![self.name()?];
+        // After a dot any word is a name (`GroupMember`'s `Group.Name`).
         while self.eat(&Tok::Dot) {
-            segments.push(self.name()?);
+            segments.push(self.ident(true)?);
         }
         Ok(Path { segments })
     }

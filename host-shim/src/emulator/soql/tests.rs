@@ -78,7 +78,11 @@ fn org() -> Org {
         },
         Object {
             name: "Group",
-            fields: std_fields(vec![field("Name", "string"), field("Type", "picklist")]),
+            fields: std_fields(vec![
+                field("Name", "string"),
+                field("Type", "picklist"),
+                field("IsActive", "boolean"),
+            ]),
             children: vec![],
         },
         Object {
@@ -705,6 +709,12 @@ fn numbers_compare_numerically() {
 
 #[test]
 fn booleans() {
+    // An unset checkbox is false, in filters and in rows; a missing parent stays null.
+    let q = "SELECT Name, Account.Name FROM Contact WHERE Account.Owner.IsActive = false";
+    assert_eq!(column(q, "Name"), ["John smith"]);
+    let q = "SELECT Name, IsActive FROM Group WHERE IsActive = false";
+    assert_eq!(rows(q)[0]["IsActive"], json!(false));
+    assert!(column("SELECT Name FROM Group WHERE IsActive = null", "Name").is_empty());
     assert_eq!(
         column("SELECT Name FROM User WHERE IsActive = TRUE", "Name"),
         ["Ada Admin"]
@@ -1410,6 +1420,21 @@ fn content_document_link_needs_a_document_or_entity_filter() {
         "SELECT Id, (SELECT ShareType FROM ContentDocumentLinks) FROM Lead WHERE Id = '{LEE}'"
     );
     assert_eq!(rows(&q).len(), 1);
+}
+
+#[test]
+fn reserved_words_may_name_objects_and_follow_dots() {
+    assert_eq!(column("SELECT Name FROM Group", "Name"), ["Support Queue"]);
+    let (code, text) = err_text("SELECT Id FROM Where");
+    assert_eq!(code, "INVALID_TYPE");
+    assert!(text.starts_with("sObject type 'Where' is not supported."));
+    let (code, text) = err_text("SELECT Account.Group FROM Contact");
+    assert_eq!(code, "INVALID_FIELD");
+    assert!(text.starts_with("No such column 'Group' on entity 'Account'."));
+    assert_eq!(
+        err_text("SELECT Group FROM Contact").1,
+        "unexpected token: 'Group'"
+    );
 }
 
 #[test]
