@@ -142,13 +142,15 @@ impl<'a> Evaluator<'a> {
     }
 
     /// A field of the record a path ends on. Through the `Name` pseudo-object the field is
-    /// looked up on the record's real object, and `Type` is that object's name. Checkboxes are
-    /// never null in Salesforce: an unset one reads `false`.
+    /// looked up on the record's real object, and `Type` is that object's name, except that a
+    /// Group (which owns records only as a queue) is a `Queue`: `WHERE Owner.Type = 'Queue'`.
+    /// Checkboxes are never null in Salesforce: an unset one reads `false`.
     fn own_field(&self, object: &str, record: &Record, path: &FieldPath) -> Option<Value> {
         let value = if !path.via_name_entity() {
             record.get(&path.field).cloned()
         } else if path.field == "Type" {
-            Some(Value::String(object.to_string()))
+            let type_name = if object == "Group" { "Queue" } else { object };
+            Some(Value::String(type_name.to_string()))
         } else {
             let info = self.catalog.field(object, &path.field)?;
             record.get(&info.name).cloned()

@@ -1106,6 +1106,20 @@ fn polymorphic_parents_read_through_the_name_object() {
             json!("Bob Gone")
         ]
     );
+    assert_eq!(
+        column(
+            "SELECT CaseNumber FROM Case WHERE Owner.Type = 'Queue'",
+            "CaseNumber"
+        ),
+        ["00001001"]
+    );
+    assert_eq!(
+        column(
+            "SELECT CaseNumber FROM Case WHERE Owner.Type = 'User'",
+            "CaseNumber"
+        ),
+        ["00001002", "00001003"]
+    );
     let (code, text) = err_text("SELECT Who.Company FROM Task");
     assert_eq!(code, "INVALID_FIELD");
     assert!(
