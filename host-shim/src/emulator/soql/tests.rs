@@ -418,13 +418,32 @@ fn unsorted_rows_come_in_creation_order_and_missing_values_are_null() {
 
 #[test]
 fn public_execute_uses_the_real_clock() {
+    // Task dates around the machine's today: only the one dated today is TODAY.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = |offset: i64| {
+        let (y, m, d) = super::temporal::civil_from_days(now.div_euclid(86_400_000) + offset);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let mut org = org();
+    for (i, (_, task)) in org
+        .records
+        .iter_mut()
+        .filter(|(o, _)| *o == "Task")
+        .enumerate()
+    {
+        task.insert("ActivityDate".into(), json!(day(i as i64 - 1)));
+    }
     let result = execute(
-        &org(),
-        "SELECT Id FROM Task WHERE CreatedDate < TOMORROW",
+        &org,
+        "SELECT Subject FROM Task WHERE ActivityDate = TODAY",
         "v62.0",
     )
     .unwrap();
-    assert_eq!(result.records.len(), 3);
+    assert_eq!(result.records.len(), 1, "{:?}", result.records);
+    assert_eq!(result.records[0]["Subject"], "Chat transcript");
 }
 
 // ---- WHERE --------------------------------------------------------------------------------
