@@ -9,8 +9,10 @@
 //! `FROM Object [alias]`, WHERE with `= != <> < <= > >= LIKE IN NOT IN AND OR NOT` and
 //! parentheses, semi-joins (`Id IN (SELECT ContactId FROM Case)`), string/number/boolean/null/
 //! date/datetime literals and relative dates (`TODAY`, `LAST_N_DAYS:n`, `THIS_MONTH`...),
-//! `ORDER BY ... [ASC|DESC] [NULLS FIRST|LAST]`, LIMIT and OFFSET. Anything else (GROUP BY,
-//! aggregates but `COUNT()`, TYPEOF, WITH, FOR UPDATE, INCLUDES...) is a `MALFORMED_QUERY`.
+//! `ORDER BY ... [ASC|DESC] [NULLS FIRST|LAST]`, LIMIT and OFFSET; `WITH SECURITY_ENFORCED`
+//! (or `USER_MODE`, `SYSTEM_MODE`) and `FOR VIEW|REFERENCE|UPDATE` are accepted and change
+//! nothing. Anything else (GROUP BY, aggregates but `COUNT()`, TYPEOF, USING SCOPE, INCLUDES,
+//! nested sub-queries...) is a `MALFORMED_QUERY`.
 
 mod ast;
 mod error;

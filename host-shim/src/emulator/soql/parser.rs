@@ -1,8 +1,9 @@
 //! Recursive-descent parser for the SOQL subset:
 //!
 //! ```text
-//! query     := SELECT item (',' item)* FROM name [alias] [WHERE cond] [ORDER BY order (',' order)*]
-//!              [LIMIT int] [OFFSET int]
+//! query     := SELECT item (',' item)* FROM name [alias] [WHERE cond]
+//!              [WITH (SECURITY_ENFORCED | USER_MODE | SYSTEM_MODE)] [ORDER BY order (',' order)*]
+//!              [LIMIT int] [OFFSET int] [FOR (VIEW | REFERENCE | UPDATE)]
 //!              | SELECT COUNT() FROM ...                 -- top level only
 //! item      := path | '(' query ')'                      -- sub-queries only at the top level
 //! cond      := unary (AND unary)* | unary (OR unary)*    -- mixing needs parentheses, as in SOQL
@@ -95,6 +96,16 @@ impl Parser<'_> {
         }
     }
 
+    fn expect_one_of(&mut self, keywords: &[&str]) -> Result<(), SoqlError> {
+        match keywords.iter().find(|k| self.is_keyword(k)) {
+            Some(_) => {
+                self.bump();
+                Ok(())
+            }
+            None => Err(self.unexpected()),
+        }
+    }
+
     fn eat(&mut self, tok: &Tok) -> bool {
         let found = &self.peek().tok == tok;
         if found {
@@ -172,6 +183,10 @@ impl Parser<'_> {
         } else {
             None
         };
+        // The emulator has one all-seeing user, so access modes change nothing.
+        if self.eat_keyword("WITH") {
+            self.expect_one_of(&["SECURITY_ENFORCED", "USER_MODE", "SYSTEM_MODE"])?;
+        }
         let mut order_by = Vec::new();
         if self.eat_keyword("ORDER") {
             self.expect_keyword("BY")?;
@@ -192,6 +207,10 @@ impl Parser<'_> {
         } else {
             None
         };
+        // Nothing to track or lock in the emulator.
+        if !sub && self.eat_keyword("FOR") {
+            self.expect_one_of(&["VIEW", "REFERENCE", "UPDATE"])?;
+        }
         Ok(Query {
             count_only,
             select,

@@ -1471,6 +1471,32 @@ fn reserved_words_may_name_objects_and_follow_dots() {
 }
 
 #[test]
+fn access_modes_and_for_clauses_are_accepted() {
+    let q = "SELECT Name FROM Contact WHERE LastName = 'Doe' WITH SECURITY_ENFORCED ORDER BY Name LIMIT 1 FOR VIEW";
+    assert_eq!(column(q, "Name"), ["Jane Doe"]);
+    assert_eq!(
+        column("SELECT Name FROM Account with user_mode", "Name").len(),
+        2
+    );
+    assert_eq!(
+        column("SELECT Name FROM Account LIMIT 1 FOR UPDATE", "Name").len(),
+        1
+    );
+    assert_eq!(
+        err_text("SELECT Name FROM Account WITH DATA CATEGORY").1,
+        "unexpected token: 'DATA'"
+    );
+    assert_eq!(
+        err_text("SELECT Name FROM Account FOR SHARE").1,
+        "unexpected token: 'SHARE'"
+    );
+    assert_eq!(
+        err_text("SELECT Name FROM Account ORDER BY Name WITH USER_MODE").1,
+        "unexpected token: 'WITH'"
+    );
+}
+
+#[test]
 fn keywords_are_case_insensitive() {
     let q = "sElEcT name FrOm contact wHeRe lastname = 'doe' Or email = NULL oRdEr By name DeSc NuLlS lAsT lImIt 5 OfFsEt 0";
     assert_eq!(column(q, "Name"), ["O'Brien", "Jane Doe"]);
