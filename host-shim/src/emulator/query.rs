@@ -42,7 +42,10 @@ pub fn run(org: &Org, ctx: &Ctx, q: Option<&str>) -> Result<Reply, ApiError> {
     let rows = soql::execute(org, q, &ctx.version)
         .map_err(|e| ApiError::bad_request(e.error_code, e.message))?;
     if let Some(count) = rows.count {
-        return Ok(Reply::json(200, json!({"totalSize": count, "done": true, "records": []})));
+        return Ok(Reply::json(
+            200,
+            json!({"totalSize": count, "done": true, "records": []}),
+        ));
     }
     let batch = ctx.batch_size;
     if rows.records.len() <= batch {

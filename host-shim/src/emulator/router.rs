@@ -90,15 +90,16 @@ fn data_request(shared: &Shared, req: &Req) -> Outcome {
         return Outcome::Reply(Reply::error(&ApiError::not_found()));
     };
     let write = matches!(req.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
-    let reply = match answer(shared, req, version, path) {
-        Ok(reply) => reply,
-        Err(e) => Reply::error(&e),
+    // Only a request that reached its handler can have been applied.
+    let (reply, handled) = match answer(shared, req, version, path) {
+        Ok(reply) => (reply, true),
+        Err(e) => (Reply::error(&e), false),
     };
-    if write && (200..300).contains(&reply.status) {
+    if write && handled {
         shared.mark_dirty();
-    }
-    if write && shared.faults.take_drop() {
-        return Outcome::Drop;
+        if shared.faults.take_drop() {
+            return Outcome::Drop;
+        }
     }
     Outcome::Reply(reply.with_header("Sforce-Limit-Info", shared.usage.header()))
 }

@@ -112,6 +112,7 @@ async fn accept_loop(
             let service = service_fn(move |req| serve(shared.clone(), req));
             if let Err(e) = http1::Builder::new()
                 .keep_alive(true)
+                .title_case_headers(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

@@ -88,6 +88,9 @@ pub struct Org {
     pub case_number: u64,
     pub duplicate_rules: DuplicateRules,
     journal: Option<Vec<Undo>>,
+    /// Live records by (object, field) and lower-cased value, for the fields [`Org::find`]
+    /// looks up often: external IDs and the duplicate-rule keys.
+    index: HashMap<(String, String), HashMap<String, Vec<String>>>,
 }
 
 impl Org {
@@ -103,6 +106,7 @@ impl Org {
             case_number: 1000,
             duplicate_rules: DuplicateRules::None,
             journal: None,
+            index: HashMap::new(),
         }
     }
 
@@ -146,6 +150,7 @@ impl Org {
 
     /// Writes a row, remembering the old one when a transaction is open.
     pub fn put(&mut self, object: &str, id: &str, row: Row) {
+        self.index_row(object, id, Some(&row));
         let table = self.tables.entry(object.to_string()).or_default();
         let before = table.rows.insert(id.to_string(), row);
         if before.is_none() {
@@ -157,6 +162,61 @@ impl Org {
                 id: id.to_string(),
                 before,
             });
+        }
+    }
+
+    /// Whether [`Org::find`] answers `object.field` from the index.
+    fn indexed(&self, object: &str, field: &str) -> bool {
+        matches!(
+            (object, field),
+            ("Lead" | "Contact", "Email")
+                | ("Account", "Name")
+                | ("ContentVersion", "ContentDocumentId")
+        ) || self
+            .schema
+            .object(object)
+            .and_then(|o| o.field(field))
+            .is_some_and(|f| f.external_id)
+    }
+
+    /// Moves a record's entries in the index from its current row to `row` (`None`: gone).
+    fn index_row(&mut self, object: &str, id: &str, row: Option<&Row>) {
+        let key = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => Some(s.to_lowercase()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let Some(obj) = self.schema.object(object) else {
+            return;
+        };
+        let fields: Vec<String> = obj
+            .fields
+            .iter()
+            .filter(|f| self.indexed(object, &f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        let old = self
+            .tables
+            .get(object)
+            .and_then(|t| t.rows.get(id))
+            .filter(|r| !r.deleted)
+            .map(|r| r.record.clone());
+        for field in fields {
+            let entries = self
+                .index
+                .entry((object.to_string(), field.clone()))
+                .or_default();
+            if let Some(k) = key(old.as_ref().and_then(|r| r.get(&field))) {
+                if let Some(ids) = entries.get_mut(&k) {
+                    ids.retain(|i| i != id);
+                }
+            }
+            if let Some(k) = key(row
+                .filter(|r| !r.deleted)
+                .and_then(|r| r.record.get(&field)))
+            {
+                entries.entry(k).or_default().push(id.to_string());
+            }
         }
     }
 
@@ -185,6 +245,7 @@ impl Org {
             _ => self.journal.take().unwrap_or_default(),
         };
         for undo in undos.into_iter().rev() {
+            self.index_row(&undo.object, &undo.id, undo.before.as_ref());
             let Some(table) = self.tables.get_mut(&undo.object) else {
                 continue;
             };
@@ -203,8 +264,17 @@ impl Org {
         }
     }
 
-    /// Live records whose `field` equals `value` (case-insensitively for text).
+    /// Live records whose `field` (canonical) equals `value` (case-insensitively for text).
     pub fn find(&self, object: &str, field: &str, value: &str) -> Vec<String> {
+        if self.indexed(object, field) {
+            let key = (object.to_string(), field.to_string());
+            return self
+                .index
+                .get(&key)
+                .and_then(|m| m.get(&value.to_lowercase()))
+                .cloned()
+                .unwrap_or_default();
+        }
         self.live_records(object)
             .filter(|r| match r.get(field) {
                 Some(Value::String(s)) => s.eq_ignore_ascii_case(value),

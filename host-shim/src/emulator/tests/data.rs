@@ -426,6 +426,30 @@ fn upsert_by_external_id() {
     assert_eq!(r.status, 404);
     let r = org.send("PATCH", &path, Some(&json!({"Chat_Id__c": "other"})));
     assert_eq!(r.error_code(), "INVALID_FIELD");
+
+    // A deleted record no longer matches; a rolled-back create never did.
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Lead/{id}"), None)
+            .status,
+        204
+    );
+    let r = org.send(
+        "PATCH",
+        &path,
+        Some(&json!({"LastName": "Again", "Company": "Acme"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rolled_back = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "PATCH", "url": format!("{V}/sobjects/Lead/Chat_Id__c/fresh"), "referenceId": "up", "body": {"LastName": "F", "Company": "C"}},
+        {"method": "POST", "url": format!("{V}/sobjects/Lead"), "referenceId": "bad", "body": {}},
+    ]});
+    org.send("POST", &format!("{V}/composite"), Some(&rolled_back));
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Lead/Chat_Id__c/fresh"),
+        Some(&json!({"LastName": "F", "Company": "C"})),
+    );
+    assert_eq!(r.json()["created"], true, "{}", r.body);
 }
 
 #[test]

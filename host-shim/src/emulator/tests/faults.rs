@@ -84,6 +84,15 @@ fn latency_delays_answers() {
 fn a_write_is_applied_and_then_left_unanswered() {
     let org = Org::start();
     org.emulator.drop_after_write(1);
+    // A refused request applies nothing, so it is answered and the drop still waits.
+    let refused = raw(
+        &org.agent,
+        "POST",
+        &org.url(&format!("{V}/sobjects/Lead")),
+        Some(b"{}".to_vec()),
+        &[],
+    );
+    assert_eq!(refused.status, 401);
     let addr = org
         .emulator
         .base_url()
