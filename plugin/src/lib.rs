@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod queue;
 pub mod salesforce;
 mod service;
+pub mod settings;
 pub mod workers;
 
 /// The message a panic carried, for logs and error answers.
