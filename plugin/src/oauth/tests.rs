@@ -1010,3 +1010,76 @@ fn each_pending_revoke_is_retried_until_done() {
     assert_eq!(tokens, [REFRESH, REFRESH, SECOND, REFRESH, SECOND, SECOND]);
     h.replay.assert_done();
 }
+
+/// Captures the plugin's log lines (all tests' lines while it runs: none may hold a secret).
+struct CapturedLog(Mutex<Vec<String>>);
+
+impl crate::logging::LogSink for CapturedLog {
+    fn log(&self, level: log::Level, _target: &str, message: &str) {
+        self.0.lock().push(format!("{level} {message}"));
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_log() {
+    let log = Arc::new(CapturedLog(Mutex::new(Vec::new())));
+    crate::logging::install(log.clone());
+    let replay = connect_script(ReplayTransport::new(), "00Dorg")
+        .expect(
+            Method::POST,
+            TOKEN_URL,
+            200,
+            &fixture("oauth_refresh_token_response_no_refresh_token.restforce.json"),
+        )
+        .expect(
+            Method::POST,
+            TOKEN_URL,
+            400,
+            &fixture("oauth_error_invalid_grant_expired_refresh_token.restforce.json"),
+        );
+    let replay = connect_script(replay, "00Dother").expect_failure(
+        Method::POST,
+        REVOKE_URL,
+        TransportErrorKind::Timeout,
+    );
+    let h = harness(replay, Some(KEY_HEX));
+    let settings = settings(LOGIN, true);
+    h.connect(&settings);
+    let session = h.connections.session(TENANT).unwrap();
+    let session = h
+        .connections
+        .refresh_after_401(TENANT, session.generation)
+        .unwrap();
+    h.connections
+        .refresh_after_401(TENANT, session.generation)
+        .unwrap_err();
+    h.connect(&settings);
+    h.connections.disconnect(TENANT).unwrap();
+    h.replay.assert_done();
+
+    let lines = log.0.lock().clone();
+    for expected in [
+        "INFO tenant acme connected to Salesforce org 00Dorg as <username>",
+        "INFO tenant acme: Salesforce session refreshed",
+        "WARN tenant acme: the Salesforce connection broke",
+        "WARN tenant acme connected to Salesforce org 00Dother as <username>, replacing org 00Dorg",
+        "INFO tenant acme disconnected from Salesforce",
+        "WARN tenant acme: revoking the refresh token: Salesforce did not answer in time",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "no line {expected:?} in {lines:#?}"
+        );
+    }
+    for line in &lines {
+        for secret in [
+            ACCESS,
+            "refreshed_access_token",
+            REFRESH,
+            CLIENT_SECRET,
+            CODE,
+        ] {
+            assert!(!line.contains(secret), "secret in log line: {line}");
+        }
+    }
+}
