@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::error::{Disposition, SalesforceError};
-use super::transport::{Transport, TransportError};
+use super::transport::{Transport, TransportError, TransportErrorKind};
 
 /// Why a Salesforce call failed. With a response that could not be decoded (the caller's
 /// concern) this is the five-way split of rust-notes §3.3: not sent, timed out, dispatch
@@ -20,6 +20,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn disposition(&self) -> Disposition {
         match self {
+            // A request that cannot be built will not build next time either.
+            ApiError::Transport(e) if e.kind() == TransportErrorKind::InvalidRequest => {
+                Disposition::Permanent
+            }
             ApiError::Transport(_) => Disposition::Retry,
             ApiError::Salesforce(e) => e.disposition(),
         }
@@ -68,7 +72,6 @@ mod tests {
     use super::*;
     use crate::salesforce::fixtures::fixture;
     use crate::salesforce::replay::ReplayTransport;
-    use crate::salesforce::transport::TransportErrorKind;
     use http::Method;
 
     const URL: &str = "https://na1.salesforce.com/services/data/v62.0/sobjects/Lead/00Q1";
@@ -94,6 +97,11 @@ mod tests {
         let err = send(&replay, get()).unwrap_err();
         assert!(matches!(&err, ApiError::Transport(t) if t.may_have_been_sent()));
         assert_eq!(err.disposition(), Disposition::Retry);
+        let unsendable = ApiError::Transport(TransportError::new(
+            TransportErrorKind::InvalidRequest,
+            "bad uri",
+        ));
+        assert_eq!(unsendable.disposition(), Disposition::Permanent);
         replay.assert_done();
     }
 }
