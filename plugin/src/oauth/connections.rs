@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{HeaderValue, AUTHORIZATION};
-use oauth2::{AuthorizationCode, ClientSecret, RefreshToken};
+use oauth2::{AuthorizationCode, ClientSecret, RedirectUrl, RefreshToken};
 use parking_lot::Mutex;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -25,6 +25,7 @@ use super::store::{
 };
 use super::token::{self, App, TokenError};
 use crate::config::HostConfig;
+use crate::decode::DecodeError;
 use crate::salesforce::{
     self, ApiError, ApiUsage, Disposition, Transport, TransportError, TransportErrorKind,
 };
@@ -34,7 +35,7 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// All tenants' connections. Cheap to share behind an `Arc`; every method may be called from
 /// any thread.
 pub struct Connections {
-    redirect_url: String,
+    redirect_url: RedirectUrl,
     default_app: Option<App>,
     transport: Arc<dyn Transport>,
     store: TokenStore,
@@ -92,7 +93,12 @@ impl Connections {
             None => None,
         };
         Ok(Connections {
-            redirect_url: host.redirect_url.clone(),
+            redirect_url: RedirectUrl::new(host.redirect_url.clone()).map_err(|e| {
+                ConnectionError::HostConfig(DecodeError::new(
+                    "redirect_url",
+                    format!("is not a usable URL ({e})"),
+                ))
+            })?,
             default_app,
             transport,
             store: TokenStore::open(&host.state_dir, key)?,
@@ -758,6 +764,7 @@ fn token_error(step: Step, error: TokenError) -> ConnectionError {
     match error {
         TokenError::Api(error) => ConnectionError::Salesforce { step, error },
         TokenError::Unreadable(problem) => ConnectionError::Unreadable { step, problem },
+        TokenError::Endpoint(problem) => ConnectionError::BadEndpoint(problem),
     }
 }
 

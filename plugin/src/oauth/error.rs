@@ -62,6 +62,8 @@ pub enum ConnectionError {
         step: Step,
         problem: String,
     },
+    /// An OAuth endpoint URL could not be built from the login URL.
+    BadEndpoint(String),
     /// Salesforce named an endpoint that must not receive a token (not https).
     UnsafeEndpoint {
         what: &'static str,
@@ -146,6 +148,9 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Salesforce { step, error } => write!(f, "{step}: {error}"),
             ConnectionError::Unreadable { step, problem } => {
                 write!(f, "{step}: Salesforce's answer is unusable ({problem})")
+            }
+            ConnectionError::BadEndpoint(problem) => {
+                write!(f, "the Salesforce OAuth endpoint URL cannot be built ({problem})")
             }
             ConnectionError::UnsafeEndpoint { what, url } => write!(
                 f,

@@ -1083,3 +1083,18 @@ fn secrets_never_reach_the_log() {
         }
     }
 }
+
+#[test]
+fn an_unusable_redirect_url_fails_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"state_dir": dir.path(), "redirect_url": "http://[::1"});
+    let host = crate::config::parse(&config.to_string()).unwrap();
+    let err = Connections::new(&host, Arc::new(ReplayTransport::new()))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("host configuration: redirect_url is not a usable URL"),
+        "{err}"
+    );
+}

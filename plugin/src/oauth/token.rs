@@ -99,25 +99,26 @@ pub enum TokenError {
     Api(ApiError),
     /// A 200 that is not a token response (what is wrong, never the body).
     Unreadable(String),
+    /// An endpoint URL could not be built from the login URL.
+    Endpoint(String),
 }
 
-fn client(app: &App, redirect_url: &str) -> Result<Client, TokenError> {
+fn client(app: &App, redirect_url: &RedirectUrl) -> Result<Client, TokenError> {
     let url = |path| app.login_url.join(path);
-    let bad =
-        |e: oauth2::url::ParseError| TokenError::Unreadable(format!("bad endpoint URL ({e})"));
+    let bad = |e: oauth2::url::ParseError| TokenError::Endpoint(e.to_string());
     Ok(oauth2::Client::new(ClientId::new(app.client_id.clone()))
         .set_client_secret(app.client_secret.clone())
         // Salesforce documents credentials in the body; oauth2 defaults to Basic.
         .set_auth_type(AuthType::RequestBody)
         .set_auth_uri(AuthUrl::new(url(AUTHORIZE_PATH)).map_err(bad)?)
         .set_token_uri(TokenUrl::new(url(TOKEN_PATH)).map_err(bad)?)
-        .set_redirect_uri(RedirectUrl::new(redirect_url.to_string()).map_err(bad)?))
+        .set_redirect_uri(redirect_url.clone()))
 }
 
 /// The authorize URL, its one-time `state`, and the PKCE verifier when `pkce` is on.
 pub fn authorize_url(
     app: &App,
-    redirect_url: &str,
+    redirect_url: &RedirectUrl,
     pkce: bool,
 ) -> Result<(String, CsrfToken, Option<PkceCodeVerifier>), TokenError> {
     let client = client(app, redirect_url)?;
@@ -137,7 +138,7 @@ pub fn authorize_url(
 pub fn exchange_code(
     transport: &dyn Transport,
     app: &App,
-    redirect_url: &str,
+    redirect_url: &RedirectUrl,
     code: AuthorizationCode,
     verifier: Option<PkceCodeVerifier>,
 ) -> Result<SalesforceToken, TokenError> {
@@ -152,7 +153,7 @@ pub fn exchange_code(
 pub fn refresh(
     transport: &dyn Transport,
     app: &App,
-    redirect_url: &str,
+    redirect_url: &RedirectUrl,
     refresh_token: &RefreshToken,
 ) -> Result<SalesforceToken, TokenError> {
     let client = client(app, redirect_url)?;
@@ -281,7 +282,7 @@ mod tests {
         let token = exchange_code(
             &ureq(),
             &app(&server),
-            "https://cx.example.com/cb",
+            &RedirectUrl::new("https://cx.example.com/cb".into()).unwrap(),
             AuthorizationCode::new("the-code".into()),
             None,
         )
@@ -323,7 +324,7 @@ mod tests {
         let err = refresh(
             &ureq(),
             &app(&server),
-            "https://cx.example.com/cb",
+            &RedirectUrl::new("https://cx.example.com/cb".into()).unwrap(),
             &RefreshToken::new("rt".into()),
         )
         .unwrap_err();
