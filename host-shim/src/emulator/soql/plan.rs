@@ -462,7 +462,8 @@ impl Binder<'_> {
 
     fn decode(&self, raw: &str, like: bool, literal_pos: usize) -> Result<Vec<Unit>, SoqlError> {
         escape::decode(raw, like).map_err(|bad| {
-            // Salesforce's exact wording for this case is unrecorded.
+            // The wording of Salesforce's Apex compiler for the same fault; the query API's is
+            // unrecorded.
             let message = format!(
                 "Invalid string literal '{raw}'. Illegal character sequence '{}' in string literal.",
                 bad.sequence
