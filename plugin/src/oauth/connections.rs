@@ -166,8 +166,7 @@ impl Connections {
         let (credentials, identity) = match result {
             Ok(done) => done,
             Err(e) => {
-                self.with_entry(tenant, |entry| entry.last_error = Some(e.to_string()))
-                    .ok();
+                self.record_error(tenant, &e.to_string());
                 return Err(e);
             }
         };
@@ -624,13 +623,23 @@ impl Connections {
     }
 
     /// Remembers the org's API usage from a response's `Sforce-Limit-Info`, for the status.
+    /// Does not need the stored connection, so it works whatever state the file is in.
     pub fn record_api_usage(&self, tenant: &str, usage: ApiUsage) {
-        let _ = self.with_entry(tenant, |entry| entry.api_usage = Some(usage));
+        if let Ok(slot) = self.tenant(tenant) {
+            slot.entry.lock().api_usage = Some(usage);
+        }
+    }
+
+    /// The org's API usage at the tenant's last call, for throttling near the daily limit.
+    pub fn api_usage(&self, tenant: &str) -> Option<ApiUsage> {
+        self.tenant(tenant).ok()?.entry.lock().api_usage
     }
 
     /// Remembers a failure of the tenant's Salesforce work, for the status.
     pub fn record_error(&self, tenant: &str, error: &str) {
-        let _ = self.with_entry(tenant, |entry| entry.last_error = Some(error.to_string()));
+        if let Ok(slot) = self.tenant(tenant) {
+            slot.entry.lock().last_error = Some(error.to_string());
+        }
     }
 
     fn tenant(&self, tenant: &str) -> Result<Arc<Tenant>, ConnectionError> {

@@ -11,7 +11,8 @@
 //! - [`disconnect`](Connections::disconnect)`(tenant) -> Disconnected` and
 //!   [`retry_pending_revokes`](Connections::retry_pending_revokes)`()`
 //! - [`status`](Connections::status)`(tenant) -> TenantStatus`,
-//!   [`record_api_usage`](Connections::record_api_usage), [`record_error`](Connections::record_error)
+//!   [`api_usage`](Connections::api_usage), [`record_api_usage`](Connections::record_api_usage),
+//!   [`record_error`](Connections::record_error)
 //!
 //! Tenant settings: [`ConnectionSettings::from_value`] (or embed [`ConnectionSection`] and call
 //! [`ConnectionSection::resolve`]).

@@ -911,6 +911,8 @@ fn send_refreshes_once_on_401_and_records_api_usage() {
     );
     let usage = h.connections.status(TENANT).unwrap().api_usage.unwrap();
     assert_eq!((usage.used, usage.limit), (4500, 5000));
+    assert_eq!(h.connections.api_usage(TENANT), Some(usage));
+    assert_eq!(h.connections.api_usage("globex"), None);
 
     // A session refused again right after a refresh is not retried in a loop.
     let err = h.connections.send(TENANT, query).unwrap_err();
