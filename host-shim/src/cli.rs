@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use cloudcx_salesforce_abi::{ErrorCode, JsonResult, PluginError};
 
+use crate::connect;
 use crate::emulator::{self, EmulatorArgs};
 use crate::loader::{self, LoadedPlugin};
 use crate::replay::{self, ReplayArgs};
@@ -193,10 +194,14 @@ fn run(cli: Cli) -> u8 {
                     return code;
                 }
             }
-            print_answer(
-                plugin.connect_start(args.tenant.tenant.as_str().into()),
-                true,
-            )
+            let redirect_url = match state.redirect_url() {
+                Ok(url) => url,
+                Err(message) => return fail(exit::BAD_INPUT, &message),
+            };
+            match connect::run(plugin, args.tenant.as_str(), &redirect_url, args.auto) {
+                Ok(connected) => print_answer(RResult::ROk(connected.into()), false),
+                Err(message) => fail(exit::FAILED, &message),
+            }
         }
         Command::Lookup(args) => {
             let request = match lookup_request(&args) {

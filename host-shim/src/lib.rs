@@ -2,6 +2,7 @@
 //! does, drives it from the command line, and carries the local Salesforce emulator.
 
 pub mod cli;
+pub mod connect;
 pub mod emulator;
 pub mod host;
 pub mod loader;

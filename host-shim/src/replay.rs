@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use cloudcx_salesforce_abi::abi_stable::std_types::{RResult, RSlice};
@@ -58,19 +59,83 @@ pub fn run(loaded: &LoadedPlugin, args: &ReplayArgs) -> u8 {
         |bytes| progress.inc(bytes as u64),
     );
     progress.finish_and_clear();
-    match tally {
-        Ok(tally) => {
+    let tally = match tally {
+        Ok(tally) => tally,
+        Err(e) => return fail(exit::BAD_INPUT, &format!("{name}: {e}")),
+    };
+    println!(
+        "{name}: {} events accepted, {} refused by the plugin, {} malformed lines",
+        tally.accepted, tally.refused, tally.malformed
+    );
+    let settled = wait_for_delivery(&loaded.plugin, &args.tenant, Duration::from_secs(args.wait));
+    match settled {
+        Ok(queue) => {
             println!(
-                "{name}: {} events accepted, {} refused by the plugin, {} malformed lines",
-                tally.accepted, tally.refused, tally.malformed
+                "tenant {}: {} written, {} failed for good, {} still queued",
+                args.tenant, queue.written, queue.failed, queue.pending
             );
-            if tally.refused + tally.malformed == 0 {
+            if let Some(reason) = &queue.held {
+                println!("tenant {} is paused: {reason}", args.tenant);
+            }
+            for failure in &queue.failures {
+                println!("  failed: {failure}");
+            }
+            if (tally.refused + tally.malformed) as u64 + queue.failed + queue.pending == 0 {
                 exit::OK
             } else {
                 exit::FAILED
             }
         }
-        Err(e) => fail(exit::BAD_INPUT, &format!("{name}: {e}")),
+        Err(e) => fail(exit::FAILED, &format!("{} ({})", e.message, e.code)),
+    }
+}
+
+/// The tenant's queue as `status` tells it.
+struct QueueState {
+    pending: u64,
+    written: u64,
+    failed: u64,
+    held: Option<String>,
+    failures: Vec<String>,
+}
+
+/// Waits until the tenant's queue is empty, or paused, or `wait` has passed.
+fn wait_for_delivery(
+    plugin: &PluginBox,
+    tenant: &str,
+    wait: Duration,
+) -> Result<QueueState, PluginError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let status: Value = match plugin.status(tenant.into()) {
+            RResult::ROk(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+            RResult::RErr(e) => return Err(e),
+        };
+        let queue = &status["queue"];
+        let state = QueueState {
+            pending: queue["pending"].as_u64().unwrap_or(0),
+            written: queue["written"].as_u64().unwrap_or(0),
+            failed: queue["failed"].as_u64().unwrap_or(0),
+            held: queue["held"]["reason"].as_str().map(str::to_string),
+            failures: status["failures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| {
+                    format!(
+                        "{} {}: {}: {}",
+                        f["event_type"].as_str().unwrap_or("?"),
+                        f["event_id"].as_str().unwrap_or("?"),
+                        f["error_code"].as_str().unwrap_or("?"),
+                        f["message"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect(),
+        };
+        if state.pending == 0 || state.held.is_some() || Instant::now() >= deadline {
+            return Ok(state);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

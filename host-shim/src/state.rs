@@ -45,6 +45,16 @@ impl ShimState {
         }
     }
 
+    /// The host configuration's `redirect_url`, where the shim listens during `connect`.
+    pub fn redirect_url(&self) -> Result<String, String> {
+        let config: serde_json::Value = serde_json::from_str(&self.host_config()?)
+            .map_err(|e| format!("host configuration: {e}"))?;
+        config["redirect_url"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "host configuration: redirect_url is required".to_string())
+    }
+
     fn default_host_config(&self) -> Result<String, String> {
         fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         let dir = self

@@ -21,7 +21,9 @@ use cloudcx_salesforce_abi::{
 use crate::error::Error;
 use crate::events::EventKind;
 use crate::logging::{self, LogSink};
+use crate::oauth::ConnectionError;
 use crate::service::Service;
+use crate::workers::Notify;
 
 /// Names an entry point that panics on purpose, so that a host developer can check that their
 /// host survives a plugin panic (the plugin answers [`ErrorCode::PANIC`] and goes on working).
@@ -36,8 +38,9 @@ pub fn root_module() -> PluginModuleRef {
 fn load(host: HostApiBox, config_json: RStr<'_>) -> RResult<PluginBox, PluginError> {
     let probe = std::env::var(PANIC_PROBE_ENV).ok();
     guard(probe.clone().as_deref(), "load", || {
-        logging::install(Arc::new(HostLog(host)));
-        let service = Service::start(config_json.as_str())?;
+        let host = Arc::new(HostLog(host));
+        logging::install(host.clone());
+        let service = Service::start(config_json.as_str(), host)?;
         Ok(Plugin_TO::from_value(
             Exported { service, probe },
             TD_Opaque,
@@ -45,7 +48,14 @@ fn load(host: HostApiBox, config_json: RStr<'_>) -> RResult<PluginBox, PluginErr
     })
 }
 
+/// The host's callbacks: its logger, and its notifications.
 struct HostLog(HostApiBox);
+
+impl Notify for HostLog {
+    fn notify(&self, notification: serde_json::Value) {
+        self.0.notify(notification.to_string().as_str().into());
+    }
+}
 
 impl LogSink for HostLog {
     fn log(&self, level: log::Level, target: &str, message: &str) {
@@ -86,6 +96,10 @@ impl Exported {
         })
     }
 
+    fn json(&self, entry: &'static str, f: impl FnOnce() -> Result<String, Error>) -> JsonResult {
+        self.call(entry, || f().map(RString::from))
+    }
+
     fn not_available(&self, entry: &'static str, what: &'static str) -> JsonResult {
         self.call(entry, || {
             self.service.not_available(what).map(RString::from)
@@ -94,8 +108,11 @@ impl Exported {
 }
 
 impl Plugin for Exported {
-    fn configure_tenant(&self, _tenant_id: RStr<'_>, _settings_json: RStr<'_>) -> JsonResult {
-        self.not_available("configure_tenant", "tenant settings")
+    fn configure_tenant(&self, tenant_id: RStr<'_>, settings_json: RStr<'_>) -> JsonResult {
+        self.json("configure_tenant", || {
+            self.service
+                .configure_tenant(tenant_id.as_str(), settings_json.as_str())
+        })
     }
 
     fn chat_started(&self, event_json: RSlice<'_, u8>) -> RResult<(), PluginError> {
@@ -138,24 +155,31 @@ impl Plugin for Exported {
         self.not_available("create", "manual create")
     }
 
-    fn connect_start(&self, _tenant_id: RStr<'_>) -> JsonResult {
-        self.not_available("connect_start", "connecting to Salesforce")
+    fn connect_start(&self, tenant_id: RStr<'_>) -> JsonResult {
+        self.json("connect_start", || {
+            self.service.connect_start(tenant_id.as_str())
+        })
     }
 
-    fn connect_finish(&self, _tenant_id: RStr<'_>, _redirect_query_json: RStr<'_>) -> JsonResult {
-        self.not_available("connect_finish", "connecting to Salesforce")
+    fn connect_finish(&self, tenant_id: RStr<'_>, redirect_query_json: RStr<'_>) -> JsonResult {
+        self.json("connect_finish", || {
+            self.service
+                .connect_finish(tenant_id.as_str(), redirect_query_json.as_str())
+        })
     }
 
-    fn status(&self, _tenant_id: RStr<'_>) -> JsonResult {
-        self.not_available("status", "tenant status")
+    fn status(&self, tenant_id: RStr<'_>) -> JsonResult {
+        self.json("status", || self.service.status(tenant_id.as_str()))
     }
 
-    fn disconnect(&self, _tenant_id: RStr<'_>) -> JsonResult {
-        self.not_available("disconnect", "disconnecting from Salesforce")
+    fn disconnect(&self, tenant_id: RStr<'_>) -> JsonResult {
+        self.json("disconnect", || self.service.disconnect(tenant_id.as_str()))
     }
 
-    fn retry(&self, _tenant_id: RStr<'_>, _event_id: RStr<'_>) -> JsonResult {
-        self.not_available("retry", "retrying failed deliveries")
+    fn retry(&self, tenant_id: RStr<'_>, event_id: RStr<'_>) -> JsonResult {
+        self.json("retry", || {
+            self.service.retry(tenant_id.as_str(), event_id.as_str())
+        })
     }
 
     fn shutdown(&self) {
@@ -195,9 +219,30 @@ fn guard<T>(
 
 fn code(e: &Error) -> ErrorCode {
     match e {
-        Error::InvalidConfig(_) | Error::InvalidEvent(_) => ErrorCode::INVALID_INPUT,
-        Error::Storage { .. } => ErrorCode::STORAGE,
+        Error::InvalidConfig(_)
+        | Error::InvalidEvent(_)
+        | Error::InvalidRequest(_)
+        | Error::InvalidSettings(_) => ErrorCode::INVALID_INPUT,
+        Error::NotEnabled(_) => ErrorCode::NOT_FOUND,
+        Error::Storage { .. } | Error::Queue(_) => ErrorCode::STORAGE,
         Error::NotAvailable(_) => ErrorCode::NOT_AVAILABLE,
         Error::ShutDown => ErrorCode::SHUT_DOWN,
+        Error::Connection(e) => connection_code(e),
+    }
+}
+
+fn connection_code(e: &ConnectionError) -> ErrorCode {
+    match e {
+        ConnectionError::NotConnected | ConnectionError::NeedsReconnect { .. } => {
+            ErrorCode::NOT_CONNECTED
+        }
+        ConnectionError::InvalidTenant(_)
+        | ConnectionError::UnknownState
+        | ConnectionError::ExpiredState
+        | ConnectionError::SettingsChanged
+        | ConnectionError::MissingCode
+        | ConnectionError::HostConfig(_) => ErrorCode::INVALID_INPUT,
+        ConnectionError::Storage(_) | ConnectionError::KeyFile(_) => ErrorCode::STORAGE,
+        _ => ErrorCode::SALESFORCE,
     }
 }

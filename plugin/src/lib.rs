@@ -6,8 +6,10 @@
 //! JSON, with [`decode`]'s path-naming errors.
 
 // Public so that fuzz targets and tests can reach the pure decoders.
+pub mod clock;
 pub mod config;
 pub mod decode;
+mod delivery;
 mod error;
 pub mod events;
 pub mod ffi;

@@ -3,21 +3,61 @@
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use oauth2::AuthorizationCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::clock;
 use crate::config::{self, HostConfig};
+use crate::decode;
+use crate::delivery::{Deliverer, TenantDirectory};
 use crate::error::Error;
 use crate::events::{self, EventKind};
+use crate::oauth::{CallbackQuery, Connections};
+use crate::queue::Queue;
+use crate::salesforce::{Transport, TransportConfig, UreqTransport};
+use crate::settings::TenantSettings;
+use crate::workers::{Hold, Notify, Workers};
+
+/// Failures shown by `status`, at most.
+const FAILURES_SHOWN: usize = 50;
 
 pub struct Service {
     config: HostConfig,
+    queue: Arc<Queue>,
+    connections: Arc<Connections>,
+    tenants: Arc<TenantDirectory>,
+    workers: Workers,
+    transport: Arc<UreqTransport>,
     shut_down: AtomicBool,
 }
 
 impl Service {
-    /// Starts the plugin: checks the configuration and prepares the state directory.
-    pub fn start(config_json: &str) -> Result<Service, Error> {
+    /// Starts the plugin: checks the configuration, opens the queue and the token store, and
+    /// starts the workers, which pick up whatever an earlier run left undelivered.
+    pub fn start(config_json: &str, notify: Arc<dyn Notify>) -> Result<Service, Error> {
         let config = config::parse(config_json).map_err(Error::InvalidConfig)?;
         prepare_state_dir(&config.state_dir)?;
+        let queue = Arc::new(Queue::open(&config.state_dir)?);
+        let transport = Arc::new(UreqTransport::new(TransportConfig::default()));
+        let connections = Arc::new(Connections::new(
+            &config,
+            transport.clone() as Arc<dyn Transport>,
+        )?);
+        let tenants = Arc::new(TenantDirectory::default());
+        let deliverer = Arc::new(Deliverer {
+            tenants: tenants.clone(),
+            connections: connections.clone(),
+        });
+        let workers =
+            Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {
+                Error::Storage {
+                    path: config.state_dir.display().to_string(),
+                    reason: format!("cannot start the workers: {e}"),
+                }
+            })?;
         log::info!(
             "Salesforce plugin {} started (state in {}, API {}, {} workers)",
             env!("CARGO_PKG_VERSION"),
@@ -27,16 +67,128 @@ impl Service {
         );
         Ok(Service {
             config,
+            queue,
+            connections,
+            tenants,
+            workers,
+            transport,
             shut_down: AtomicBool::new(false),
         })
     }
 
-    /// A lifecycle hook: the event is decoded and validated before anything else happens.
+    /// Enables a tenant or applies its changed settings; answers them as applied.
+    pub fn configure_tenant(&self, tenant: &str, settings_json: &str) -> Result<String, Error> {
+        self.check_running()?;
+        check_tenant(tenant)?;
+        let settings =
+            TenantSettings::parse(settings_json, &self.config).map_err(Error::InvalidSettings)?;
+        let applied = settings.applied_json();
+        self.tenants.set(tenant, settings);
+        self.workers.resume(tenant);
+        log::info!("tenant {tenant}: settings applied");
+        Ok(applied.to_string())
+    }
+
+    /// A lifecycle hook: validates the event and returns once it is durable.
     pub fn handle_event(&self, kind: EventKind, payload: &[u8]) -> Result<(), Error> {
         self.check_running()?;
         let event = events::decode(kind, payload)?;
-        log::debug!("{kind} {} of tenant {} is valid", event.id, event.tenant_id);
-        Err(Error::NotAvailable("durable delivery to Salesforce"))
+        self.queue.append(
+            &event.tenant_id,
+            kind.type_name(),
+            &event.id,
+            payload.to_vec(),
+        )?;
+        self.workers.wake(&event.tenant_id);
+        log::debug!("tenant {}: {kind} {} queued", event.tenant_id, event.id);
+        Ok(())
+    }
+
+    pub fn connect_start(&self, tenant: &str) -> Result<String, Error> {
+        self.check_running()?;
+        let settings = self.settings_of(tenant)?;
+        let start = self
+            .connections
+            .connect_start(tenant, &settings.connection)?;
+        Ok(json!({"authorize_url": start.url, "expires_at": start.expires_at}).to_string())
+    }
+
+    pub fn connect_finish(&self, tenant: &str, redirect_query_json: &str) -> Result<String, Error> {
+        self.check_running()?;
+        let settings = self.settings_of(tenant)?;
+        let query = redirect_query(redirect_query_json)?;
+        let connected = self
+            .connections
+            .connect_finish(tenant, &settings.connection, &query)?;
+        if let Some(previous) = &connected.previous_org {
+            log::warn!(
+                "tenant {tenant} reconnected to another Salesforce org ({} instead of {}, user {})",
+                connected.identity.org_id,
+                previous.org_id,
+                previous.username
+            );
+        }
+        log::info!(
+            "tenant {tenant}: connected to Salesforce as {} (org {})",
+            connected.identity.username,
+            connected.identity.org_id
+        );
+        self.workers.resume(tenant);
+        Ok(serde_json::to_string(&connected).expect("the connected user serializes"))
+    }
+
+    pub fn disconnect(&self, tenant: &str) -> Result<String, Error> {
+        self.check_running()?;
+        let disconnected = self.connections.disconnect(tenant)?;
+        let pending = self.queue.counts(tenant)?.pending;
+        log::info!("tenant {tenant}: disconnected from Salesforce; {pending} events stay queued");
+        let mut answer = serde_json::to_value(&disconnected).expect("the answer serializes");
+        answer["events_kept"] = json!(pending);
+        Ok(answer.to_string())
+    }
+
+    /// Connection, queue and failures (host contract §6). Never holds a secret.
+    pub fn status(&self, tenant: &str) -> Result<String, Error> {
+        self.check_running()?;
+        check_tenant(tenant)?;
+        let connection = self.connections.status(tenant)?;
+        let counts = self.queue.counts(tenant)?;
+        let failures: Vec<Value> = self
+            .queue
+            .failed(tenant, FAILURES_SHOWN)?
+            .into_iter()
+            .map(|f| {
+                json!({
+                    "event_id": f.event_id, "event_type": f.kind, "error_code": f.code,
+                    "message": f.message, "failed_at": clock::rfc3339_ms(f.failed_ms),
+                    "attempts": f.attempts, "may_have_been_applied": f.maybe_applied,
+                })
+            })
+            .collect();
+        let held = self.workers.hold(tenant).map(|hold| match hold {
+            Hold::Until(until, reason) => {
+                json!({"reason": reason, "until": clock::rfc3339(until)})
+            }
+            Hold::UntilResumed(reason) => json!({"reason": reason}),
+        });
+        Ok(json!({
+            "tenant_id": tenant,
+            "enabled": self.tenants.get(tenant).is_some(),
+            "connection": connection,
+            "queue": {"pending": counts.pending, "written": counts.written, "failed": counts.failed, "held": held},
+            "failures": failures,
+        })
+        .to_string())
+    }
+
+    /// Re-queues failed deliveries (all of the tenant's, or one chat's).
+    pub fn retry(&self, tenant: &str, event_id: &str) -> Result<String, Error> {
+        self.check_running()?;
+        check_tenant(tenant)?;
+        let event_id = Some(event_id).filter(|id| !id.is_empty());
+        let requeued = self.queue.requeue_failed(tenant, event_id)?;
+        self.workers.wake(tenant);
+        Ok(json!({"tenant_id": tenant, "requeued": requeued}).to_string())
     }
 
     /// Every entry point whose work later parts of the plugin bring.
@@ -45,14 +197,26 @@ impl Service {
         Err(Error::NotAvailable(what))
     }
 
-    /// Stops taking work. The plugin starts no threads yet, so there is nothing to join.
+    /// Stops taking work: in-flight requests are cut, the workers joined, the queue closed.
+    /// What was not delivered stays queued for the next start.
     pub fn shutdown(&self) {
-        if !self.shut_down.swap(true, Ordering::SeqCst) {
-            log::info!(
-                "Salesforce plugin stopped (state kept in {})",
-                self.config.state_dir.display()
-            );
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
         }
+        self.transport.shutdown();
+        self.workers.shutdown();
+        self.queue.close();
+        log::info!(
+            "Salesforce plugin stopped (state kept in {})",
+            self.config.state_dir.display()
+        );
+    }
+
+    fn settings_of(&self, tenant: &str) -> Result<Arc<TenantSettings>, Error> {
+        check_tenant(tenant)?;
+        self.tenants
+            .get(tenant)
+            .ok_or_else(|| Error::NotEnabled(tenant.to_string()))
     }
 
     fn check_running(&self) -> Result<(), Error> {
@@ -64,7 +228,34 @@ impl Service {
     }
 }
 
-/// Creates the state directory, readable by the plugin's user only: it will hold tokens.
+fn check_tenant(tenant: &str) -> Result<(), Error> {
+    events::check_id("tenant_id", tenant).map_err(Error::InvalidRequest)
+}
+
+/// The redirect's query parameters, as a JSON object of strings.
+fn redirect_query(json: &str) -> Result<CallbackQuery, Error> {
+    #[derive(Deserialize)]
+    struct Query {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        state: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    let value = decode::parse_json(json.as_bytes(), 64 * 1024).map_err(Error::InvalidRequest)?;
+    let query: Query = decode::from_value(&value).map_err(Error::InvalidRequest)?;
+    Ok(CallbackQuery {
+        code: query.code.map(AuthorizationCode::new),
+        state: query.state,
+        error: query.error,
+        error_description: query.error_description,
+    })
+}
+
+/// Creates the state directory, readable by the plugin's user only: it holds tokens.
 fn prepare_state_dir(dir: &Path) -> Result<(), Error> {
     let storage = |reason: std::io::Error| Error::Storage {
         path: dir.display().to_string(),
@@ -82,16 +273,29 @@ fn prepare_state_dir(dir: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<Value>>);
+    impl Notify for Heard {
+        fn notify(&self, notification: Value) {
+            self.0.lock().push(notification);
+        }
+    }
 
     fn config(dir: &Path) -> String {
-        serde_json::json!({"state_dir": dir, "redirect_url": "http://127.0.0.1:1/cb"}).to_string()
+        json!({"state_dir": dir, "redirect_url": "http://127.0.0.1:1/cb"}).to_string()
+    }
+
+    fn start(dir: &Path) -> Service {
+        Service::start(&config(dir), Arc::new(Heard::default())).unwrap()
     }
 
     #[test]
     fn creates_a_private_state_dir() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("state");
-        Service::start(&config(&dir)).unwrap();
+        start(&dir).shutdown();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -105,18 +309,59 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("file");
         fs::write(&file, "").unwrap();
-        let err = Service::start(&config(&file.join("state"))).err().unwrap();
+        let err = Service::start(&config(&file.join("state")), Arc::new(Heard::default()))
+            .err()
+            .unwrap();
         assert!(matches!(err, Error::Storage { .. }), "{err}");
     }
 
     #[test]
     fn refuses_work_after_shutdown() {
         let tmp = tempfile::tempdir().unwrap();
-        let service = Service::start(&config(tmp.path())).unwrap();
+        let service = start(tmp.path());
         service.shutdown();
         let err = service
             .handle_event(EventKind::ChatEnded, b"{}")
             .unwrap_err();
         assert!(matches!(err, Error::ShutDown));
+    }
+
+    #[test]
+    fn accepted_events_wait_durably_for_a_connection_and_status_says_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let service = start(tmp.path());
+        let examples = include_str!("../../examples/events.jsonl");
+        for line in examples.lines() {
+            let kind: Value = serde_json::from_str(line).unwrap();
+            let kind = EventKind::from_type_name(kind["type"].as_str().unwrap()).unwrap();
+            service.handle_event(kind, line.as_bytes()).unwrap();
+        }
+        let settings = include_str!("../../examples/settings.json");
+        service.configure_tenant("demo", settings).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let status = loop {
+            let status: Value = serde_json::from_str(&service.status("demo").unwrap()).unwrap();
+            if !status["queue"]["held"].is_null() || std::time::Instant::now() > deadline {
+                break status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(status["queue"]["pending"], 6, "{status}");
+        assert_eq!(status["connection"]["state"], "not_connected", "{status}");
+        assert_eq!(
+            status["queue"]["held"]["reason"],
+            "tenant demo is not connected to Salesforce: connect it to deliver its events"
+        );
+        service.shutdown();
+
+        // A restart finds them all again.
+        let service = start(tmp.path());
+        let status: Value = serde_json::from_str(&service.status("demo").unwrap()).unwrap();
+        assert_eq!(status["queue"]["pending"], 6);
+        assert_eq!(
+            status["enabled"], false,
+            "settings come from the host at each start"
+        );
+        service.shutdown();
     }
 }

@@ -113,7 +113,16 @@ pub struct Queue {
 impl Queue {
     /// Opens (or creates) the queue in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Queue, QueueError> {
-        Self::start(Store::open(&state_dir.join("queue.redb"))?)
+        let path = state_dir.join("queue.redb");
+        let store = Store::open(&path)?;
+        // Chats are personal data: the owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| QueueError::storage(&path, e))?;
+        }
+        Self::start(store)
     }
 
     fn start(store: Store) -> Result<Queue, QueueError> {
@@ -229,12 +238,14 @@ impl Queue {
         self.store.tenants_with_pending()
     }
 
-    /// Stops accepting appends, commits what was handed over, and joins the committer.
+    /// Stops accepting appends, commits what was handed over, joins the committer and releases
+    /// the file.
     pub fn close(&self) {
         self.appends.lock().take();
         if let Some(committer) = self.committer.lock().take() {
             let _ = committer.join();
         }
+        self.store.close();
     }
 }
 

@@ -100,6 +100,7 @@ pub struct Store {
     /// `None` between an I/O failure and a successful reopen: redb refuses every transaction
     /// after an I/O error until the database is opened again.
     db: RwLock<Option<Database>>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -119,6 +120,7 @@ impl Store {
             path: path.to_path_buf(),
             open,
             db: RwLock::new(Some(db)),
+            closed: std::sync::atomic::AtomicBool::new(false),
         };
         // Create every table up front, so that readers never meet a missing one.
         store.write(|tx| {
@@ -142,6 +144,9 @@ impl Store {
         }
         let result = match self.db.read().as_ref() {
             Some(db) => f(db),
+            None if self.closed.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(QueueError::Closed)
+            }
             None => Err(QueueError::storage(&self.path, "cannot be reopened")),
         };
         if matches!(result, Err(QueueError::Storage(_))) {
@@ -150,8 +155,18 @@ impl Store {
         result
     }
 
+    /// Closes the file and releases its lock, for good: a later start in this process (or
+    /// another process) may open it.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.db.write().take();
+    }
+
     fn reopen(&self) {
         let mut db = self.db.write();
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         db.take(); // closes the file and releases its lock before opening it again
         match (self.open)() {
             Ok(reopened) => *db = Some(reopened),

@@ -43,6 +43,12 @@ fn events_survive_a_restart_and_come_back_in_order() {
         append(&queue, "t1", "chat.ended", "c2");
     }
     let queue = Queue::open(dir.path()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::fs::metadata(dir.path().join("queue.redb")).unwrap();
+        assert_eq!(file.permissions().mode() & 0o777, 0o600, "owner only");
+    }
     let mut tenants = queue.tenants_with_pending().unwrap();
     tenants.sort();
     assert_eq!(tenants, ["t1", "t2"]);
@@ -199,6 +205,9 @@ fn appends_after_close_are_refused() {
         queue.append("t", "chat.ended", "c", b"{}".to_vec()),
         Err(QueueError::Closed)
     );
+    assert_eq!(queue.counts("t").err(), Some(QueueError::Closed));
+    // The file is released: another queue (a restart) may open it at once.
+    Queue::open(dir.path()).unwrap();
 }
 
 /// A disk that refuses writes on demand, under redb's file backend.

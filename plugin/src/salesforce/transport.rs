@@ -118,6 +118,12 @@ impl UreqTransport {
             max_response_bytes: config.max_response_bytes,
         }
     }
+
+    /// Cuts every request in flight (they fail as "may have been sent") and refuses new ones:
+    /// the plugin's shutdown must not wait for a slow Salesforce.
+    pub fn shutdown(&self) {
+        self.agent.clone().shutdown();
+    }
 }
 
 impl Transport for UreqTransport {

@@ -1,0 +1,168 @@
+//! `cloudcx-shim connect`: the OAuth web-server flow as the CloudCX host runs it.
+//!
+//! The shim asks the plugin for the authorize URL, listens on the host configuration's
+//! `redirect_url` (on 127.0.0.1, at its port and path) for Salesforce's redirect, shows the
+//! person a page that says they may close the window, and hands the redirect's query to the
+//! plugin. With `--auto` it follows the authorize URL itself, as a browser would, which works
+//! with the emulator (it approves at once).
+
+use std::time::{Duration, Instant};
+
+use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
+use cloudcx_salesforce_abi::PluginBox;
+use serde_json::{Map, Value};
+
+/// Salesforce's one-time `state` lives ten minutes: no point waiting longer.
+const CALLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
+
+const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>CloudCX</title>\
+    <body style=\"font-family:sans-serif;margin:3em\"><h1>Salesforce sign-in received</h1>\
+    <p>CloudCX is finishing the connection. You may close this window.</p></body>";
+
+/// Where the host receives the redirect: the listener's address and the path to expect.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RedirectTarget {
+    pub port: u16,
+    pub path: String,
+}
+
+impl RedirectTarget {
+    /// Reads an `http://127.0.0.1:PORT/PATH` (or `localhost`) redirect URL.
+    pub fn parse(redirect_url: &str) -> Result<RedirectTarget, String> {
+        let uri: http::Uri = redirect_url
+            .parse()
+            .map_err(|e| format!("redirect_url {redirect_url} is not a URL: {e}"))?;
+        let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if uri.scheme_str() != Some("http") || !loopback {
+            return Err(format!(
+                "redirect_url {redirect_url} is not on this machine: the shim can only listen on \
+                 http://127.0.0.1:PORT/...; point redirect_url in the host configuration there"
+            ));
+        }
+        Ok(RedirectTarget {
+            port: uri.port_u16().unwrap_or(80),
+            path: uri.path().to_string(),
+        })
+    }
+}
+
+/// Runs the flow; answers the plugin's "connected" JSON or a message for the person.
+pub fn run(
+    plugin: &PluginBox,
+    tenant: &str,
+    redirect_url: &str,
+    auto: bool,
+) -> Result<String, String> {
+    let target = RedirectTarget::parse(redirect_url)?;
+    // Listen before anyone can be sent to the redirect.
+    let server = tiny_http::Server::http(("127.0.0.1", target.port)).map_err(|e| {
+        format!(
+            "cannot listen on 127.0.0.1:{} for the redirect: {e}",
+            target.port
+        )
+    })?;
+    let start = match plugin.connect_start(tenant.into()) {
+        RResult::ROk(text) => text.to_string(),
+        RResult::RErr(e) => return Err(format!("{} ({})", e.message, e.code)),
+    };
+    let start: Value = serde_json::from_str(&start).map_err(|e| format!("plugin answer: {e}"))?;
+    let authorize_url = start["authorize_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    println!("Open this address in a browser to connect tenant {tenant} to Salesforce:\n\n  {authorize_url}\n");
+    let follower = auto.then(|| std::thread::spawn(move || follow(&authorize_url)));
+    let query = wait_for_redirect(&server, &target.path)?;
+    if let Some(follower) = follower {
+        follower
+            .join()
+            .map_err(|_| "following the authorize URL failed".to_string())??;
+    }
+    match plugin.connect_finish(
+        tenant.into(),
+        Value::Object(query).to_string().as_str().into(),
+    ) {
+        RResult::ROk(text) => Ok(text.to_string()),
+        RResult::RErr(e) => Err(format!("{} ({})", e.message, e.code)),
+    }
+}
+
+/// Plays the browser: asks the authorize URL, then goes where Salesforce redirects.
+fn follow(authorize_url: &str) -> Result<(), String> {
+    let agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let response = agent
+        .get(authorize_url)
+        .call()
+        .map_err(|e| format!("cannot reach the authorize URL: {e}"))?;
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| {
+            format!(
+                "the authorize URL answered {} without a redirect: with --auto, sign-in must be \
+                 approved at once (as the emulator does); open the URL in a browser instead",
+                response.status()
+            )
+        })?
+        .to_string();
+    agent
+        .get(&location)
+        .call()
+        .map_err(|e| format!("cannot follow the redirect to {location}: {e}"))?;
+    Ok(())
+}
+
+/// Serves the listener until the redirect arrives; answers its query parameters.
+fn wait_for_redirect(server: &tiny_http::Server, path: &str) -> Result<Map<String, Value>, String> {
+    let deadline = Instant::now() + CALLBACK_WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let request = server
+            .recv_timeout(left)
+            .map_err(|e| format!("the redirect listener failed: {e}"))?
+            .ok_or("no redirect from Salesforce within 10 minutes: start connecting again")?;
+        let (request_path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
+        if request_path != path {
+            let _ = request.respond(tiny_http::Response::empty(404));
+            continue;
+        }
+        let params: Map<String, Value> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        let page = tiny_http::Response::from_string(DONE_PAGE).with_header(
+            "Content-Type: text/html; charset=utf-8"
+                .parse::<tiny_http::Header>()
+                .expect("a valid header"),
+        );
+        let _ = request.respond(page);
+        return Ok(params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_redirects_can_be_served_here() {
+        assert_eq!(
+            RedirectTarget::parse("http://127.0.0.1:8765/callback").unwrap(),
+            RedirectTarget {
+                port: 8765,
+                path: "/callback".into()
+            }
+        );
+        assert_eq!(
+            RedirectTarget::parse("http://localhost/cb").unwrap().port,
+            80
+        );
+        let err = RedirectTarget::parse("https://cx.example.com/callback").unwrap_err();
+        assert!(err.contains("is not on this machine"), "{err}");
+    }
+}
