@@ -1,32 +1,60 @@
 //! The local Salesforce emulator: a library module, so tests start one in-process, and the
 //! `cloudcx-shim emulator` command.
 //!
-//! It serves, on `http://127.0.0.1:PORT` (login host, instance URL and identity host at once):
-//! - OAuth: `/services/oauth2/authorize` (approves at once, 302 to the callback with `code` and
-//!   `state`), `/services/oauth2/token` (authorization_code and refresh_token grants; client
-//!   secret in the body or Basic; PKCE S256), `/services/oauth2/revoke`,
-//!   `/services/oauth2/userinfo`, `/id/{org}/{user}`, `/.well-known/openid-configuration`;
-//! - the data API under `/services/data/vNN.N/` (v21.0 to v62.0): versions, resources,
-//!   `limits`, sObject create/retrieve/update/delete, upsert by external ID, blobs,
-//!   describe, `query`/`queryAll` with `nextRecordsUrl` paging, `composite`, and sObject
-//!   Collections, with `Sforce-Limit-Info` on each answer;
-//! - `GET /`: the records as an HTML page; `GET /__emulator/dump`: the same as JSON;
-//!   `POST /__emulator/faults`: fault injection (see [`faults::FaultRequest`]).
+//! One address, `http://127.0.0.1:PORT`, is login host, instance URL and identity host at once.
 //!
-//! Tests use [`Emulator`]:
+//! **OAuth** (salesforce-api.md §1): `GET /services/oauth2/authorize` checks the client id and the
+//! exact callback, approves at once and redirects with `code` and `state` (or `error=`);
+//! `POST /services/oauth2/token` takes `authorization_code` (PKCE S256 checked when a challenge
+//! was sent; codes are single-use and expire) and `refresh_token` grants, with the client secret
+//! in the body or as Basic; answers have no `expires_in`, `issued_at` is a string, a refresh
+//! brings no new refresh token (unless [`EmulatorOptions::rotate_refresh_tokens`]); at most five
+//! grants per user and app. Also `/services/oauth2/revoke`, `/services/oauth2/userinfo`,
+//! `/id/{org}/{user}` and `/.well-known/openid-configuration`. The demo app is `demo-client` /
+//! `demo-secret` and accepts any `http://127.0.0.1:*` or `http://localhost:*` callback.
+//!
+//! **Data API** under `/services/data/vNN.N/` (v21.0 to v62.0; `GET /services/data/` needs no
+//! token and costs nothing): resources, `limits`, `sobjects` (describe global), `sobjects/{O}`
+//! (POST create, GET basic info), `sobjects/{O}/describe`, `sobjects/{O}/{id}` (GET with
+//! `?fields=`, PATCH, DELETE), `sobjects/{O}/{id}/{VersionData|Body}`, `sobjects/{O}/{ExtField}/
+//! {value}` (GET, PATCH upsert: 201 / 200 with `created` / 300, `?updateOnly=true`, DELETE),
+//! `query` and `queryAll` (`?q=`, pages by `nextRecordsUrl`, `Sforce-Query-Options:
+//! batchSize=N`), `composite` (25 subrequests, 5 queries, `@{ref.path}` references,
+//! `allOrNone`) and `composite/sobjects` (create, update, upsert, retrieve, delete; 200
+//! records). Every answer carries `Sforce-Limit-Info: api-usage=N/M`; each request counts one
+//! call (a composite or collections request too) and 403 REQUEST_LIMIT_EXCEEDED follows once
+//! the budget is spent. Records follow Salesforce's rules and errors: see `rules.rs`.
+//!
+//! **For people and tests**: `GET /` shows the records as HTML; `GET /__emulator/dump` is
+//! [`Emulator::dump`]; `POST /__emulator/faults` takes a [`FaultRequest`]
+//! (`{"failNext": {"count": 2, "kind": "503"}, "dropAfterWrite": 1, "latencyMs": 200,
+//! "expireAccessTokens": true, "revokeRefreshTokens": true, "apiLimit": 100, "apiUsed": 0,
+//! "duplicateRules": "block", "denyAuthorization": true}`, every key optional);
+//! `POST /__emulator/convert-lead` takes `{"leadId": "00Q…"}`.
+//!
+//! **Seed** ([`SeedFile`]): `{"customFields": [{"object": "Lead", "name": "Chat_Id__c", "type":
+//! "string", "length": 64, "externalId": true}], "records": [{"type": "User", "Email":
+//! "agent@example.com"}, {"type": "Lead", "LastName": "Doe", "Company": "Acme"}]}`. Records may
+//! give their `Id` and read-only fields (`IsConverted`, `CaseNumber`, ...); the first User is the
+//! one who logs in (a demo admin is made when there is none).
+//!
+//! Tests use [`Emulator`], whose API is synchronous:
 //!
 //! ```no_run
 //! use cloudcx_shim::emulator::{Emulator, EmulatorOptions, FaultKind};
+//! use serde_json::json;
 //!
 //! let emulator = Emulator::start(EmulatorOptions::default()).expect("emulator");
-//! // Point the plugin's login and instance URLs at emulator.base_url(), or skip the browser:
+//! emulator.seed(&json!({"records": [{"type": "Lead", "LastName": "Doe", "Company": "Acme"}]})).unwrap();
+//! // Point the plugin's login and instance URLs at emulator.base_url() and run the OAuth flow
+//! // against the demo app, or skip the browser step:
 //! let tokens = emulator.issue_tokens();
 //! emulator.fail_next(2, FaultKind::Unavailable); // the next two data calls get 503
-//! emulator.drop_after_write(1); // the next write is applied, then the connection is closed
+//! emulator.drop_after_write(1); // the next write is applied, then its connection is closed
 //! // ... drive the plugin ...
-//! let leads = emulator.records("Lead");
-//! assert!(emulator.api_calls() > 0);
-//! # drop((tokens, leads));
+//! assert_eq!(emulator.records("Lead").len(), 1);
+//! assert!(emulator.api_calls() <= 10);
+//! # drop(tokens);
 //! emulator.stop();
 //! ```
 
@@ -123,6 +151,21 @@ impl Shared {
         out["loginUserId"] = json!(org.login_user);
         out["apiUsage"] = json!({"used": self.usage.used.load(Ordering::SeqCst), "max": self.usage.max.load(Ordering::SeqCst)});
         out
+    }
+
+    /// Converts a Lead in one transaction.
+    pub fn convert_lead(&self, lead_id: &str) -> Result<(String, String), ApiError> {
+        let mut org = self.org.lock();
+        let user = org.login_user.clone();
+        let savepoint = org.begin();
+        let converted = org.convert_lead(lead_id, rules::Writer::api(&user));
+        match converted {
+            Ok(_) => org.commit(savepoint),
+            Err(_) => org.rollback(savepoint),
+        }
+        drop(org);
+        self.mark_dirty();
+        converted
     }
 
     pub fn apply_faults(&self, request: &FaultRequest) {
@@ -324,6 +367,13 @@ impl Emulator {
         let ids = seed::apply(&mut self.shared.org.lock(), &seed)?;
         self.shared.mark_dirty();
         Ok(ids)
+    }
+
+    /// Converts a Lead (as a user would in Salesforce): makes an Account and a Contact, marks
+    /// the Lead converted (`IsConverted`, `ConvertedContactId`, `ConvertedAccountId`) and moves
+    /// its Tasks to the Contact. Returns (Contact Id, Account Id).
+    pub fn convert_lead(&self, lead_id: &str) -> Result<(String, String), ApiError> {
+        self.shared.convert_lead(lead_id)
     }
 
     /// The org as JSON: `{"organizationId", "loginUserId", "apiUsage": {"used", "max"},

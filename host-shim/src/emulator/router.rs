@@ -35,6 +35,7 @@ pub fn route(shared: &Shared, req: &Req) -> Outcome {
         ),
         ("GET", "/__emulator/dump") => Reply::json(200, shared.dump()),
         ("POST", "/__emulator/faults") => admin_faults(shared, req),
+        ("POST", "/__emulator/convert-lead") => admin_convert(shared, req),
         ("GET" | "POST", "/services/oauth2/authorize") => oauth::authorize(shared, req),
         ("POST", "/services/oauth2/token") => oauth::token(shared, req),
         ("GET" | "POST", "/services/oauth2/revoke") => oauth::revoke(shared, req),
@@ -62,6 +63,24 @@ fn admin_faults(shared: &Shared, req: &Req) -> Reply {
     };
     shared.apply_faults(&request);
     Reply::json(200, serde_json::json!({"ok": true}))
+}
+
+/// `{"leadId": "00Q…"}` → `{"contactId", "accountId"}`, or the Salesforce error.
+fn admin_convert(shared: &Shared, req: &Req) -> Reply {
+    let lead = req
+        .json()
+        .ok()
+        .and_then(|v| v.get("leadId").and_then(Value::as_str).map(str::to_string));
+    let Some(lead) = lead else {
+        return Reply::error(&ApiError::json_parse("expected {\"leadId\": \"00Q...\"}"));
+    };
+    match shared.convert_lead(&lead) {
+        Ok((contact, account)) => Reply::json(
+            200,
+            serde_json::json!({"contactId": contact, "accountId": account}),
+        ),
+        Err(e) => Reply::error(&e),
+    }
 }
 
 /// The user behind the request's access token, or the 401 Salesforce gives.

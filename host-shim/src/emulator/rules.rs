@@ -355,6 +355,85 @@ impl Org {
         Ok(())
     }
 
+    /// Converts a Lead as Salesforce's Convert button does: a new Account (the Company) and
+    /// Contact, the Lead marked converted and pointing at them, its Tasks moved to the Contact.
+    /// Returns (Contact Id, Account Id).
+    pub fn convert_lead(
+        &mut self,
+        lead_id: &str,
+        who: Writer,
+    ) -> Result<(String, String), ApiError> {
+        let schema = self.schema.clone();
+        let lead_def = schema.object("Lead").ok_or_else(ApiError::not_found)?;
+        let lead = self.fetch(lead_def, lead_id)?.clone();
+        if lead.get("IsConverted") == Some(&Value::Bool(true)) {
+            return Err(ApiError::bad_request(
+                "CANNOT_UPDATE_CONVERTED_LEAD",
+                "cannot reference converted lead",
+            ));
+        }
+        let lead_id = lead
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let copy = |fields: &[&str]| -> Map<String, Value> {
+            fields
+                .iter()
+                .filter_map(|f| {
+                    lead.get(*f)
+                        .filter(|v| !v.is_null())
+                        .map(|v| (f.to_string(), v.clone()))
+                })
+                .collect()
+        };
+        let mut account = Map::new();
+        account.insert(
+            "Name".into(),
+            lead.get("Company").cloned().unwrap_or(Value::Null),
+        );
+        let account = self.create("Account", &account, who)?;
+        let mut contact = copy(&[
+            "FirstName",
+            "LastName",
+            "Email",
+            "Phone",
+            "MobilePhone",
+            "Title",
+            "LeadSource",
+            "Description",
+        ]);
+        contact.insert("AccountId".into(), json!(account));
+        let contact = self.create("Contact", &contact, who)?;
+        let seeded = Writer { seed: true, ..who };
+        let today = OffsetDateTime::now_utc()
+            .date()
+            .format(DATE)
+            .unwrap_or_default();
+        let mut converted = Map::new();
+        for (field, value) in [
+            ("IsConverted", json!(true)),
+            ("Status", json!("Closed - Converted")),
+            ("ConvertedContactId", json!(contact)),
+            ("ConvertedAccountId", json!(account)),
+            ("ConvertedDate", json!(today)),
+        ] {
+            converted.insert(field.to_string(), value);
+        }
+        self.update("Lead", &lead_id, &converted, seeded)?;
+        let tasks: Vec<String> = self
+            .live_records("Task")
+            .filter(|t| t.get("WhoId").and_then(Value::as_str) == Some(lead_id.as_str()))
+            .filter_map(|t| t.get("Id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for task in tasks {
+            let mut moved = Map::new();
+            moved.insert("WhoId".to_string(), json!(contact));
+            self.update("Task", &task, &moved, seeded)?;
+        }
+        Ok((contact, account))
+    }
+
     /// Deletes a live record (the row stays, marked deleted).
     pub fn delete(&mut self, object: &str, id: &str) -> Result<(), ApiError> {
         let schema = self.schema.clone();

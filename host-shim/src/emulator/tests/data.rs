@@ -347,6 +347,77 @@ fn converted_leads_refuse_updates_and_references() {
 }
 
 #[test]
+fn leads_convert_into_contacts_and_accounts() {
+    let org = Org::start();
+    let lead = org.create("Lead", json!({"FirstName": "Ada", "LastName": "Doe", "Company": "Acme", "Email": "ada@example.com"}));
+    let task = org.create("Task", json!({"WhoId": lead, "Subject": "Chat"}));
+    let (contact, account) = org.emulator.convert_lead(&lead).expect("converted");
+    let l = org.get(&format!("{V}/sobjects/Lead/{lead}")).json();
+    assert_eq!(
+        (l["IsConverted"].as_bool(), l["Status"].as_str()),
+        (Some(true), Some("Closed - Converted"))
+    );
+    assert_eq!(
+        (
+            l["ConvertedContactId"].as_str(),
+            l["ConvertedAccountId"].as_str()
+        ),
+        (Some(contact.as_str()), Some(account.as_str()))
+    );
+    assert!(l["ConvertedDate"].as_str().is_some_and(|d| d.len() == 10));
+    let c = org.get(&format!("{V}/sobjects/Contact/{contact}")).json();
+    assert_eq!(
+        (
+            c["Email"].as_str(),
+            c["AccountId"].as_str(),
+            c["Name"].as_str()
+        ),
+        (
+            Some("ada@example.com"),
+            Some(account.as_str()),
+            Some("Ada Doe")
+        )
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Account/{account}")).json()["Name"],
+        "Acme"
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Task/{task}")).json()["WhoId"],
+        contact.as_str()
+    );
+    assert_eq!(
+        org.emulator.convert_lead(&lead).map_err(|e| e.code),
+        Err("CANNOT_UPDATE_CONVERTED_LEAD")
+    );
+    assert_eq!(
+        org.emulator.records("Account").len(),
+        1,
+        "a failed conversion leaves nothing behind"
+    );
+    let other = org.create("Lead", json!({"LastName": "Bo", "Company": "Beta"}));
+    let r = super::raw(
+        &org.agent,
+        "POST",
+        &org.url("/__emulator/convert-lead"),
+        Some(json!({"leadId": other}).to_string().into_bytes()),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["contactId"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("003")));
+    let r = super::raw(
+        &org.agent,
+        "POST",
+        &org.url("/__emulator/convert-lead"),
+        Some(b"{}".to_vec()),
+        &[],
+    );
+    assert_eq!(r.status, 400);
+}
+
+#[test]
 fn inactive_users_cannot_own_records() {
     let org = Org::seeded(json!({"records": [
         {"type": "User", "Email": "admin@example.com"},

@@ -327,12 +327,22 @@ fn many_keep_alive_clients_at_once() {
 fn headers_on_the_wire_are_spelled_like_salesforce() {
     use std::io::{Read, Write};
     let org = Org::start();
-    let addr = org.emulator.base_url().trim_start_matches("http://").to_string();
+    let addr = org
+        .emulator
+        .base_url()
+        .trim_start_matches("http://")
+        .to_string();
     let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
     write!(stream, "GET {V}/limits HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", org.token).expect("write");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read");
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert!(answer.contains("\r\nSforce-Limit-Info: api-usage=1/15000\r\n"), "{answer}");
-    assert!(answer.contains("\r\nContent-Type: application/json;charset=UTF-8\r\n"), "{answer}");
+    assert!(
+        answer.contains("\r\nSforce-Limit-Info: api-usage=1/15000\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\r\nContent-Type: application/json;charset=UTF-8\r\n"),
+        "{answer}"
+    );
 }
