@@ -115,6 +115,14 @@ pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
             format!("{}: unknown format {}", path.display(), snap.format),
         ));
     }
+    if super::ids::normalize(&snap.org_id).as_deref() != Some(snap.org_id.as_str())
+        || super::ids::normalize(&snap.login_user).as_deref() != Some(snap.login_user.as_str())
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: bad orgId or loginUser", path.display()),
+        ));
+    }
     let mut org = shared.org.lock();
     let mut fresh = Org::new(super::schema::Schema::standard());
     fresh.duplicate_rules = org.duplicate_rules;

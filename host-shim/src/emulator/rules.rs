@@ -635,6 +635,29 @@ impl Org {
                 &["WhoId", "WhatId"],
             ));
         }
+        let own_id = text(record, "Id").unwrap_or_default();
+        for field in obj.fields.iter().filter(|f| f.unique) {
+            let Some(value) = record.get(&field.name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            if let Some(other) = self
+                .find(&obj.name, &field.name, &value)
+                .into_iter()
+                .find(|id| *id != own_id)
+            {
+                return Err(ApiError::on_fields(
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: {} duplicates value on record with id: {other}",
+                        field.name
+                    ),
+                    &[&field.name],
+                ));
+            }
+        }
         if who.seed
             || (who.allow_save && self.duplicate_rules == DuplicateRules::Alert)
             || self.duplicate_rules == DuplicateRules::None
@@ -653,7 +676,6 @@ impl Org {
         {
             return Ok(());
         }
-        let own_id = text(record, "Id").unwrap_or_default();
         let matches: Vec<String> = self
             .find(&obj.name, key, &value)
             .into_iter()

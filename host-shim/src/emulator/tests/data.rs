@@ -524,6 +524,29 @@ fn upsert_by_external_id() {
 }
 
 #[test]
+fn unique_fields_refuse_duplicate_values() {
+    let org = Org::seeded(json!({"customFields": [
+        {"object": "Contact", "name": "Chat_Key__c", "type": "string", "externalId": true, "unique": true}
+    ]}));
+    let first = org.create("Contact", json!({"LastName": "A", "Chat_Key__c": "k1"}));
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Contact"),
+        Some(&json!({"LastName": "B", "Chat_Key__c": "K1"})),
+    );
+    assert_eq!(
+        r.json(),
+        json!([{"errorCode": "DUPLICATE_VALUE", "message": format!("duplicate value found: Chat_Key__c duplicates value on record with id: {first}"), "fields": ["Chat_Key__c"]}])
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Contact/{first}"),
+        Some(&json!({"Chat_Key__c": "k1", "Title": "same value, same record"})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
+#[test]
 fn describe_matches_the_fixture_and_the_schema() {
     let org = Org::seeded(chat_id_seed(json!([])));
     let r = org.get(&format!("{V}/sobjects/Lead/describe/"));

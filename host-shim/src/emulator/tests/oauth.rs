@@ -245,6 +245,15 @@ fn web_server_flow_gives_salesforce_token_responses() {
 }
 
 #[test]
+fn refresh_tokens_only_for_the_refresh_scope() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let code = code_for(&emulator, &[("scope", "api id")]);
+    let token = exchange(&emulator, &code, &[]).json();
+    assert!(token.get("refresh_token").is_none(), "{token}");
+    assert_eq!(token["scope"], "api id");
+}
+
+#[test]
 fn rotation_issues_a_new_refresh_token_and_retires_the_old() {
     let emulator = Emulator::start(EmulatorOptions {
         rotate_refresh_tokens: true,

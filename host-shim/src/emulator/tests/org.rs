@@ -138,6 +138,14 @@ fn data_file_keeps_the_org_across_restarts() {
         ],
     );
     assert_ne!(next.json()["id"], lead.as_str(), "Ids keep counting");
+    again.stop();
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, text.replace(&org_id, "00Dbad")).expect("write");
+    assert!(Emulator::start(EmulatorOptions {
+        data_file: Some(path.clone()),
+        ..EmulatorOptions::default()
+    })
+    .is_err());
     std::fs::write(&path, "{broken").expect("write");
     assert!(Emulator::start(EmulatorOptions {
         data_file: Some(path),
@@ -294,13 +302,13 @@ impl std::io::Write for LineSink<'_> {
 #[test]
 fn many_keep_alive_clients_at_once() {
     let org = Org::start();
-    let threads: Vec<_> = (0..8)
+    let threads: Vec<_> = (0..32)
         .map(|t| {
             let base = org.emulator.base_url().to_string();
             let token = org.token.clone();
             std::thread::spawn(move || {
                 let agent = agent();
-                for i in 0..40 {
+                for i in 0..10 {
                     let body = format!(r#"{{"LastName":"T{t}-{i}","Company":"C"}}"#);
                     let r = raw(
                         &agent,
