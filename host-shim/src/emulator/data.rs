@@ -86,14 +86,6 @@ pub fn versions() -> Value {
     Value::Array(list)
 }
 
-fn method_not_allowed(method: &str, allowed: &str) -> Reply {
-    Reply::error(&ApiError::new(
-        405,
-        "METHOD_NOT_ALLOWED",
-        format!("HTTP Method '{method}' not allowed. Allowed are {allowed}"),
-    ))
-}
-
 /// Handles one data request.
 pub fn handle(org: &mut Org, ctx: &Ctx, call: &Call) -> Reply {
     let decoded: Vec<String> = call
@@ -113,7 +105,7 @@ pub fn handle(org: &mut Org, ctx: &Ctx, call: &Call) -> Reply {
         ("POST", ["composite"]) if !ctx.in_composite => composite::composite(org, ctx, call),
         (_, ["composite", "sobjects", rest @ ..]) => composite::collections(org, ctx, call, rest),
         (_, [] | ["limits"] | ["sobjects"] | ["query" | "queryAll", ..]) => {
-            return method_not_allowed(call.method, "GET")
+            return Reply::error(&ApiError::method_not_allowed(call.method, "GET"))
         }
         _ => Err(ApiError::not_found()),
     };

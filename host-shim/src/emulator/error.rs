@@ -42,6 +42,14 @@ impl ApiError {
         ApiError::new(404, "NOT_FOUND", "The requested resource does not exist")
     }
 
+    pub fn method_not_allowed(method: &str, allowed: &str) -> ApiError {
+        ApiError::new(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!("HTTP Method '{method}' not allowed. Allowed are {allowed}"),
+        )
+    }
+
     pub fn session() -> ApiError {
         ApiError::new(401, "INVALID_SESSION_ID", "Session expired or invalid")
     }

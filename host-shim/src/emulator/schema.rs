@@ -200,13 +200,7 @@ impl FieldDef {
             ("controllerName", json!(null)),
             ("createable", json!(self.createable)),
             ("custom", json!(self.custom)),
-            (
-                "defaultValue",
-                json!(self
-                    .default
-                    .clone()
-                    .filter(|_| self.kind != FieldType::Boolean || self.custom)),
-            ),
+            ("defaultValue", json!(self.default)),
             ("defaultValueFormula", json!(null)),
             ("defaultedOnCreate", json!(self.defaulted_on_create)),
             ("dependentPicklist", json!(false)),

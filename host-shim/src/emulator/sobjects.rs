@@ -163,7 +163,9 @@ pub fn route(
                 .with_header("Location", record_url(&ctx.version, &obj.name, &id)))
         }
         ("GET", ["describe"]) => Ok(Reply::json(200, describe(org, ctx, &obj))),
-        (_, ["describe"]) | (_, []) => Ok(method_not_allowed(call.method, "GET,HEAD,POST")),
+        (_, ["describe"]) | (_, []) => {
+            Err(ApiError::method_not_allowed(call.method, "GET,HEAD,POST"))
+        }
         ("GET", [id]) => Ok(Reply::json(
             200,
             record_json(ctx, &obj, org.fetch(&obj, id)?, call.param("fields"))?,
@@ -176,7 +178,10 @@ pub fn route(
             org.delete(&obj.name, id)?;
             Ok(Reply::empty(204))
         }
-        (_, [_]) => Ok(method_not_allowed(call.method, "GET,HEAD,PATCH,DELETE")),
+        (_, [_]) => Err(ApiError::method_not_allowed(
+            call.method,
+            "GET,HEAD,PATCH,DELETE",
+        )),
         ("GET", [id, field])
             if ids::normalize(id).is_some()
                 && obj
@@ -237,17 +242,12 @@ pub fn route(
                 several => Ok(multiple_choices(ctx, &obj, several)),
             }
         }
-        (_, [_, _]) => Ok(method_not_allowed(call.method, "GET,HEAD,PATCH,DELETE")),
+        (_, [_, _]) => Err(ApiError::method_not_allowed(
+            call.method,
+            "GET,HEAD,PATCH,DELETE",
+        )),
         _ => Err(ApiError::not_found()),
     }
-}
-
-fn method_not_allowed(method: &str, allowed: &str) -> Reply {
-    Reply::error(&ApiError::new(
-        405,
-        "METHOD_NOT_ALLOWED",
-        format!("HTTP Method '{method}' not allowed. Allowed are {allowed}"),
-    ))
 }
 
 /// 300: the URLs of every matching record.
