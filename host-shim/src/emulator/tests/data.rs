@@ -547,6 +547,88 @@ fn unique_fields_refuse_duplicate_values() {
 }
 
 #[test]
+fn values_are_typed_and_written_as_salesforce_writes_them() {
+    let org = Org::seeded(json!({"customFields": [
+        {"object": "Case", "name": "Started__c", "type": "datetime"},
+        {"object": "Case", "name": "Score__c", "type": "double"},
+        {"object": "Case", "name": "Urgent__c", "type": "boolean"},
+    ]}));
+    let case = org.create(
+        "Case",
+        json!({"Started__c": "2024-05-01T10:00:00+02:00", "Score__c": "2.5", "Urgent__c": true}),
+    );
+    let c = org.get(&format!("{V}/sobjects/Case/{case}")).json();
+    assert_eq!(c["Started__c"], "2024-05-01T08:00:00.000+0000");
+    assert_eq!(
+        (c["Score__c"].as_f64(), c["Urgent__c"].as_bool()),
+        (Some(2.5), Some(true))
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Case/{case}"),
+        Some(&json!({"Started__c": "2024-05-01T10:00:00.123+0000"})),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Case/{case}")).json()["Started__c"],
+        "2024-05-01T10:00:00.123+0000"
+    );
+    for bad in [
+        json!({"Started__c": "yesterday"}),
+        json!({"Urgent__c": "yes"}),
+        json!({"Score__c": [1]}),
+    ] {
+        let r = org.send("PATCH", &format!("{V}/sobjects/Case/{case}"), Some(&bad));
+        assert_eq!(r.error_code(), "JSON_PARSER_ERROR", "{bad}");
+    }
+    let task = org.create("Task", json!({"ActivityDate": "2024-05-01"}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Task/{task}")).json()["ActivityDate"],
+        "2024-05-01"
+    );
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Task/{task}"),
+        Some(&json!({"ActivityDate": "2024-13-01"})),
+    );
+    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
+}
+
+#[test]
+fn external_id_get_and_delete() {
+    let org = Org::seeded(chat_id_seed(json!([
+        {"type": "Lead", "LastName": "A", "Company": "C", "Chat_Id__c": "one"},
+        {"type": "Lead", "LastName": "B", "Company": "C", "Chat_Id__c": "two"},
+        {"type": "Lead", "LastName": "C", "Company": "C", "Chat_Id__c": "two"},
+    ])));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/Chat_Id__c/ONE?fields=LastName"))
+            .json()["LastName"],
+        "A"
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/Chat_Id__c/two")).status,
+        300
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/Chat_Id__c/none"))
+            .status,
+        404
+    );
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Lead/Chat_Id__c/two"), None)
+            .status,
+        300
+    );
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Lead/Chat_Id__c/one"), None)
+            .status,
+        204
+    );
+    assert_eq!(org.emulator.records("Lead").len(), 2);
+}
+
+#[test]
 fn describe_matches_the_fixture_and_the_schema() {
     let org = Org::seeded(chat_id_seed(json!([])));
     let r = org.get(&format!("{V}/sobjects/Lead/describe/"));

@@ -211,6 +211,22 @@ fn command_line_flags_become_options() {
         .options()
         .is_err());
     assert!(Cli::try_parse_from(["x", "--duplicates", "maybe"]).is_err());
+    let demo = Cli::try_parse_from(["x", "--callback", "http://localhost:7/cb"])
+        .expect("parses")
+        .args
+        .options()
+        .expect("options");
+    assert_eq!(demo.clients.len(), 1);
+    assert_eq!(
+        (demo.clients[0].id.as_str(), demo.clients[0].callbacks.len()),
+        ("demo-client", 1)
+    );
+    let plain = Cli::try_parse_from(["x"]).expect("parses").args;
+    assert!(
+        plain.options().expect("options").clients.is_empty(),
+        "the demo app"
+    );
+    assert!(plain.faults().fail_next.is_none());
 }
 
 #[test]

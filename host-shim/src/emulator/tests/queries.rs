@@ -82,7 +82,9 @@ fn queries_page_with_next_records_url() {
     assert_eq!(second["records"][49]["LastName"], "L249");
     assert_eq!(second["records"][0]["attributes"]["type"], "Lead");
 
-    let all = org.get(&q("SELECT Id FROM Lead")).json();
+    let all = org
+        .get(&q("SELECT Id FROM Lead").replace("/query?", "/queryAll?"))
+        .json();
     assert_eq!(
         (
             all["done"].as_bool(),
