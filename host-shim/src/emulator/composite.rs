@@ -1,5 +1,6 @@
-//! Composite (`/composite`, salesforce-api.md §3.1) and sObject Collections
-//! (`/composite/sobjects`, §3.5). Both count as one API call and roll back with `allOrNone`.
+//! Composite (`/composite`, salesforce-api.md §3.1), composite graph (`/composite/graph`,
+//! §3.3) and sObject Collections (`/composite/sobjects`, §3.5). Each request counts as one API
+//! call and runs in one transaction that `allOrNone` (always, for a graph) rolls back.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,8 @@ use super::wire::{parse_form, Reply};
 const MAX_SUBREQUESTS: usize = 25;
 const MAX_QUERIES: usize = 5;
 const MAX_RECORDS: usize = 200;
+const MAX_GRAPHS: usize = 75;
+const MAX_GRAPH_NODES: usize = 500;
 
 fn halted() -> Value {
     json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}])
@@ -166,31 +169,21 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
 }
 
 /// `POST /composite`.
-pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
-    let body = call.object()?;
-    let all_or_none = body
-        .get("allOrNone")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let requests = body
-        .get("compositeRequest")
+/// Parses a `compositeRequest` array and checks its limits and reference Ids.
+fn parse_subs(requests: Option<&Value>, max: usize) -> Result<Vec<Sub>, ApiError> {
+    let requests = requests
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("INVALID_INPUT", "compositeRequest is required"))?;
-    if requests.len() > MAX_SUBREQUESTS {
+    if requests.len() > max {
         return Err(ApiError::bad_request(
             "LIMIT_EXCEEDED",
-            format!(
-                "Limit Exceeded: the composite request has more than {MAX_SUBREQUESTS} subrequests"
-            ),
+            format!("Limit Exceeded: the composite request has more than {max} subrequests"),
         ));
     }
     let subs = requests
         .iter()
         .map(parse_sub)
         .collect::<Result<Vec<_>, _>>()?;
-    if subs.iter().filter(|s| is_query(s)).count() > MAX_QUERIES {
-        return Err(ApiError::bad_request("LIMIT_EXCEEDED", format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query subrequests")));
-    }
     for (i, sub) in subs.iter().enumerate() {
         if subs[..i].iter().any(|s| s.reference_id == sub.reference_id) {
             return Err(ApiError::bad_request(
@@ -202,13 +195,19 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
             ));
         }
     }
+    Ok(subs)
+}
 
+/// Runs subrequests in order, resolving references; with `all_or_none`, the first failure
+/// rolls everything back and every other subrequest answers PROCESSING_HALTED. Returns the
+/// `compositeResponse` entries and whether all succeeded.
+fn run_subs(org: &mut Org, ctx: &Ctx, subs: &[Sub], all_or_none: bool) -> (Vec<Value>, bool) {
     let savepoint = org.begin();
     let mut done: HashMap<String, Value> = HashMap::new();
     // (status, headers, body) per subrequest; None: not run.
     let mut results: Vec<Option<(u16, Value, Value)>> = Vec::with_capacity(subs.len());
     let mut failed = false;
-    for sub in &subs {
+    for sub in subs {
         if failed && all_or_none {
             results.push(None);
             continue;
@@ -257,7 +256,7 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
     } else {
         org.commit(savepoint);
     }
-    let responses: Vec<Value> = subs
+    let responses = subs
         .iter()
         .zip(results)
         .map(|(sub, result)| {
@@ -268,7 +267,57 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
             json!({"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub.reference_id})
         })
         .collect();
+    (responses, !failed)
+}
+
+/// `POST /composite`.
+pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
+    let body = call.object()?;
+    let all_or_none = body
+        .get("allOrNone")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let subs = parse_subs(body.get("compositeRequest"), MAX_SUBREQUESTS)?;
+    if subs.iter().filter(|s| is_query(s)).count() > MAX_QUERIES {
+        return Err(ApiError::bad_request(
+            "LIMIT_EXCEEDED",
+            format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query subrequests"),
+        ));
+    }
+    let (responses, _) = run_subs(org, ctx, &subs, all_or_none);
     Ok(Reply::json(200, json!({"compositeResponse": responses})))
+}
+
+/// `POST /composite/graph`: each graph is all-or-nothing on its own (salesforce-api.md §3.3).
+pub fn graph(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
+    let graphs = call
+        .object()?
+        .get("graphs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad_request("INVALID_INPUT", "graphs is required"))?;
+    if graphs.len() > MAX_GRAPHS {
+        return Err(ApiError::bad_request(
+            "LIMIT_EXCEEDED",
+            format!("Limit Exceeded: the request has more than {MAX_GRAPHS} graphs"),
+        ));
+    }
+    let parsed = graphs
+        .iter()
+        .map(|g| {
+            let id = g.get("graphId").and_then(Value::as_str).map(str::to_string);
+            let id =
+                id.ok_or_else(|| ApiError::bad_request("INVALID_INPUT", "graphId is required"))?;
+            Ok((id, parse_subs(g.get("compositeRequest"), MAX_GRAPH_NODES)?))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let results: Vec<Value> = parsed
+        .iter()
+        .map(|(id, subs)| {
+            let (responses, ok) = run_subs(org, ctx, subs, true);
+            json!({"graphId": id, "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok})
+        })
+        .collect();
+    Ok(Reply::json(200, json!({"graphs": results})))
 }
 
 /// A collections item's outcome: its result, or its error (with the record's Id if known).

@@ -581,25 +581,58 @@ pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Repl
     )
 }
 
-/// `GET /.well-known/openid-configuration`.
+/// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, with the flows the
+/// emulator serves.
 pub fn openid_configuration(shared: &Shared) -> Reply {
     let base = &shared.base_url;
     Reply::json(
         200,
         json!({
+            "end_session_endpoint": format!("{base}/services/auth/idp/oidc/logout"),
+            "frontchannel_logout_supported": false,
+            "frontchannel_logout_session_supported": false,
             "issuer": base,
             "authorization_endpoint": format!("{base}/services/oauth2/authorize"),
             "token_endpoint": format!("{base}/services/oauth2/token"),
             "revocation_endpoint": format!("{base}/services/oauth2/revoke"),
             "userinfo_endpoint": format!("{base}/services/oauth2/userinfo"),
             "jwks_uri": format!("{base}/id/keys"),
+            "registration_endpoint": format!("{base}/services/oauth2/register"),
             "introspection_endpoint": format!("{base}/services/oauth2/introspect"),
             "scopes_supported": ["id", "api", "email", "openid", "profile", "refresh_token", "offline_access", "full", "web"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
+            "display_values_supported": ["page", "popup", "touch"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": CLAIMS,
         }),
     )
 }
+
+const CLAIMS: &[&str] = &[
+    "active",
+    "address",
+    "email",
+    "email_verified",
+    "family_name",
+    "given_name",
+    "is_app_installed",
+    "language",
+    "locale",
+    "name",
+    "nickname",
+    "organization_id",
+    "phone_number",
+    "phone_number_verified",
+    "photos",
+    "picture",
+    "preferred_username",
+    "profile",
+    "sub",
+    "updated_at",
+    "urls",
+    "user_id",
+    "user_type",
+    "zoneinfo",
+];

@@ -316,3 +316,50 @@ fn composite_can_carry_collections_and_roll_them_back() {
     );
     assert!(org.emulator.records("Account").is_empty());
 }
+
+#[test]
+fn graphs_are_each_all_or_nothing() {
+    let org = Org::start();
+    let request = json!({"graphs": [
+        {"graphId": "graph1", "compositeRequest": [
+            sub("POST", "/sobjects/Account", "newAccount", Some(json!({"Name": "Acme"}))),
+            sub("POST", "/sobjects/Contact", "newContact", Some(json!({"LastName": "Doe", "AccountId": "@{newAccount.id}"}))),
+        ]},
+        {"graphId": "graph2", "compositeRequest": [
+            sub("POST", "/sobjects/Account", "other", Some(json!({"Name": "Beta"}))),
+            sub("POST", "/sobjects/Lead", "bad", Some(json!({"LastName": "L"}))),
+        ]},
+    ]});
+    let r = org.send("POST", &format!("{V}/composite/graph"), Some(&request));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_shape(
+        &json!({"graphs": [body["graphs"][0].clone()]}),
+        &fixture("composite_graph_response_200.postman.json"),
+        true,
+        "graph",
+    );
+    assert_eq!(
+        (
+            body["graphs"][0]["isSuccessful"].as_bool(),
+            body["graphs"][1]["isSuccessful"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        body["graphs"][1]["graphResponse"]["compositeResponse"][0]["body"][0]["errorCode"],
+        "PROCESSING_HALTED"
+    );
+    let accounts = org.emulator.records("Account");
+    assert_eq!(
+        (accounts.len(), accounts[0]["Name"].as_str()),
+        (1, Some("Acme"))
+    );
+    assert_eq!(org.emulator.api_calls(), 1);
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite/graph"),
+        Some(&json!({"graphs": [{"compositeRequest": []}]})),
+    );
+    assert_eq!(r.status, 400);
+}

@@ -51,12 +51,21 @@ fn create_retrieve_update_delete() {
     let r = org.get(&format!("{V}/sobjects/Lead/{id}"));
     assert_eq!(r.status, 200);
     let record = r.json();
+    let theirs = fixture("get_record_response_custom_object.restforce.json");
     assert_shape(
-        &record,
-        &json!({"attributes": {"type": "", "url": ""}, "Id": ""}),
-        false,
-        "record",
+        &record["attributes"],
+        &theirs["attributes"],
+        true,
+        "record attributes",
     );
+    for (ours, fixture_field) in [
+        ("Id", "Id"),
+        ("OwnerId", "OwnerId"),
+        ("IsDeleted", "IsDeleted"),
+        ("CreatedDate", "DateTime_Label"),
+    ] {
+        assert_shape(&record[ours], &theirs[fixture_field], true, ours);
+    }
     assert_eq!(
         record
             .as_object()
@@ -199,6 +208,13 @@ fn writes_are_validated_like_salesforce() {
             json!([{"errorCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id", "fields": []}]),
         ),
     ];
+    let unknown = lead(json!({"LastName": "D", "Company": "A", "foo": 1})).json();
+    assert_shape(
+        &unknown,
+        &fixture("error_400_invalid_field_on_write.restforce.json"),
+        true,
+        "INVALID_FIELD",
+    );
     for (body, status, expected) in cases {
         let r = lead(body.clone());
         assert_eq!((r.status, r.json()), (status, expected), "for {body}");
@@ -728,8 +744,8 @@ fn each_data_call_counts_once_and_the_budget_ends_in_403() {
     assert_shape(
         &body,
         &fixture("limits_response_200.postman.json"),
-        false,
-        "limits-common",
+        true,
+        "limits",
     );
     for (name, value) in body.as_object().expect("obj") {
         assert!(

@@ -405,6 +405,12 @@ fn token_endpoint_checks_client_redirect_pkce_and_expiry() {
         &[],
     );
     assert_oauth_error(&r, "invalid_client", "invalid client credentials");
+    assert_shape(
+        &r.json(),
+        &fixture("oauth_error_invalid_grant_authentication_failure.restforce.json"),
+        true,
+        "oauth error",
+    );
     assert_oauth_error(
         &post_form(
             &emulator,
@@ -574,6 +580,12 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
         &[],
     )
     .json();
+    assert_shape(
+        &oidc,
+        &fixture("openid_configuration_well_known.postman.json"),
+        true,
+        "openid",
+    );
     assert_eq!(
         oidc["token_endpoint"],
         format!("{}/services/oauth2/token", org.emulator.base_url()).as_str()
