@@ -19,6 +19,7 @@ pub mod queue;
 pub mod salesforce;
 mod service;
 pub mod settings;
+pub mod sync;
 pub mod workers;
 
 /// The message a panic carried, for logs and error answers.

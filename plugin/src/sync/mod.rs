@@ -1,0 +1,3 @@
+pub mod description;
+pub mod mapping;
+pub mod soql_text;
