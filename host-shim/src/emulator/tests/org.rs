@@ -370,3 +370,14 @@ fn headers_on_the_wire_are_spelled_like_salesforce() {
         "{answer}"
     );
 }
+
+#[test]
+fn the_emulator_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync + 'static>(_: &T) {}
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    shareable(&emulator);
+    let shared = std::sync::Arc::new(emulator);
+    let other = shared.clone();
+    let calls = std::thread::spawn(move || other.api_calls()).join().expect("thread");
+    assert_eq!(calls, 0);
+}
