@@ -378,6 +378,8 @@ fn the_emulator_can_be_shared_across_threads() {
     shareable(&emulator);
     let shared = std::sync::Arc::new(emulator);
     let other = shared.clone();
-    let calls = std::thread::spawn(move || other.api_calls()).join().expect("thread");
+    let calls = std::thread::spawn(move || other.api_calls())
+        .join()
+        .expect("thread");
     assert_eq!(calls, 0);
 }
