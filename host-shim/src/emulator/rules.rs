@@ -266,7 +266,7 @@ impl Org {
         self.object_rules(obj, &mut record, None, who)?;
         self.derive(obj, &mut record, blob.as_deref(), true);
         if let Some(bytes) = blob {
-            self.blobs.insert(id.clone(), bytes);
+            self.put_blob(&id, bytes);
         }
         self.put(
             &obj.name,
@@ -342,7 +342,7 @@ impl Org {
         record.insert("SystemModstamp".into(), json!(now));
         record.insert("LastModifiedById".into(), json!(who.user_id));
         if let Some(bytes) = blob {
-            self.blobs.insert(id.clone(), bytes);
+            self.put_blob(&id, bytes);
         }
         self.put(
             &obj.name,

@@ -45,12 +45,19 @@ pub struct Table {
     pub rows: HashMap<String, Row>,
 }
 
-/// What `rollback` puts back: a row as it was before a write (`None`: it did not exist).
+/// What `rollback` puts back: a row or a blob as it was before a write (`None`: it did not
+/// exist).
 #[derive(Debug)]
-struct Undo {
-    object: String,
-    id: String,
-    before: Option<Row>,
+enum Undo {
+    Row {
+        object: String,
+        id: String,
+        before: Option<Row>,
+    },
+    Blob {
+        id: String,
+        before: Option<Vec<u8>>,
+    },
 }
 
 /// Where a transaction started: `None` for the outermost one.
@@ -157,8 +164,19 @@ impl Org {
             table.order.push(id.to_string());
         }
         if let Some(journal) = &mut self.journal {
-            journal.push(Undo {
+            journal.push(Undo::Row {
                 object: object.to_string(),
+                id: id.to_string(),
+                before,
+            });
+        }
+    }
+
+    /// Stores a record's blob, remembering the old one when a transaction is open.
+    pub fn put_blob(&mut self, id: &str, bytes: Vec<u8>) {
+        let before = self.blobs.insert(id.to_string(), bytes);
+        if let Some(journal) = &mut self.journal {
+            journal.push(Undo::Blob {
                 id: id.to_string(),
                 before,
             });
@@ -245,20 +263,32 @@ impl Org {
             _ => self.journal.take().unwrap_or_default(),
         };
         for undo in undos.into_iter().rev() {
-            self.index_row(&undo.object, &undo.id, undo.before.as_ref());
-            let Some(table) = self.tables.get_mut(&undo.object) else {
-                continue;
-            };
-            match undo.before {
-                Some(row) => {
-                    table.rows.insert(undo.id, row);
+            match undo {
+                Undo::Blob {
+                    id,
+                    before: Some(bytes),
+                } => {
+                    self.blobs.insert(id, bytes);
                 }
-                None => {
-                    table.rows.remove(&undo.id);
-                    if let Some(pos) = table.order.iter().rposition(|id| *id == undo.id) {
-                        table.order.remove(pos);
+                Undo::Blob { id, before: None } => {
+                    self.blobs.remove(&id);
+                }
+                Undo::Row { object, id, before } => {
+                    self.index_row(&object, &id, before.as_ref());
+                    let Some(table) = self.tables.get_mut(&object) else {
+                        continue;
+                    };
+                    match before {
+                        Some(row) => {
+                            table.rows.insert(id, row);
+                        }
+                        None => {
+                            table.rows.remove(&id);
+                            if let Some(pos) = table.order.iter().rposition(|i| *i == id) {
+                                table.order.remove(pos);
+                            }
+                        }
                     }
-                    self.blobs.remove(&undo.id);
                 }
             }
         }

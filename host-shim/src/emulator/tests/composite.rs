@@ -363,3 +363,27 @@ fn graphs_are_each_all_or_nothing() {
     );
     assert_eq!(r.status, 400);
 }
+
+#[test]
+fn rollback_restores_blobs() {
+    let org = Org::start();
+    let lead = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let attachment = org.create(
+        "Attachment",
+        json!({"ParentId": lead, "Name": "a.txt", "Body": "b2xk"}),
+    );
+    let request = json!({"allOrNone": true, "compositeRequest": [
+        sub("PATCH", &format!("/sobjects/Attachment/{attachment}"), "body", Some(json!({"Body": "bmV3"}))),
+        sub("POST", "/sobjects/Lead", "bad", Some(json!({}))),
+    ]});
+    org.send("POST", &format!("{V}/composite"), Some(&request));
+    let blob = org.get(&format!("{V}/sobjects/Attachment/{attachment}/Body"));
+    assert_eq!(blob.body, "old");
+    let request = json!({"compositeRequest": [sub("PATCH", &format!("/sobjects/Attachment/{attachment}"), "body", Some(json!({"Body": "bmV3"})))]});
+    org.send("POST", &format!("{V}/composite"), Some(&request));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Attachment/{attachment}/Body"))
+            .body,
+        "new"
+    );
+}
