@@ -126,7 +126,9 @@ fn error_page(error: &str, description: &str) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("error", error)
         .append_pair("error_description", description)
-        .finish();
+        .finish()
+        // Salesforce's page spells spaces %20 (`redirect_uri%20must%20match%20configuration`).
+        .replace('+', "%20");
     Reply::raw(400, "text/plain;charset=UTF-8", body)
 }
 
