@@ -17,11 +17,22 @@ use super::wire::{param, Reply, Req};
 
 /// A connected app: its consumer key and secret, and the callback URLs it accepts exactly.
 /// With no callbacks it accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientApp {
     pub id: String,
     pub secret: String,
     pub callbacks: Vec<String>,
+}
+
+/// Leaves the secret out, so that logging options never shows it.
+impl std::fmt::Debug for ClientApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientApp")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("callbacks", &self.callbacks)
+            .finish()
+    }
 }
 
 impl ClientApp {

@@ -590,3 +590,20 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
         format!("{}/services/oauth2/token", org.emulator.base_url()).as_str()
     );
 }
+
+#[test]
+fn client_secrets_stay_out_of_debug_output() {
+    let options = EmulatorOptions {
+        clients: vec![ClientApp {
+            id: "app".into(),
+            secret: "s3cret-value".into(),
+            callbacks: vec![],
+        }],
+        ..EmulatorOptions::default()
+    };
+    let shown = format!("{options:?}");
+    assert!(
+        shown.contains("app") && !shown.contains("s3cret-value"),
+        "{shown}"
+    );
+}
