@@ -429,28 +429,28 @@ pub struct EmulatorArgs {
     #[arg(long = "callback", value_name = "URL")]
     pub callbacks: Vec<String>,
     /// Daily API budget.
-    #[arg(long, default_value_t = 15_000)]
+    #[arg(long, value_name = "CALLS", default_value_t = 15_000)]
     pub api_limit: u64,
     /// Duplicate rules on Lead/Contact Email and Account Name: none, alert or block.
-    #[arg(long, default_value = "none", value_parser = ["none", "alert", "block"])]
+    #[arg(long, value_name = "RULES", default_value = "none", value_parser = ["none", "alert", "block"])]
     pub duplicates: String,
     /// Issue a new refresh token on every refresh.
     #[arg(long)]
     pub rotate_refresh_tokens: bool,
     /// Authorization code lifetime in seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
     pub code_ttl_secs: u64,
     /// Delay every Salesforce request by this many milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
     /// Answer the first N data requests with --fail-kind.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub fail_next: u32,
     /// 503, 500, UNABLE_TO_LOCK_ROW or REQUEST_LIMIT_EXCEEDED.
-    #[arg(long, default_value = "503", value_parser = ["503", "500", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"])]
+    #[arg(long, value_name = "KIND", default_value = "503", value_parser = ["503", "500", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"])]
     pub fail_kind: String,
     /// Apply the first N writes, then close the connection without answering.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub drop_after_write: u32,
 }
 
