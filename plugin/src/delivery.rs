@@ -9,6 +9,7 @@ use parking_lot::RwLock;
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::QueuedEvent;
 use crate::settings::TenantSettings;
+use crate::sync::engine::SyncEngine;
 use crate::workers::{Deliver, Delivery, Hold, StopSignal};
 
 /// Every enabled tenant's settings, as last handed over by the host.
@@ -30,23 +31,22 @@ impl TenantDirectory {
 pub struct Deliverer {
     pub tenants: Arc<TenantDirectory>,
     pub connections: Arc<Connections>,
+    pub engine: SyncEngine,
 }
 
 impl Deliver for Deliverer {
-    fn deliver(&self, tenant: &str, _batch: &[QueuedEvent], _stop: &StopSignal) -> Delivery {
+    fn deliver(&self, tenant: &str, batch: &[QueuedEvent], stop: &StopSignal) -> Delivery {
         let hold = |reason: String| Delivery {
             outcomes: Vec::new(),
             hold: Some(Hold::UntilResumed(reason)),
         };
-        if self.tenants.get(tenant).is_none() {
+        let Some(settings) = self.tenants.get(tenant) else {
             return hold(format!(
                 "tenant {tenant} has no settings: its events wait until the host enables it"
             ));
-        }
+        };
         match self.connections.session(tenant) {
-            Ok(_) => hold(
-                "writing to Salesforce is not available yet in this version of the plugin".into(),
-            ),
+            Ok(_) => self.engine.deliver(tenant, &settings, batch, stop),
             Err(e) => hold(not_connected_reason(tenant, &e)),
         }
     }

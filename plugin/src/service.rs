@@ -19,6 +19,7 @@ use crate::oauth::{CallbackQuery, Connections};
 use crate::queue::Queue;
 use crate::salesforce::{Transport, TransportConfig, UreqTransport};
 use crate::settings::TenantSettings;
+use crate::sync::engine::SyncEngine;
 use crate::workers::{Hold, Notify, Workers};
 
 /// Failures shown by `status`, at most.
@@ -50,6 +51,7 @@ impl Service {
         let deliverer = Arc::new(Deliverer {
             tenants: tenants.clone(),
             connections: connections.clone(),
+            engine: SyncEngine::new(queue.clone(), connections.clone(), &config.api_version),
         });
         let workers =
             Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {

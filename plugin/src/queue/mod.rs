@@ -91,6 +91,13 @@ pub struct DueBatch {
     pub next_due: Option<SystemTime>,
 }
 
+/// The Case or Task a chat became.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ActivityRecord {
+    pub object: String,
+    pub id: String,
+}
+
 /// A tenant's counts, for `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -231,6 +238,31 @@ impl Queue {
             written: self.store.count(tenant, store::WRITTEN_COUNT)?,
             failed: self.store.count(tenant, store::FAILED_COUNT)?,
         })
+    }
+
+    /// Remembers the Salesforce record (Case or Task) written for a chat or conversation.
+    pub fn remember_activity(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        record: &ActivityRecord,
+    ) -> Result<(), QueueError> {
+        let bytes = serde_json::to_vec(record).expect("a record reference serializes");
+        self.store.remember_activity(tenant, event_id, &bytes)
+    }
+
+    /// The Case or Task written for a chat or conversation, if one was.
+    pub fn activity(
+        &self,
+        tenant: &str,
+        event_id: &str,
+    ) -> Result<Option<ActivityRecord>, QueueError> {
+        match self.store.activity(tenant, event_id)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| QueueError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
     }
 
     /// Every tenant with events waiting.

@@ -24,6 +24,9 @@ const PENDING: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("pendi
 const FAILED: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("failed");
 const COUNTERS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counters");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// (tenant, chat or conversation id) -> the Case or Task written for it (JSON), so that a chat
+/// completed at its end updates the record made at its start, and never makes a second one.
+const ACTIVITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("activities");
 
 pub const PENDING_COUNT: &str = "pending";
 pub const WRITTEN_COUNT: &str = "written";
@@ -129,6 +132,7 @@ impl Store {
             tx.open_table(FAILED)?;
             tx.open_table(COUNTERS)?;
             tx.open_table(META)?;
+            tx.open_table(ACTIVITIES)?;
             Ok(())
         })?;
         Ok(store)
@@ -361,6 +365,32 @@ impl Store {
                 out.push(decode(value.value())?);
             }
             Ok(out)
+        })
+    }
+
+    /// Remembers the Case or Task written for a chat.
+    pub fn remember_activity(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        record: &[u8],
+    ) -> Result<(), QueueError> {
+        self.write(|tx| {
+            tx.open_table(ACTIVITIES)?
+                .insert((tenant, event_id), record)?;
+            Ok(())
+        })
+    }
+
+    /// The Case or Task written for a chat, if any.
+    pub fn activity(&self, tenant: &str, event_id: &str) -> Result<Option<Vec<u8>>, QueueError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(QueueError::from_redb)?;
+            let table = tx.open_table(ACTIVITIES).map_err(QueueError::from_redb)?;
+            Ok(table
+                .get((tenant, event_id))
+                .map_err(QueueError::from_redb)?
+                .map(|v| v.value().to_vec()))
         })
     }
 

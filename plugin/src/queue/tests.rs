@@ -293,3 +293,20 @@ fn a_disk_that_refuses_writes_is_an_error_answer_and_loses_nothing_accepted() {
         [pair("chat.ended", "before"), pair("chat.ended", "after")]
     );
 }
+
+#[test]
+fn the_record_a_chat_became_is_remembered_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = ActivityRecord {
+        object: "Case".into(),
+        id: "500000000000001AAA".into(),
+    };
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        assert_eq!(queue.activity("t", "c1").unwrap(), None);
+        queue.remember_activity("t", "c1", &case).unwrap();
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(queue.activity("t", "c1").unwrap(), Some(case));
+    assert_eq!(queue.activity("other", "c1").unwrap(), None, "per tenant");
+}

@@ -1,3 +1,5 @@
+pub mod api;
 pub mod description;
+pub mod engine;
 pub mod mapping;
 pub mod soql_text;

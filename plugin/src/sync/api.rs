@@ -1,0 +1,208 @@
+//! The REST data calls the sync engine makes for a tenant: SOQL queries and composite requests,
+//! over [`Connections::send`] (which adds the session and refreshes it on a 401).
+
+use http::Method;
+use serde_json::{json, Value};
+
+use crate::oauth::{ConnectionError, Connections};
+use crate::salesforce::{ApiError, SalesforceError};
+
+/// Salesforce takes at most 25 subrequests in one composite request, 5 of them queries.
+pub const MAX_SUBREQUESTS: usize = 25;
+
+/// One tenant's view of the data API.
+pub struct DataApi<'a> {
+    pub connections: &'a Connections,
+    pub tenant: &'a str,
+    /// Like `v62.0`.
+    pub version: &'a str,
+}
+
+/// One subrequest of a composite request.
+#[derive(Debug, Clone)]
+pub struct SubRequest {
+    pub reference: String,
+    pub method: Method,
+    /// The path after `/services/data/vNN.N` (`/sobjects/Case`), references allowed.
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl SubRequest {
+    pub fn query(reference: &str, soql: &str) -> SubRequest {
+        let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+        SubRequest {
+            reference: reference.to_string(),
+            method: Method::GET,
+            path: format!("/query?q={q}"),
+            body: None,
+        }
+    }
+
+    pub fn create(reference: &str, object: &str, fields: Value) -> SubRequest {
+        SubRequest {
+            reference: reference.to_string(),
+            method: Method::POST,
+            path: format!("/sobjects/{object}"),
+            body: Some(fields),
+        }
+    }
+
+    /// Updates a record; `id` may be a reference such as `@{person.records[0].Id}`.
+    pub fn update(reference: &str, object: &str, id: &str, fields: Value) -> SubRequest {
+        SubRequest {
+            reference: reference.to_string(),
+            method: Method::PATCH,
+            path: format!("/sobjects/{object}/{id}"),
+            body: Some(fields),
+        }
+    }
+}
+
+/// One subrequest's answer.
+#[derive(Debug, Clone)]
+pub struct SubResponse {
+    pub reference: String,
+    pub status: u16,
+    pub body: Value,
+}
+
+impl SubResponse {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The new record's id (create) .
+    pub fn id(&self) -> Option<&str> {
+        self.body.get("id").and_then(Value::as_str)
+    }
+
+    /// A query's rows.
+    pub fn records(&self) -> &[Value] {
+        self.body
+            .get("records")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.body
+            .get("totalSize")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    /// The subrequest's own error: not one that only says another subrequest failed, or that
+    /// a reference to an empty query result could not be resolved.
+    pub fn own_error(&self) -> Option<SalesforceError> {
+        if self.ok() || self.halted() {
+            return None;
+        }
+        let body = serde_json::to_vec(&self.body).unwrap_or_default();
+        let status =
+            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::BAD_REQUEST);
+        Some(SalesforceError::from_response(status, &body))
+    }
+
+    /// Not run because something it depends on failed or found nothing.
+    pub fn halted(&self) -> bool {
+        self.body
+            .as_array()
+            .and_then(|errors| errors.first())
+            .and_then(|e| e.get("errorCode"))
+            .and_then(Value::as_str)
+            == Some("PROCESSING_HALTED")
+    }
+}
+
+/// The answers of a composite request, by reference.
+pub struct Responses(pub Vec<SubResponse>);
+
+impl Responses {
+    pub fn get(&self, reference: &str) -> Option<&SubResponse> {
+        self.0.iter().find(|r| r.reference == reference)
+    }
+
+    /// The first subrequest error that is not a consequence of another.
+    pub fn first_error(&self) -> Option<SalesforceError> {
+        self.0.iter().find_map(SubResponse::own_error)
+    }
+}
+
+impl DataApi<'_> {
+    /// Runs subrequests in order as one API call. With `all_or_none`, any failure rolls back
+    /// every write of the request.
+    pub fn composite(
+        &self,
+        requests: &[SubRequest],
+        all_or_none: bool,
+    ) -> Result<Responses, ConnectionError> {
+        let body = json!({
+            "allOrNone": all_or_none,
+            "collateSubrequests": false,
+            "compositeRequest": requests.iter().map(|r| {
+                let mut sub = json!({
+                    "method": r.method.as_str(),
+                    "url": format!("/services/data/{}{}", self.version, r.path),
+                    "referenceId": r.reference,
+                });
+                if let Some(body) = &r.body {
+                    sub["body"] = body.clone();
+                }
+                sub
+            }).collect::<Vec<_>>(),
+        });
+        let body = serde_json::to_vec(&body).expect("a composite request serializes");
+        let response = self.connections.send(self.tenant, |instance| {
+            http::Request::post(format!(
+                "{instance}/services/data/{}/composite",
+                self.version
+            ))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(body.clone())
+        })?;
+        let parsed: Value = serde_json::from_slice(response.body()).map_err(|e| unreadable(&e))?;
+        let answers = parsed["compositeResponse"]
+            .as_array()
+            .ok_or_else(|| unreadable(&"no compositeResponse"))?
+            .iter()
+            .map(|r| SubResponse {
+                reference: r["referenceId"].as_str().unwrap_or_default().to_string(),
+                status: r["httpStatusCode"].as_u64().unwrap_or(0) as u16,
+                body: r["body"].clone(),
+            })
+            .collect();
+        Ok(Responses(answers))
+    }
+
+    /// One SOQL query (its first page; callers ask for few rows).
+    pub fn query(&self, soql: &str) -> Result<Vec<Value>, ConnectionError> {
+        let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+        let response = self.connections.send(self.tenant, |instance| {
+            http::Request::get(format!(
+                "{instance}/services/data/{}/query?q={q}",
+                self.version
+            ))
+            .header("Accept", "application/json")
+            .body(Vec::new())
+        })?;
+        let parsed: Value = serde_json::from_slice(response.body()).map_err(|e| unreadable(&e))?;
+        Ok(parsed["records"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+fn unreadable(problem: &dyn std::fmt::Display) -> ConnectionError {
+    ConnectionError::Unreadable {
+        step: crate::oauth::Step::Call,
+        problem: format!("Salesforce's answer could not be read: {problem}"),
+    }
+}
+
+/// Salesforce's error inside a connection error, if that is what it is.
+pub fn salesforce_error(e: &ConnectionError) -> Option<&SalesforceError> {
+    match e.api_error() {
+        Some(ApiError::Salesforce(error)) => Some(error),
+        _ => None,
+    }
+}

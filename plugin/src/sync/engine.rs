@@ -1,0 +1,1034 @@
+//! The sync engine: turns a tenant's queued events into Salesforce records, in as few API calls
+//! as it can.
+//!
+//! For each event it works out what the tenant's settings ask ([`Work`]), then:
+//!
+//! 1. One composite request looks the visitor up by every identification rule (and the Account
+//!    by the visitor's company, and a converted Lead) and, optimistically, writes the Case or
+//!    Task (with its files) onto the first rule's match by reference. A known visitor costs
+//!    that one call.
+//! 2. When the first rule found nothing, a second composite request (all or none) writes onto
+//!    another rule's match, or creates the Contact or Lead with the Case or Task.
+//!
+//! Exactly once: the Case or Task a chat became is remembered in the queue's store, and its
+//! Subject carries a key (`[CloudCX tenant/chat]`); when a request's answer was lost (the
+//! write may have been applied), the engine looks for that key before writing again.
+//!
+//! A field Salesforce rejects (an invalid email, a bad picklist value...) does not lose the
+//! chat: the record is written without it and the Description says what was dropped and why.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
+use super::description::append_note;
+use super::mapping::{self, Fields, TextFile};
+use super::soql_text::{like_escaped, quote};
+use crate::events::{self, Event, EventBody, EventKind};
+use crate::oauth::{ConnectionError, Connections};
+use crate::queue::{ActivityRecord, Queue, QueuedEvent};
+use crate::salesforce::{ApiError, Disposition, SalesforceError};
+use crate::settings::{
+    Action, ChatTrigger, ConversationTrigger, Mode, OnMatch, Rule, SyncObject, TenantSettings,
+};
+use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
+
+/// How long a tenant pauses when its org's API limit is reached or near the tenant's ceiling.
+const LIMIT_PAUSE: Duration = Duration::from_secs(15 * 60);
+
+/// Rejected fields dropped from one record before giving up on it.
+const MAX_REPAIRS: usize = 5;
+
+/// Salesforce error codes that concern one field's value: the record can go without it.
+const FIELD_ERRORS: [&str; 8] = [
+    "INVALID_EMAIL_ADDRESS",
+    "STRING_TOO_LONG",
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "INVALID_FIELD_FOR_INSERT_UPDATE",
+    "FIELD_INTEGRITY_EXCEPTION",
+    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+    "NUMBER_OUTSIDE_VALID_RANGE",
+    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+];
+
+pub struct SyncEngine {
+    queue: Arc<Queue>,
+    connections: Arc<Connections>,
+    api_version: String,
+    /// Per tenant: agent email (lower case) → the active User with that email, if any.
+    owners: Mutex<HashMap<String, HashMap<String, Option<String>>>>,
+}
+
+/// What an event asks of Salesforce under the tenant's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Nothing to write (manual mode, "do nothing", or the other trigger).
+    Skip,
+    Write {
+        /// The Contact or Lead found or created, if the action has one.
+        person: Option<SyncObject>,
+        /// The Case or Task.
+        activity: SyncObject,
+        phase: Phase,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Everything at once (ended trigger, offline message).
+    Create,
+    /// At the start of a chat (started trigger): the records, without the transcript.
+    Start,
+    /// At its end (started trigger): the same Case or Task completed.
+    Complete,
+}
+
+/// Decides the work for an event.
+pub fn work_for(event: &Event, settings: &TenantSettings) -> Work {
+    if settings.mode == Mode::Manual {
+        return Work::Skip;
+    }
+    let chat = settings.webchat.trigger == ChatTrigger::ChatStarted;
+    let inbox = settings.inbox.trigger == ConversationTrigger::ConversationStarted;
+    let (action, phase) = match event.kind() {
+        EventKind::ChatStarted if chat => (settings.webchat.action, Phase::Start),
+        EventKind::ChatEnded if chat => (settings.webchat.action, Phase::Complete),
+        EventKind::ChatEnded => (settings.webchat.action, Phase::Create),
+        EventKind::ChatOfflineMessage => (settings.webchat.offline_message_action, Phase::Create),
+        EventKind::InboxConversationStarted if inbox => (settings.inbox.action, Phase::Start),
+        EventKind::InboxConversationEnded if inbox => (settings.inbox.action, Phase::Complete),
+        EventKind::InboxConversationEnded => (settings.inbox.action, Phase::Create),
+        EventKind::ChatStarted | EventKind::InboxConversationStarted => return Work::Skip,
+    };
+    let (person, activity) = match action {
+        Action::ContactCase => (Some(SyncObject::Contact), SyncObject::Case),
+        Action::LeadTask => (Some(SyncObject::Lead), SyncObject::Task),
+        Action::Case => (None, SyncObject::Case),
+        Action::ContactTask => (Some(SyncObject::Contact), SyncObject::Task),
+        Action::Nothing => return Work::Skip,
+    };
+    Work::Write {
+        person,
+        activity,
+        phase,
+    }
+}
+
+/// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
+enum Stop {
+    Outcome(Outcome),
+    Hold(Hold),
+}
+
+type Step<T> = Result<T, Stop>;
+
+impl SyncEngine {
+    pub fn new(queue: Arc<Queue>, connections: Arc<Connections>, api_version: &str) -> SyncEngine {
+        SyncEngine {
+            queue,
+            connections,
+            api_version: api_version.to_string(),
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Delivers a batch of one tenant's events, in order, stopping at a hold.
+    pub fn deliver(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        batch: &[QueuedEvent],
+        stop: &StopSignal,
+    ) -> Delivery {
+        let mut delivery = Delivery::default();
+        if let Some(hold) = self.over_ceiling(tenant, settings) {
+            delivery.hold = Some(hold);
+            return delivery;
+        }
+        for queued in batch {
+            if stop.is_set() {
+                break;
+            }
+            match self.deliver_one(tenant, settings, queued) {
+                Ok(outcome) | Err(Stop::Outcome(outcome)) => {
+                    delivery.outcomes.push((queued.seq, outcome))
+                }
+                Err(Stop::Hold(hold)) => {
+                    delivery.hold = Some(hold);
+                    break;
+                }
+            }
+        }
+        if delivery.outcomes.is_empty() && delivery.hold.is_none() {
+            // Stopped before the first event: it stays queued, as it was.
+            delivery.hold = Some(Hold::Until(SystemTime::now(), "shutting down".into()));
+        }
+        delivery
+    }
+
+    /// Holds the tenant while its org's API usage is at or over the tenant's ceiling, so that
+    /// the org's other integrations keep their share.
+    fn over_ceiling(&self, tenant: &str, settings: &TenantSettings) -> Option<Hold> {
+        let usage = self.connections.api_usage(tenant)?;
+        let percent = usage.percent_used()?;
+        (percent >= f64::from(settings.max_api_usage_percent)).then(|| {
+            Hold::Until(
+                SystemTime::now() + LIMIT_PAUSE,
+                format!(
+                    "the org has used {percent:.0}% of its daily API calls ({}/{}); this tenant's \
+                     ceiling is {}%",
+                    usage.used, usage.limit, settings.max_api_usage_percent
+                ),
+            )
+        })
+    }
+
+    fn deliver_one(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        queued: &QueuedEvent,
+    ) -> Step<Outcome> {
+        let kind =
+            EventKind::from_type_name(&queued.meta.kind).ok_or_else(|| unreadable(queued))?;
+        let event = events::decode(kind, &queued.payload).map_err(|_| unreadable(queued))?;
+        let Work::Write {
+            person,
+            activity,
+            phase,
+        } = work_for(&event, settings)
+        else {
+            return Ok(Outcome::Delivered(Vec::new()));
+        };
+        let chat = Chat {
+            engine: self,
+            tenant,
+            settings,
+            event: &event,
+            maybe_applied: queued.meta.maybe_applied,
+            api: DataApi {
+                connections: &self.connections,
+                tenant,
+                version: &self.api_version,
+            },
+        };
+        chat.write(person, activity, phase)
+    }
+
+    /// The active User whose email is the agent's (case-insensitive), cached per tenant.
+    fn owner(&self, api: &DataApi<'_>, agent_email: Option<&str>) -> Step<Option<String>> {
+        let Some(email) = agent_email.map(str::trim).filter(|e| !e.is_empty()) else {
+            return Ok(None);
+        };
+        let key = email.to_lowercase();
+        if let Some(known) = self.owners.lock().get(api.tenant).and_then(|m| m.get(&key)) {
+            return Ok(known.clone());
+        }
+        let soql = format!(
+            "SELECT Id FROM User WHERE Email = {} AND IsActive = true ORDER BY LastModifiedDate DESC LIMIT 1",
+            quote(email)
+        );
+        let rows = api.query(&soql).map_err(|e| stop_for(&e, false))?;
+        let owner = rows
+            .first()
+            .and_then(|r| r["Id"].as_str())
+            .map(str::to_string);
+        if owner.is_none() {
+            log::info!(
+                "tenant {}: no active Salesforce user has the agent's email; records go to the connected user",
+                api.tenant
+            );
+        }
+        self.owners
+            .lock()
+            .entry(api.tenant.to_string())
+            .or_default()
+            .insert(key, owner.clone());
+        Ok(owner)
+    }
+}
+
+/// One event's delivery.
+struct Chat<'a> {
+    engine: &'a SyncEngine,
+    tenant: &'a str,
+    settings: &'a TenantSettings,
+    event: &'a Event,
+    maybe_applied: bool,
+    api: DataApi<'a>,
+}
+
+/// The records a write made, for the host's notifications.
+struct Written {
+    records: Vec<(String, String)>,
+}
+
+impl Chat<'_> {
+    fn write(
+        &self,
+        person: Option<SyncObject>,
+        activity: SyncObject,
+        phase: Phase,
+    ) -> Step<Outcome> {
+        if let Some(done) = self.known_activity(activity, phase)? {
+            return match phase {
+                Phase::Complete => self.complete(activity, &done),
+                // Written before (a delivery repeated after a crash): nothing more to do.
+                Phase::Create | Phase::Start => Ok(self.delivered(vec![(done.object, done.id)])),
+            };
+        }
+        let written = self.create(person, activity, phase)?;
+        Ok(self.delivered(written.records))
+    }
+
+    fn delivered(&self, records: Vec<(String, String)>) -> Outcome {
+        let instance = self
+            .engine
+            .connections
+            .session(self.tenant)
+            .map(|s| s.instance_url)
+            .unwrap_or_default();
+        Outcome::Delivered(
+            records
+                .into_iter()
+                .map(|(object, id)| WrittenRecord {
+                    url: format!("{instance}/lightning/r/{object}/{id}/view"),
+                    object,
+                    id,
+                })
+                .collect(),
+        )
+    }
+
+    /// The key in the Subject of the Case or Task a chat became.
+    fn key(&self) -> String {
+        format!("[CloudCX {}/{}]", self.tenant, self.event.id)
+    }
+
+    /// The Case or Task already written for this chat: remembered locally, or, when a lost
+    /// answer may hide a write, found by its key.
+    fn known_activity(&self, activity: SyncObject, phase: Phase) -> Step<Option<ActivityRecord>> {
+        let queue = &self.engine.queue;
+        if let Some(known) = queue
+            .activity(self.tenant, &self.event.id)
+            .map_err(retry_local)?
+        {
+            return Ok(Some(known));
+        }
+        // Salesforce is asked only when a lost answer may hide a write, or when the record made
+        // at a chat's start is not remembered here (another host made it, say).
+        if !self.maybe_applied && phase != Phase::Complete {
+            return Ok(None);
+        }
+        let object = object_name(activity);
+        let soql = format!(
+            "SELECT Id FROM {object} WHERE Subject LIKE '%{}' ORDER BY CreatedDate LIMIT 1",
+            like_escaped(&self.key())
+        );
+        let rows = self.api.query(&soql).map_err(|e| stop_for(&e, false))?;
+        let found = rows
+            .first()
+            .and_then(|r| r["Id"].as_str())
+            .map(|id| ActivityRecord {
+                object: object.to_string(),
+                id: id.to_string(),
+            });
+        if let Some(record) = &found {
+            self.remember(record)?;
+        }
+        Ok(found)
+    }
+
+    fn remember(&self, record: &ActivityRecord) -> Step<()> {
+        self.engine
+            .queue
+            .remember_activity(self.tenant, &self.event.id, record)
+            .map_err(retry_local)
+    }
+
+    /// Completes, at the chat's end, the Case or Task made at its start.
+    fn complete(&self, activity: SyncObject, record: &ActivityRecord) -> Step<Outcome> {
+        let mut fields = self.activity(activity);
+        fields.fields.remove("Subject");
+        let mut requests = vec![SubRequest::update(
+            "act",
+            &record.object,
+            &record.id,
+            Value::Object(fields.fields),
+        )];
+        requests.extend(files(
+            self.event,
+            fields.transcript_file.as_ref(),
+            &record.id,
+        ));
+        self.run_writes(&requests)?;
+        Ok(self.delivered(vec![(record.object.clone(), record.id.clone())]))
+    }
+
+    fn activity(&self, activity: SyncObject) -> mapping::Activity {
+        let mut made = mapping::activity_fields(activity, self.event, self.settings);
+        let subject = made
+            .fields
+            .get("Subject")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        made.fields.insert(
+            "Subject".into(),
+            Value::String(with_key(subject, &self.key())),
+        );
+        made
+    }
+
+    /// Finds or creates the person and writes the Case or Task.
+    fn create(
+        &self,
+        person: Option<SyncObject>,
+        activity: SyncObject,
+        phase: Phase,
+    ) -> Step<Written> {
+        let owner = self.engine.owner(&self.api, agent_email(self.event))?;
+        let mut draft = Draft {
+            act: self.activity(activity),
+            person: Fields::new(),
+            attach: phase != Phase::Start,
+        };
+        if phase == Phase::Start {
+            // The transcript and files come with the chat's end.
+            draft.act.transcript_file = None;
+        }
+        if let Some(owner) = &owner {
+            draft.act.fields.insert("OwnerId".into(), json!(owner));
+        }
+        let Some(person) = person else {
+            return self.create_case_only(draft);
+        };
+        draft.person = mapping::person_fields(person, self.event, self.settings);
+        let placeholders = mapping::placeholder_fields(person, self.event, self.settings);
+        let lookups = Lookups::new(self, person, &draft.person, &placeholders);
+        let link = link_field(activity);
+        let act_object = object_name(activity);
+
+        // Round 1: look up, and write onto the first rule's match by reference.
+        let answers = self.with_repairs(&mut draft, false, |draft| {
+            let mut round = lookups.queries();
+            if lookups.rules.is_empty() {
+                return round;
+            }
+            let found = "@{p0.records[0].Id}";
+            if self.settings.on_match == OnMatch::Overwrite {
+                let update = without(&draft.person, &placeholders);
+                if !update.is_empty() {
+                    round.push(SubRequest::update(
+                        "person",
+                        object_name(person),
+                        found,
+                        Value::Object(update),
+                    ));
+                }
+            }
+            round.extend(draft.activity_requests(act_object, link, found, None, self.event));
+            round
+        })?;
+        if let Some(id) = answers.get("act").filter(|a| a.ok()).and_then(|a| a.id()) {
+            let record = self.remembered(act_object, id)?;
+            self.note_several(&answers, "p0", person);
+            let found = answers
+                .get("p0")
+                .and_then(|p| p.records().first())
+                .cloned()
+                .unwrap_or_default();
+            let person_id = found["Id"].as_str().unwrap_or_default().to_string();
+            if self.settings.on_match == OnMatch::FillEmpty {
+                self.fill_empty(person, &person_id, &found, &draft.person, &placeholders)?;
+            }
+            return Ok(Written {
+                records: vec![
+                    (object_name(person).into(), person_id),
+                    (record.object, record.id),
+                ],
+            });
+        }
+
+        // Round 2, all or none: another rule's match, a converted Lead's Contact, or a new person.
+        let existing = lookups.match_after_first(&answers);
+        let account = answers
+            .get("acct")
+            .and_then(|a| a.records().first())
+            .and_then(|r| r["Id"].as_str())
+            .map(str::to_string);
+        let answers = self.with_repairs(&mut draft, true, |draft| {
+            let mut round = Vec::new();
+            let person_ref = match &existing {
+                Some(found) => {
+                    let update = match self.settings.on_match {
+                        OnMatch::Keep => Fields::new(),
+                        OnMatch::Overwrite => without(&draft.person, &placeholders),
+                        OnMatch::FillEmpty => empty_only(&draft.person, &placeholders, &found.row),
+                    };
+                    if !update.is_empty() {
+                        round.push(SubRequest::update(
+                            "person",
+                            &found.object,
+                            &found.id,
+                            Value::Object(update),
+                        ));
+                    }
+                    found.id.clone()
+                }
+                None => {
+                    let mut body = draft.person.clone();
+                    if let Some(owner) = &owner {
+                        body.insert("OwnerId".into(), json!(owner));
+                    }
+                    if let (Some(account), SyncObject::Contact) = (&account, person) {
+                        body.insert("AccountId".into(), json!(account));
+                    }
+                    round.push(SubRequest::create(
+                        "person",
+                        object_name(person),
+                        Value::Object(body),
+                    ));
+                    "@{person.id}".to_string()
+                }
+            };
+            let account = account
+                .as_deref()
+                .filter(|_| existing.is_none() && activity == SyncObject::Case);
+            round.extend(draft.activity_requests(
+                act_object,
+                link,
+                &person_ref,
+                account,
+                self.event,
+            ));
+            round
+        })?;
+        let id = answers
+            .get("act")
+            .filter(|a| a.ok())
+            .and_then(|a| a.id())
+            .ok_or_else(|| retry("Salesforce wrote nothing and named no error"))?;
+        let record = self.remembered(act_object, id)?;
+        let (person_object, person_id) = match &existing {
+            Some(found) => (found.object.clone(), found.id.clone()),
+            None => (
+                object_name(person).to_string(),
+                answers
+                    .get("person")
+                    .and_then(|p| p.id())
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+        };
+        Ok(Written {
+            records: vec![(person_object, person_id), (record.object, record.id)],
+        })
+    }
+
+    /// Runs the round `build` makes; when Salesforce refuses a field's value, builds it again
+    /// without that field (noted in the Description), a few times at most. Answers the round's
+    /// responses once no subrequest failed for a reason of its own.
+    fn with_repairs(
+        &self,
+        draft: &mut Draft,
+        all_or_none: bool,
+        build: impl Fn(&Draft) -> Vec<SubRequest>,
+    ) -> Step<Responses> {
+        for _ in 0..=MAX_REPAIRS {
+            let answers = self.run(&build(draft), all_or_none)?;
+            let Some(failed) = answers.0.iter().find(|a| a.own_error().is_some()) else {
+                return Ok(answers);
+            };
+            let error = failed.own_error().expect("found by its error");
+            let fields = if failed.reference == "person" {
+                &mut draft.person
+            } else {
+                &mut draft.act.fields
+            };
+            let notes = repair(fields, &error);
+            if notes.is_empty() {
+                return Err(stop_for_salesforce(&error, true));
+            }
+            for note in notes {
+                draft.note(&note);
+            }
+        }
+        Err(Stop::Outcome(Outcome::Failed {
+            code: "TOO_MANY_REJECTED_FIELDS".into(),
+            message: format!("Salesforce kept refusing fields after {MAX_REPAIRS} were dropped"),
+        }))
+    }
+
+    fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
+        let record = ActivityRecord {
+            object: object.into(),
+            id: id.into(),
+        };
+        self.remember(&record)?;
+        Ok(record)
+    }
+
+    /// A Case without a Contact, with the visitor's Account when one matches their company.
+    fn create_case_only(&self, mut draft: Draft) -> Step<Written> {
+        if let Some(condition) = self.account_condition() {
+            let rows = self
+                .api
+                .query(&format!(
+                    "SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"
+                ))
+                .map_err(|e| stop_for(&e, false))?;
+            if let Some(id) = rows.first().and_then(|r| r["Id"].as_str()) {
+                draft.act.fields.insert("AccountId".into(), json!(id));
+            }
+        }
+        let answers = self.with_repairs(&mut draft, true, |draft| {
+            let mut round = vec![SubRequest::create(
+                "act",
+                "Case",
+                Value::Object(draft.act.fields.clone()),
+            )];
+            if draft.attach {
+                round.extend(files(
+                    self.event,
+                    draft.act.transcript_file.as_ref(),
+                    "@{act.id}",
+                ));
+            }
+            round
+        })?;
+        let id = answers
+            .get("act")
+            .and_then(|a| a.id())
+            .ok_or_else(|| retry("the Case was not written"))?;
+        let record = self.remembered("Case", id)?;
+        Ok(Written {
+            records: vec![(record.object, record.id)],
+        })
+    }
+
+    /// Writes the values Salesforce has no value for yet (on_match = fill_empty).
+    fn fill_empty(
+        &self,
+        person: SyncObject,
+        id: &str,
+        found: &Value,
+        fields: &Fields,
+        placeholders: &[&str],
+    ) -> Step<()> {
+        let update = empty_only(fields, placeholders, found);
+        if update.is_empty() {
+            return Ok(());
+        }
+        let request = SubRequest::update("person", object_name(person), id, Value::Object(update));
+        self.run_writes(&[request])
+    }
+
+    fn note_several(&self, answers: &Responses, reference: &str, person: SyncObject) {
+        if let Some(query) = answers.get(reference).filter(|q| q.total_size() > 1) {
+            log::info!(
+                "tenant {}: {} {}s match the visitor of {}; using the most recently modified",
+                self.tenant,
+                query.total_size(),
+                object_name(person),
+                self.event.id
+            );
+        }
+    }
+
+    /// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
+    fn account_condition(&self) -> Option<String> {
+        let person = mapping::person_of(self.event);
+        let value_of = |field: &str| match field {
+            "Name" => person.company.clone(),
+            "Phone" => person.phone.clone(),
+            _ => None,
+        };
+        self.settings
+            .identification
+            .account
+            .iter()
+            .find_map(|rule| condition(rule, |f| value_of(f)))
+    }
+
+    /// Runs writes that must all happen or none (a completion, a fill).
+    fn run_writes(&self, requests: &[SubRequest]) -> Step<()> {
+        let answers = self.run(requests, true)?;
+        match answers.first_error() {
+            Some(error) => Err(stop_for_salesforce(&error, true)),
+            None => Ok(()),
+        }
+    }
+
+    /// One composite request (split when it has too many subrequests: files only).
+    fn run(&self, requests: &[SubRequest], all_or_none: bool) -> Step<Responses> {
+        let writes = requests.iter().any(|r| r.method != http::Method::GET);
+        let mut answers = Vec::new();
+        for chunk in requests.chunks(MAX_SUBREQUESTS) {
+            let part = self
+                .api
+                .composite(chunk, all_or_none)
+                .map_err(|e| stop_for(&e, writes))?;
+            answers.extend(part.0);
+        }
+        Ok(Responses(answers))
+    }
+}
+
+/// The identification queries of round 1, and how to read their answers.
+struct Lookups {
+    /// Per applicable rule: the query's reference and its WHERE condition.
+    rules: Vec<(String, String)>,
+    object: SyncObject,
+    selected: Vec<String>,
+    converted: Option<String>,
+    account: Option<String>,
+}
+
+/// A person found by a rule other than the first.
+struct Found {
+    object: String,
+    id: String,
+    row: Value,
+}
+
+impl Lookups {
+    fn new(chat: &Chat<'_>, object: SyncObject, fields: &Fields, placeholders: &[&str]) -> Lookups {
+        let rules = match object {
+            SyncObject::Lead => &chat.settings.identification.lead,
+            _ => &chat.settings.identification.contact,
+        };
+        let value_of = |field: &str| {
+            fields
+                .get(field)
+                .filter(|_| !placeholders.contains(&field))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let account = (object == SyncObject::Contact)
+            .then(|| chat.account_condition())
+            .flatten();
+        let converted_slots = usize::from(object == SyncObject::Lead);
+        let slots = 5 - converted_slots - usize::from(account.is_some());
+        let conditions: Vec<String> = rules
+            .iter()
+            .filter_map(|r| condition(r, value_of))
+            .take(slots)
+            .collect();
+        let converted = (object == SyncObject::Lead)
+            .then(|| conditions.first().cloned())
+            .flatten();
+        let mut selected: Vec<String> = vec!["Id".into()];
+        selected.extend(fields.keys().filter(|k| k.as_str() != "Id").cloned());
+        Lookups {
+            rules: conditions
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| (format!("p{i}"), c))
+                .collect(),
+            object,
+            selected,
+            converted,
+            account,
+        }
+    }
+
+    fn queries(&self) -> Vec<SubRequest> {
+        let object = object_name(self.object);
+        let live = if self.object == SyncObject::Lead {
+            " AND IsConverted = false"
+        } else {
+            ""
+        };
+        let mut queries: Vec<SubRequest> = self
+            .rules
+            .iter()
+            .map(|(reference, condition)| {
+                SubRequest::query(
+                    reference,
+                    &format!(
+                        "SELECT {} FROM {object} WHERE {condition}{live} ORDER BY LastModifiedDate DESC LIMIT 2",
+                        self.selected.join(", ")
+                    ),
+                )
+            })
+            .collect();
+        if let Some(condition) = &self.converted {
+            queries.push(SubRequest::query(
+                "conv",
+                &format!(
+                    "SELECT Id, ConvertedContactId FROM Lead WHERE {condition} AND IsConverted = true \
+                     ORDER BY LastModifiedDate DESC LIMIT 1"
+                ),
+            ));
+        }
+        if let Some(condition) = &self.account {
+            queries.push(SubRequest::query(
+                "acct",
+                &format!("SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"),
+            ));
+        }
+        queries
+    }
+
+    /// The person found by a later rule, or a converted Lead's Contact.
+    fn match_after_first(&self, answers: &Responses) -> Option<Found> {
+        let object = object_name(self.object);
+        for (reference, _) in self.rules.iter().skip(1) {
+            if let Some(row) = answers.get(reference).and_then(|a| a.records().first()) {
+                return Some(Found {
+                    object: object.to_string(),
+                    id: row["Id"].as_str()?.to_string(),
+                    row: row.clone(),
+                });
+            }
+        }
+        let converted = answers.get("conv")?.records().first()?;
+        let contact = converted["ConvertedContactId"].as_str()?;
+        log::info!(
+            "the visitor's Lead {} was converted; using its Contact {contact}",
+            converted["Id"]
+        );
+        Some(Found {
+            object: "Contact".into(),
+            id: contact.to_string(),
+            // The Contact's values are not known here: fill_empty leaves it alone.
+            row: Value::Null,
+        })
+    }
+}
+
+/// `A = 'x' AND B = 'y'` for a rule whose every field has a value; `None` otherwise.
+fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let parts: Option<Vec<String>> = rule
+        .0
+        .iter()
+        .map(|field| value_of(&field.0).map(|v| format!("{} = {}", field.0, quote(&v))))
+        .collect();
+    parts.map(|p| p.join(" AND "))
+}
+
+/// The fields with values of CloudCX's own (not placeholders).
+fn without(fields: &Fields, placeholders: &[&str]) -> Fields {
+    fields
+        .iter()
+        .filter(|(k, _)| !placeholders.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The fields Salesforce has no value for in `row` (fill_empty never overwrites).
+fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) -> Fields {
+    if !row.is_object() {
+        return Fields::new();
+    }
+    without(fields, placeholders)
+        .into_iter()
+        .filter(|(k, _)| {
+            row.get(k)
+                .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+        })
+        .collect()
+}
+
+/// Drops the fields a field-level error names from `fields`; answers a note per dropped field
+/// (none when the error is not about a field's value).
+fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
+    let code = error.code.as_deref().unwrap_or_default();
+    if !FIELD_ERRORS.contains(&code) {
+        return Vec::new();
+    }
+    error
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let value = fields.remove(field)?;
+            Some(format!(
+                "Salesforce refused {field} = {value} ({code}: {}); CloudCX wrote the record without it.",
+                error.message
+            ))
+        })
+        .collect()
+}
+
+/// The records about to be written for a chat, as repairs change them.
+struct Draft {
+    act: mapping::Activity,
+    person: Fields,
+    /// Files go with the Case or Task (not at a chat's start).
+    attach: bool,
+}
+
+impl Draft {
+    /// Adds a note to the Description; keeps the whole transcript as a file if the note made
+    /// the Description cut it.
+    fn note(&mut self, note: &str) {
+        let mut description = self
+            .act
+            .fields
+            .get("Description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let file = append_note(&mut description, note);
+        self.act
+            .fields
+            .insert("Description".into(), Value::String(description));
+        if self.act.transcript_file.is_none() {
+            self.act.transcript_file = file;
+        }
+    }
+
+    /// The Case or Task tied to `person` (an id or a reference), with its files.
+    fn activity_requests(
+        &self,
+        object: &str,
+        link: &str,
+        person: &str,
+        account: Option<&str>,
+        event: &Event,
+    ) -> Vec<SubRequest> {
+        let mut body = self.act.fields.clone();
+        body.insert(link.into(), json!(person));
+        if let Some(account) = account {
+            body.insert("AccountId".into(), json!(account));
+        }
+        let mut requests = vec![SubRequest::create("act", object, Value::Object(body))];
+        if self.attach {
+            requests.extend(files(event, self.act.transcript_file.as_ref(), "@{act.id}"));
+        }
+        requests
+    }
+}
+
+/// The ContentVersion subrequests for the event's attachments and the whole transcript.
+fn files(event: &Event, transcript: Option<&TextFile>, parent: &str) -> Vec<SubRequest> {
+    let attachments = match &event.body {
+        EventBody::ChatEnded(e) => e.attachments.as_deref().unwrap_or_default(),
+        EventBody::ChatOfflineMessage(e) => e.attachments.as_deref().unwrap_or_default(),
+        EventBody::InboxConversationEnded(e) => e.attachments.as_deref().unwrap_or_default(),
+        _ => &[],
+    };
+    let mut files: Vec<(String, String)> = attachments
+        .iter()
+        .map(|a| (a.name.clone(), a.data_base64.clone()))
+        .collect();
+    if let Some(file) = transcript {
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(file.content.as_bytes());
+        files.push((file.name.clone(), data));
+    }
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, data))| {
+            SubRequest::create(
+                &format!("file{i}"),
+                "ContentVersion",
+                json!({"Title": name, "PathOnClient": name, "VersionData": data,
+                       "FirstPublishLocationId": parent}),
+            )
+        })
+        .collect()
+}
+
+fn agent_email(event: &Event) -> Option<&str> {
+    let agent = match &event.body {
+        EventBody::ChatStarted(e) => e.agent.as_ref(),
+        EventBody::ChatEnded(e) => e.agent.as_ref(),
+        EventBody::InboxConversationStarted(e) => e.agent.as_ref(),
+        EventBody::InboxConversationEnded(e) => e.agent.as_ref(),
+        EventBody::ChatOfflineMessage(_) => None,
+    };
+    agent.and_then(|a| a.email.as_deref())
+}
+
+fn with_key(subject: &str, key: &str) -> String {
+    let room = mapping::SUBJECT_MAX_CHARS.saturating_sub(key.chars().count() + 1);
+    let subject: String = subject.chars().take(room).collect();
+    format!("{subject} {key}")
+}
+
+fn object_name(object: SyncObject) -> &'static str {
+    match object {
+        SyncObject::Lead => "Lead",
+        SyncObject::Contact => "Contact",
+        SyncObject::Case => "Case",
+        SyncObject::Task => "Task",
+    }
+}
+
+/// The field that ties the Case or Task to its person.
+fn link_field(activity: SyncObject) -> &'static str {
+    match activity {
+        SyncObject::Case => "ContactId",
+        _ => "WhoId",
+    }
+}
+
+fn unreadable(queued: &QueuedEvent) -> Stop {
+    Stop::Outcome(Outcome::Failed {
+        code: "UNREADABLE_EVENT".into(),
+        message: format!(
+            "the queued {} {} cannot be read by this version",
+            queued.meta.kind, queued.meta.event_id
+        ),
+    })
+}
+
+fn retry(reason: &str) -> Stop {
+    Stop::Outcome(Outcome::Retry {
+        reason: reason.into(),
+        maybe_applied: false,
+    })
+}
+
+/// The local store failed: try again later; nothing was sent.
+fn retry_local(e: crate::queue::QueueError) -> Stop {
+    retry(&e.to_string())
+}
+
+/// What a failed call means for the event. `wrote`: the call carried writes, so a lost answer
+/// may hide an applied write.
+fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
+    match e {
+        ConnectionError::NotConnected | ConnectionError::NeedsReconnect { .. } => {
+            Stop::Hold(Hold::UntilResumed(e.to_string()))
+        }
+        _ => match (e.api_error(), salesforce_error(e)) {
+            (_, Some(error)) => stop_for_salesforce(error, wrote),
+            (Some(ApiError::Transport(t)), None) => Stop::Outcome(Outcome::Retry {
+                reason: e.to_string(),
+                maybe_applied: wrote && t.may_have_been_sent(),
+            }),
+            _ => Stop::Outcome(Outcome::Retry {
+                reason: e.to_string(),
+                maybe_applied: wrote,
+            }),
+        },
+    }
+}
+
+fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop {
+    match error.disposition() {
+        Disposition::RateLimited => Stop::Hold(Hold::Until(
+            SystemTime::now() + LIMIT_PAUSE,
+            format!("Salesforce's API limit is reached: {}", error.message),
+        )),
+        Disposition::Retry | Disposition::RefreshSession => Stop::Outcome(Outcome::Retry {
+            reason: error.to_string(),
+            // Salesforce answered: a failed write was not applied (composite rolls back).
+            maybe_applied: wrote && error.status >= 500,
+        }),
+        Disposition::Permanent => Stop::Outcome(Outcome::Failed {
+            code: error
+                .code
+                .clone()
+                .unwrap_or_else(|| format!("HTTP_{}", error.status)),
+            message: error.message.clone(),
+        }),
+    }
+}
