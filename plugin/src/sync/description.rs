@@ -255,8 +255,14 @@ impl Layout {
         }
     }
 
+    /// Whether an earlier fit cut it (and so made the file already).
     fn is_cut(&self) -> bool {
-        self.transcript.as_ref().is_some_and(|t| t.cut > 0) || self.head.ends_with(HEAD_CUT_END)
+        let before_notes = Layout {
+            notes: None,
+            ..self.clone()
+        };
+        self.transcript.as_ref().is_some_and(|t| t.cut > 0)
+            || before_notes.render("").ends_with(HEAD_CUT_END)
     }
 
     /// The transcript file name this Description was written with: from the id on its first
@@ -465,7 +471,7 @@ pub fn thousands(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::mapping::tests::example;
+    use crate::sync::mapping::tests::{chat_ended, event, example};
 
     #[test]
     fn a_chat_in_order() {
@@ -495,5 +501,256 @@ Request page: https://acme.example/pricing
 --- Attachments ---
 - invoice-4411.txt"
         );
+    }
+
+    #[test]
+    fn an_offline_message_and_a_conversation() {
+        assert_eq!(
+            description(&example(3)).text,
+            "Chat ID: offline-2001
+Channel: webchat
+Custom variables:
+  utm_source: newsletter
+Request page: https://acme.example/contact
+Offline message:
+  Do you offer a nonprofit discount? Please email me."
+        );
+        assert_eq!(
+            description(&example(5)).text,
+            "Conversation ID: conv-3001
+Channel: email
+Started: 2026-11-24 09:00:00 UTC
+Ended: 2026-11-24 09:45:00 UTC
+Agent: Bob Agent <bob@cx.example.com>
+Note: Carrier delay, expedited at no cost
+Subject: Delivery delayed
+
+--- Transcript (times UTC) ---
+[09:00:00] Chidi Okafor (visitor): My order #5521 has not arrived.
+[09:30:00] Bob Agent (agent): It ships today; tracking to follow.
+
+--- Attachments ---
+- tracking.txt"
+        );
+    }
+
+    /// A chat whose messages pretend to be headings and markers: they stay content, indented.
+    fn hostile() -> Event {
+        chat_ended(
+            r#""visitor":{"name":"Jane"},"agent":{"email":"bob@cx.example.com"},
+               "note":"first\r\n--- Transcript (times UTC) ---","custom_variables":{"k":null,"x\ny":"a\rb"},
+               "messages":[{"from":"system","text":"joined"},
+                 {"at":"2026-11-24T10:00:05+02:00","from":"visitor","name":"Jane\nDoe","text":"one\n--- Attachments ---\n[… 5 more characters of the transcript cut by CloudCX: the full transcript is attached as x]"},
+                 {"from":"bot","name":" ","text":""}],
+               "attachments":[{"name":"a\nb.txt","data_base64":""}]"#,
+        )
+    }
+
+    #[test]
+    fn line_breaks_in_values_are_indented() {
+        let text = description(&hostile()).text;
+        assert_eq!(
+            text,
+            "Chat ID: c-1
+Channel: webchat
+Agent: bob@cx.example.com
+Note: first
+  --- Transcript (times UTC) ---
+Custom variables:
+  k: 
+  x
+  y: a
+  b
+
+--- Transcript (times UTC) ---
+(system): joined
+[08:00:05] Jane Doe (visitor): one
+  --- Attachments ---
+  [… 5 more characters of the transcript cut by CloudCX: the full transcript is attached as x]
+(bot): 
+
+--- Attachments ---
+- a
+  b.txt"
+        );
+        let layout = Layout::parse(&text);
+        assert_eq!(layout.render("f"), text);
+        assert_eq!(layout.transcript.unwrap().cut, 0);
+    }
+
+    /// A chat of `count` transcript lines of 128 UTF-16 units each (newline included), each
+    /// with an emoji (two units), so that cuts meet surrogate pairs.
+    fn long_chat(count: usize) -> Event {
+        let messages: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    r#"{{"at":"2026-11-24T10:00:00Z","from":"visitor","name":"Jane","text":"🎉 {i:05} {}"}}"#,
+                    "x".repeat(91)
+                )
+            })
+            .collect();
+        chat_ended(&format!(
+            r#""visitor":{{"name":"Jane"}},"note":"kept","messages":[{}],
+               "attachments":[{{"name":"after.pdf","data_base64":""}}]"#,
+            messages.join(",")
+        ))
+    }
+
+    /// The count the transcript marker of `text` states.
+    fn marker_count(text: &str) -> usize {
+        Layout::parse(text).transcript.unwrap().cut
+    }
+
+    #[test]
+    fn a_long_transcript_is_cut_and_attached_whole() {
+        let described = description(&long_chat(320));
+        let text = &described.text;
+        let file = described.transcript_file.unwrap();
+        assert!(utf16_len(text) <= DESCRIPTION_MAX_CHARS);
+        assert!(
+            utf16_len(text) >= DESCRIPTION_MAX_CHARS - 10,
+            "fills the room"
+        );
+        assert!(text.starts_with("Chat ID: c-1\nChannel: webchat\nNote: kept\n"));
+        assert!(text.ends_with(
+            "cut by CloudCX: the full transcript is attached as transcript-c-1.txt]\n\n--- Attachments ---\n- after.pdf"
+        ));
+        assert_eq!(file.name, "transcript-c-1.txt");
+        assert!(file.content.starts_with("Chat ID: c-1\n"));
+        assert!(
+            file.content.contains("🎉 00319 "),
+            "the last message is in the file"
+        );
+        assert!(!text.contains("🎉 00319 "));
+        assert!(!file.content.contains("cut by CloudCX"));
+        // The marker says exactly how much is missing.
+        let marker_line = text.lines().find(|l| l.starts_with("[… ")).unwrap();
+        let missing = utf16_len(&file.content) - utf16_len(text) + 1 + utf16_len(marker_line);
+        assert_eq!(marker_count(text), missing);
+        assert!(marker_line.starts_with(&format!("[… {} more characters", thousands(missing))));
+        assert!(missing > 9_000);
+    }
+
+    #[test]
+    fn a_transcript_that_fits_is_not_cut() {
+        let described = description(&long_chat(240));
+        assert!(described.transcript_file.is_none());
+        assert!(described.text.contains("🎉 00239 "));
+        assert!(!described.text.contains("cut by CloudCX"));
+    }
+
+    #[test]
+    fn notes_are_appended_under_one_heading() {
+        let mut text = description(&example(2)).text;
+        let before = text.clone();
+        assert_eq!(
+            append_note(&mut text, "Salesforce refused Email = 'x@y'"),
+            None
+        );
+        assert_eq!(append_note(&mut text, "two\nlines"), None);
+        assert_eq!(
+            text,
+            format!("{before}\n\n--- Notes from CloudCX ---\n- Salesforce refused Email = 'x@y'\n- two\n  lines")
+        );
+        // On the hostile chat the notes also land at the end, its content untouched.
+        let mut hostile_text = description(&hostile()).text;
+        let before = hostile_text.clone();
+        assert_eq!(append_note(&mut hostile_text, "--- Attachments ---"), None);
+        assert_eq!(
+            hostile_text,
+            format!("{before}\n\n--- Notes from CloudCX ---\n- --- Attachments ---")
+        );
+    }
+
+    #[test]
+    fn a_note_at_the_limit_cuts_the_transcript_further() {
+        let mut text = description(&long_chat(320)).text;
+        let cut_before = marker_count(&text);
+        let note = format!("Salesforce refused Email: {}", "n".repeat(500));
+        assert_eq!(
+            append_note(&mut text, &note),
+            None,
+            "the file exists already"
+        );
+        assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS);
+        assert!(text.ends_with(&format!(
+            "- after.pdf\n\n--- Notes from CloudCX ---\n- {note}"
+        )));
+        let cut_after = marker_count(&text);
+        assert!(cut_after >= cut_before + 500, "{cut_before} → {cut_after}");
+        assert!(text.starts_with("Chat ID: c-1\nChannel: webchat\nNote: kept\n"));
+        // Another note keeps the first and cuts still more.
+        assert_eq!(append_note(&mut text, "second"), None);
+        assert!(text.ends_with(&format!("- {note}\n- second")));
+        assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS);
+        assert!(marker_count(&text) > cut_after);
+    }
+
+    #[test]
+    fn a_note_that_overflows_a_whole_description_attaches_it() {
+        let mut text = description(&long_chat(246)).text;
+        let whole = text.clone();
+        assert!(utf16_len(&whole) < DESCRIPTION_MAX_CHARS);
+        let note = "m".repeat(2_000);
+        let file = append_note(&mut text, &note).expect("the whole text as a file");
+        assert_eq!(file.name, "transcript-c-1.txt");
+        assert_eq!(
+            file.content,
+            format!("{whole}\n\n--- Notes from CloudCX ---\n- {note}")
+        );
+        assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS);
+        assert!(text.ends_with(&note));
+        assert!(marker_count(&text) > 1_000);
+    }
+
+    #[test]
+    fn a_header_too_long_is_cut_before_the_notes() {
+        let offline = |id: &str, chars: usize| {
+            event(&format!(
+                r#"{{"type":"chat.offline_message","tenant_id":"acme","id":"{id}","channel":"webchat",
+                   "at":"2026-11-24T10:05:00Z","visitor":{{}},"message":"{}"}}"#,
+                "o".repeat(chars)
+            ))
+        };
+        let described = description(&offline("off/1 x", 40_000));
+        let file = described.transcript_file.unwrap();
+        assert_eq!(file.name, "transcript-off_1_x.txt");
+        assert!(file.content.ends_with(&"o".repeat(40_000)));
+        let mut text = described.text;
+        let length = utf16_len(&text);
+        assert!((DESCRIPTION_MAX_CHARS - 2..=DESCRIPTION_MAX_CHARS).contains(&length));
+        assert!(text.ends_with(" more characters cut by CloudCX: the full text is attached]"));
+        assert_eq!(append_note(&mut text, "kept whole"), None, "already cut");
+        assert!(text.ends_with("attached]\n\n--- Notes from CloudCX ---\n- kept whole"));
+        assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS);
+        // A note longer than the limit is the one thing left to cut.
+        let mut text = description(&offline("o-2", 10)).text;
+        assert!(append_note(&mut text, &"n".repeat(40_000)).is_some());
+        assert_eq!(utf16_len(&text), DESCRIPTION_MAX_CHARS);
+    }
+
+    #[test]
+    fn every_size_stays_within_the_limit() {
+        for chars in 240..265 {
+            let mut text = description(&long_chat(chars)).text;
+            assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS, "{chars}");
+            for note in ["a", &"b".repeat(700), &"🎉".repeat(300)] {
+                let _ = append_note(&mut text, note);
+                assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS, "{chars}");
+                assert!(text.ends_with(note), "{chars}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(thousands(n), text);
+        }
     }
 }

@@ -179,7 +179,7 @@ fn source_value(source: &Source, event: &Event, person: &Person, parts: &Parts) 
             ChatField::Note => parts.note,
             ChatField::WrapUp => parts.wrap_up,
         }),
-        // Custom fields first: they are what the agent filled in; variables come from the page.
+        // A custom field wins over a custom variable of the same name.
         Source::Custom(name) => [parts.custom_fields, parts.custom_variables]
             .into_iter()
             .flatten()
@@ -204,7 +204,10 @@ fn apply_mapping(
         .map(|(name, value)| (name.to_string(), value))
         .collect();
     for (field, source) in settings.field_mapping.get(&object).into_iter().flatten() {
-        let position = entries.iter().position(|(name, _)| *name == field.0);
+        // Salesforce field names are case-insensitive: `email` replaces the default `Email`.
+        let position = entries
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case(&field.0));
         match (source, position) {
             (None, Some(i)) => {
                 entries.remove(i);
@@ -258,6 +261,7 @@ fn required(object: SyncObject) -> &'static [&'static str] {
 pub fn person_fields(object: SyncObject, event: &Event, settings: &TenantSettings) -> Fields {
     let mut fields = mapped_person_fields(object, event, settings);
     let person = person_of(event);
+    // Required even when the tenant unmapped them: a placeholder beats a refused record.
     for name in missing_required(object, &fields) {
         let placeholder = match name {
             "LastName" => person
@@ -472,6 +476,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A `chat.ended` of tenant `acme`, chat `c-1`, with `extra` fields (visitor included).
+    pub(crate) fn chat_ended(extra: &str) -> Event {
+        event(&format!(
+            r#"{{"type":"chat.ended","tenant_id":"acme","id":"c-1","channel":"webchat",
+               "at":"2026-11-24T10:05:00Z",{extra}}}"#
+        ))
+    }
+
+    fn names(fields: &Fields) -> Vec<&str> {
+        fields.keys().map(String::as_str).collect()
+    }
+
     #[test]
     fn contact_and_lead_defaults() {
         let chat = example(1);
@@ -485,35 +501,400 @@ pub(crate) mod tests {
             fields(json!({"LastName": "Jane Doe", "Email": "jane@acme.example",
                           "Phone": "+1 415 555 0100", "Company": "Acme"}))
         );
+        assert!(placeholder_fields(SyncObject::Lead, &chat, &defaults()).is_empty());
     }
 
     #[test]
-    fn case_and_task_defaults() {
-        let chat = example(1);
-        let case = activity_fields(SyncObject::Case, &chat, &defaults()).fields;
-        let names: Vec<&str> = case.keys().map(String::as_str).collect();
+    fn inbox_contacts_bring_their_own_names() {
+        let conversation = example(5);
         assert_eq!(
-            names,
+            person_of(&conversation),
+            Person {
+                name: Some("Okafor".into()),
+                email: Some("c.okafor@initech.example".into()),
+                phone: Some("+44 20 7946 0958".into()),
+                company: Some("Initech".into()),
+            }
+        );
+        assert_eq!(
+            person_fields(SyncObject::Lead, &conversation, &defaults()),
+            fields(
+                json!({"LastName": "Okafor", "Email": "c.okafor@initech.example",
+                          "Phone": "+44 20 7946 0958", "Company": "Initech"})
+            )
+        );
+    }
+
+    #[test]
+    fn values_are_trimmed_and_blank_ones_left_out() {
+        let chat = chat_ended(
+            r#""visitor":{"name":"  Jane Doe ","email":" \t","phone":"","company":" Acme\n"}"#,
+        );
+        assert_eq!(
+            person_of(&chat),
+            Person {
+                name: Some("Jane Doe".into()),
+                company: Some("Acme".into()),
+                ..Person::default()
+            }
+        );
+        assert_eq!(
+            person_fields(SyncObject::Lead, &chat, &defaults()),
+            fields(json!({"LastName": "Jane Doe", "Company": "Acme"}))
+        );
+    }
+
+    #[test]
+    fn required_fields_get_placeholders() {
+        let email_only = chat_ended(r#""visitor":{"email":" sam.lee@globex.example "}"#);
+        assert_eq!(
+            person_fields(SyncObject::Lead, &email_only, &defaults()),
+            fields(
+                json!({"Email": "sam.lee@globex.example", "LastName": "sam.lee",
+                          "Company": UNKNOWN_COMPANY})
+            )
+        );
+        assert_eq!(
+            placeholder_fields(SyncObject::Lead, &email_only, &defaults()),
+            ["LastName", "Company"]
+        );
+        let nothing = chat_ended(r#""visitor":{"phone":"+1 555","email":"@example.com"}"#);
+        assert_eq!(
+            person_fields(SyncObject::Contact, &nothing, &defaults()),
+            fields(json!({"Email": "@example.com", "Phone": "+1 555",
+                          "LastName": UNKNOWN_VISITOR}))
+        );
+        assert_eq!(
+            placeholder_fields(SyncObject::Contact, &nothing, &defaults()),
+            ["LastName"]
+        );
+        // Unmapped or mapped to a missing value, a required field still gets its placeholder.
+        let unmapped =
+            settings(r#"{"Contact": {"LastName": null}, "Lead": {"Company": "custom.missing"}}"#);
+        let chat = example(1);
+        assert_eq!(
+            person_fields(SyncObject::Contact, &chat, &unmapped)["LastName"],
+            "jane"
+        );
+        assert_eq!(
+            person_fields(SyncObject::Lead, &chat, &unmapped)["Company"],
+            UNKNOWN_COMPANY
+        );
+        assert_eq!(
+            placeholder_fields(SyncObject::Lead, &chat, &unmapped),
+            ["Company"]
+        );
+    }
+
+    #[test]
+    fn the_tenant_mapping_replaces_adds_and_unmaps() {
+        let tenant = settings(
+            r#"{"Lead": {"LastName": "custom.plan", "Phone": null, "LeadSource": "literal:Web Chat",
+                         "Industry": "custom.industry", "Website": "chat.request_page"},
+                "Contact": {"email": "literal:fixed@example.com", "Title": "literal:"}}"#,
+        );
+        let chat = example(1);
+        let lead = person_fields(SyncObject::Lead, &chat, &tenant);
+        // Replaced in place, unmapped removed, added ones after the defaults (by name).
+        assert_eq!(
+            lead,
+            fields(
+                json!({"LastName": "enterprise", "Email": "jane@acme.example",
+                          "Company": "Acme", "Industry": "Manufacturing",
+                          "LeadSource": "Web Chat", "Website": "https://acme.example/pricing"})
+            )
+        );
+        // Names match case-insensitively; an empty literal is no value.
+        let contact = person_fields(SyncObject::Contact, &chat, &tenant);
+        assert_eq!(
+            contact,
+            fields(json!({"LastName": "Jane Doe", "Email": "fixed@example.com",
+                          "Phone": "+1 415 555 0100"}))
+        );
+    }
+
+    #[test]
+    fn every_source_reads_its_value() {
+        let tenant = settings(
+            r#"{"Contact": {"Name__c": "visitor.name", "Email__c": "visitor.email",
+                "Phone__c": "visitor.phone", "Company__c": "visitor.company",
+                "Chat__c": "chat.id", "Channel__c": "chat.channel",
+                "Page__c": "chat.request_page", "Note__c": "chat.note",
+                "Wrap__c": "chat.wrap_up", "Lit__c": "literal:  as is "}}"#,
+        );
+        let chat = person_fields(SyncObject::Contact, &example(1), &tenant);
+        let extra: Vec<(&str, &Value)> =
+            chat.iter().skip(3).map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(
+            extra,
+            [
+                ("Channel__c", &json!("webchat")),
+                ("Chat__c", &json!("chat-1001")),
+                ("Company__c", &json!("Acme")),
+                ("Email__c", &json!("jane@acme.example")),
+                ("Lit__c", &json!("as is")),
+                ("Name__c", &json!("Jane Doe")),
+                ("Note__c", &json!("Invoice 4411 had the wrong VAT rate")),
+                ("Page__c", &json!("https://acme.example/pricing")),
+                ("Phone__c", &json!("+1 415 555 0100")),
+                ("Wrap__c", &json!("Billing > Invoice correction")),
+            ]
+        );
+        // A started conversation has no note, wrap-up or page: those fields are left out.
+        let started = person_fields(SyncObject::Contact, &example(4), &tenant);
+        assert_eq!(
+            names(&started),
+            [
+                "LastName",
+                "Email",
+                "Phone",
+                "Channel__c",
+                "Chat__c",
+                "Company__c",
+                "Email__c",
+                "Lit__c",
+                "Name__c",
+                "Phone__c"
+            ]
+        );
+        assert_eq!(started["Name__c"], "Okafor");
+        assert_eq!(started["Phone__c"], "+44 20 7946 0958");
+    }
+
+    #[test]
+    fn custom_values_come_from_fields_then_variables() {
+        let chat = chat_ended(
+            r#""visitor":{"name":"Jane"},
+               "custom_fields":{"a":"from field","n":null,"num":42.5,"flag":true,
+                                "list":[1,"x"],"blank":"  "},
+               "custom_variables":{"a":"from variable","n":"variable","only":"only variable",
+                                   "blank":"variable too","obj":{"k":"v"}}"#,
+        );
+        let tenant = settings(
+            r#"{"Contact": {"A__c": "custom.a", "N__c": "custom.n", "Num__c": "custom.num",
+                "Flag__c": "custom.flag", "List__c": "custom.list", "Only__c": "custom.only",
+                "Blank__c": "custom.blank", "Obj__c": "custom.obj", "None__c": "custom.none"}}"#,
+        );
+        let contact = person_fields(SyncObject::Contact, &chat, &tenant);
+        assert_eq!(
+            contact,
+            fields(json!({"LastName": "Jane", "A__c": "from field",
+                          "Blank__c": "variable too", "Flag__c": "true",
+                          "List__c": "[1,\"x\"]", "N__c": "variable", "Num__c": "42.5",
+                          "Obj__c": "{\"k\":\"v\"}", "Only__c": "only variable"}))
+        );
+    }
+
+    #[test]
+    fn case_fields_for_each_kind() {
+        let conversation = activity_fields(SyncObject::Case, &example(5), &defaults());
+        assert_eq!(conversation.transcript_file, None);
+        let mut case = conversation.fields;
+        assert!(case
+            .remove("Description")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("Conversation ID: conv-3001\n"));
+        assert_eq!(
+            case,
+            fields(
+                json!({"Subject": "Inbox conversation (email) with Okafor — CloudCX tenant demo",
+                          "Origin": "Email", "SuppliedName": "Okafor",
+                          "SuppliedEmail": "c.okafor@initech.example",
+                          "SuppliedPhone": "+44 20 7946 0958", "SuppliedCompany": "Initech"})
+            )
+        );
+        let offline = activity_fields(SyncObject::Case, &example(3), &defaults()).fields;
+        assert_eq!(
+            offline["Subject"],
+            "Web Chat offline message (webchat) from Sam Lee — CloudCX tenant demo"
+        );
+        assert_eq!(offline["Origin"], "Web");
+        assert!(!offline.contains_key("SuppliedPhone"));
+        // Only the Inbox's email channel is an email origin.
+        let whatsapp = event(
+            r#"{"type":"inbox.conversation_started","tenant_id":"t","id":"w-1","channel":"whatsapp",
+                "at":"2026-11-24T09:00:00Z","contact":{},"started_at":"2026-11-24T09:00:00Z"}"#,
+        );
+        let case = activity_fields(SyncObject::Case, &whatsapp, &defaults()).fields;
+        assert_eq!(case["Origin"], "Web");
+        assert_eq!(
+            case["Subject"],
+            "Inbox conversation (whatsapp) with unknown visitor — CloudCX tenant t"
+        );
+        let email_chat = chat_ended(r#""visitor":{"email":"a@b.example"}"#);
+        let mut email_chat = email_chat;
+        email_chat.channel = "email".into();
+        let case = activity_fields(SyncObject::Case, &email_chat, &defaults()).fields;
+        assert_eq!(case["Origin"], "Web");
+        assert_eq!(
+            case["Subject"],
+            "Web Chat (email) with a@b.example — CloudCX tenant acme"
+        );
+    }
+
+    #[test]
+    fn task_status_and_date() {
+        let task = |e: &Event| activity_fields(SyncObject::Task, e, &defaults()).fields;
+        for (index, status) in [
+            (0, "In Progress"),
+            (1, "Completed"),
+            (3, "Completed"),
+            (4, "In Progress"),
+            (5, "Completed"),
+        ] {
+            let fields = task(&example(index));
+            assert_eq!(fields["Status"], status, "example {index}");
+            assert_eq!(fields["ActivityDate"], "2026-11-24", "example {index}");
+            assert_eq!(
+                names(&fields),
+                ["Subject", "Status", "ActivityDate", "Description"]
+            );
+        }
+        // The UTC date of the start; without a start, of the end; then of the event.
+        let late = chat_ended(
+            r#""visitor":{},"started_at":"2026-11-25T01:30:00+05:00","ended_at":"2026-11-25T09:00:00Z""#,
+        );
+        assert_eq!(task(&late)["ActivityDate"], "2026-11-24");
+        let no_start = chat_ended(r#""visitor":{},"ended_at":"2026-11-26T23:59:59-01:00""#);
+        assert_eq!(task(&no_start)["ActivityDate"], "2026-11-27");
+        let no_times = chat_ended(r#""visitor":{}"#);
+        assert_eq!(task(&no_times)["ActivityDate"], "2026-11-24");
+    }
+
+    #[test]
+    fn activity_mapping_overrides() {
+        let tenant = settings(
+            r#"{"Case": {"Origin": "literal:Chat", "SuppliedPhone": null, "Priority": "literal:High",
+                         "Subject": "chat.wrap_up"},
+                "Task": {"Description": null, "Status": "literal:Waiting on someone else"}}"#,
+        );
+        let chat = example(1);
+        let case = activity_fields(SyncObject::Case, &chat, &tenant).fields;
+        assert_eq!(
+            names(&case),
             [
                 "Subject",
                 "Origin",
                 "SuppliedName",
                 "SuppliedEmail",
-                "SuppliedPhone",
                 "SuppliedCompany",
-                "Description"
+                "Description",
+                "Priority"
             ]
         );
+        assert_eq!(case["Subject"], "Billing > Invoice correction");
+        assert_eq!(case["Origin"], "Chat");
+        assert_eq!(case["Priority"], "High");
+        let task = activity_fields(SyncObject::Task, &chat, &tenant).fields;
+        assert_eq!(names(&task), ["Subject", "Status", "ActivityDate"]);
+        assert_eq!(task["Status"], "Waiting on someone else");
+    }
+
+    #[test]
+    fn the_transcript_file_goes_only_with_our_description() {
+        let long = chat_ended(&format!(
+            r#""visitor":{{"name":"Jane"}},"messages":[{{"from":"visitor","text":"{}"}}]"#,
+            "x".repeat(40_000)
+        ));
+        let ours = activity_fields(SyncObject::Case, &long, &defaults());
+        let file = ours.transcript_file.unwrap();
+        assert_eq!(file.name, "transcript-c-1.txt");
+        assert!(file.content.contains(&"x".repeat(40_000)));
+        let replaced = settings(r#"{"Case": {"Description": "chat.note"}}"#);
+        let theirs = activity_fields(SyncObject::Case, &long, &replaced);
+        assert_eq!(theirs.transcript_file, None);
+        assert!(!theirs.fields.contains_key("Description"));
+    }
+
+    #[test]
+    fn subjects_stay_within_255() {
+        let subject = |name: &str| {
+            let chat = chat_ended(&format!(r#""visitor":{{"name":"{name}"}}"#));
+            let fields = activity_fields(SyncObject::Task, &chat, &defaults()).fields;
+            fields["Subject"].as_str().unwrap().to_string()
+        };
+        let even = subject(&"🎉".repeat(200));
+        assert_eq!(utf16_len(&even), 255);
+        assert!(even.starts_with("Web Chat (webchat) with 🎉🎉"));
+        assert!(even.ends_with("🎉…"));
+        // An emoji is two UTF-16 units: one that would end at 255 is left out whole.
+        let odd = subject(&format!("a{}", "🎉".repeat(200)));
+        assert_eq!(utf16_len(&odd), 254);
+        assert!(odd.ends_with("🎉…"));
         assert_eq!(
-            case["Subject"],
-            "Web Chat (webchat) with Jane Doe — CloudCX tenant demo"
+            subject("Jane"),
+            "Web Chat (webchat) with Jane — CloudCX tenant acme"
         );
-        assert_eq!(case["Origin"], "Web");
-        assert_eq!(case["SuppliedCompany"], "Acme");
-        let task = activity_fields(SyncObject::Task, &chat, &defaults()).fields;
-        let names: Vec<&str> = task.keys().map(String::as_str).collect();
-        assert_eq!(names, ["Subject", "Status", "ActivityDate", "Description"]);
-        assert_eq!(task["Status"], "Completed");
-        assert_eq!(task["ActivityDate"], "2026-11-24");
+    }
+
+    #[test]
+    fn fit_lengths_cuts_by_utf16_units_with_a_marker() {
+        let mut fields = fields(json!({
+            "LastName": "é".repeat(100),
+            "Email": "jane@acme.example",
+            "Description": "🎉".repeat(50),
+            "Long__c": "y".repeat(3_000),
+            "Phone": "+1 415 555 0100 ext 99",
+            "Count__c": 12345,
+            "Free__c": "z".repeat(500),
+        }));
+        let limits = |name: &str| match name {
+            "LastName" | "Email" => Some(80),
+            "Description" => Some(60),
+            "Long__c" => Some(255),
+            "Phone" => Some(10),
+            "Count__c" => Some(1),
+            _ => None,
+        };
+        let notes = fit_lengths(&mut fields, &limits);
+        assert_eq!(
+            fields["LastName"],
+            format!("{}… [cut by CloudCX: 59 more characters]", "é".repeat(41))
+        );
+        assert_eq!(fields["Email"], "jane@acme.example");
+        // 50 emoji are 100 UTF-16 units: 10 of them fit before the marker.
+        assert_eq!(
+            fields["Description"],
+            format!("{}… [cut by CloudCX: 80 more characters]", "🎉".repeat(10))
+        );
+        assert_eq!(
+            fields["Long__c"],
+            format!(
+                "{}… [cut by CloudCX: 2,786 more characters]",
+                "y".repeat(214)
+            )
+        );
+        // Too short for the marker: a bare ellipsis.
+        assert_eq!(fields["Phone"], "+1 415 55…");
+        assert_eq!(fields["Count__c"], 12345);
+        assert_eq!(fields["Free__c"], "z".repeat(500));
+        for (name, limit) in [
+            ("LastName", 80),
+            ("Description", 60),
+            ("Long__c", 255),
+            ("Phone", 10),
+        ] {
+            assert!(utf16_len(fields[name].as_str().unwrap()) <= limit, "{name}");
+        }
+        assert_eq!(
+            notes,
+            [
+                "LastName was cut from 100 to 80 characters, its length in Salesforce.",
+                "Description was cut from 100 to 60 characters, its length in Salesforce.",
+                "Long__c was cut from 3,000 to 255 characters, its length in Salesforce.",
+                "Phone was cut from 22 to 10 characters, its length in Salesforce.",
+            ]
+        );
+        let mut empty = fields_of_one("Name", "abc");
+        assert_eq!(fit_lengths(&mut empty, &|_| Some(0)).len(), 1);
+        assert_eq!(empty["Name"], "");
+    }
+
+    fn fields_of_one(name: &str, value: &str) -> Fields {
+        let mut fields = Fields::new();
+        fields.insert(name.into(), json!(value));
+        fields
     }
 }
