@@ -504,6 +504,28 @@ Request page: https://acme.example/pricing
     }
 
     #[test]
+    fn started_events_have_no_transcript() {
+        assert_eq!(
+            description(&example(0)).text,
+            "Chat ID: chat-1001
+Channel: webchat
+Started: 2026-11-24 10:00:00 UTC
+Agent: Bob Agent <bob@cx.example.com>
+Custom variables:
+  plan: enterprise
+Request page: https://acme.example/pricing"
+        );
+        assert_eq!(
+            description(&example(4)).text,
+            "Conversation ID: conv-3001
+Channel: email
+Started: 2026-11-24 09:00:00 UTC
+Agent: Bob Agent <bob@cx.example.com>
+Subject: Delivery delayed"
+        );
+    }
+
+    #[test]
     fn an_offline_message_and_a_conversation() {
         assert_eq!(
             description(&example(3)).text,
