@@ -283,7 +283,8 @@ impl Layout {
         }
         let mut layout = self.clone();
         if let Some(whole) = layout.transcript.take() {
-            let total = utf16_len(&whole.body) + whole.cut;
+            // Saturating: the count is read back from text, which a tenant's mapping may write.
+            let total = utf16_len(&whole.body).saturating_add(whole.cut);
             // Everything but the body, with the longest marker it could need.
             layout.transcript = Some(Transcript {
                 body: String::new(),
@@ -760,6 +761,24 @@ Custom variables:
                 let _ = append_note(&mut text, note);
                 assert!(utf16_len(&text) <= DESCRIPTION_MAX_CHARS, "{chars}");
                 assert!(text.ends_with(note), "{chars}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_written_by_others_is_fitted_without_panics() {
+        // As a tenant mapping Description to a custom value could write it.
+        let marker = transcript_marker(usize::MAX, "x");
+        for text in [
+            String::new(),
+            format!("{TRANSCRIPT}\n{marker}"),
+            format!("a\n{NOTES}\n{TRANSCRIPT}\n{ATTACHMENTS}\nb\n{marker}"),
+        ] {
+            for note in ["n".to_string(), "n".repeat(40_000)] {
+                let mut description = text.clone();
+                let _ = append_note(&mut description, &note);
+                assert!(utf16_len(&description) <= DESCRIPTION_MAX_CHARS);
+                assert!(description.contains(&note[..1]), "{description:?}");
             }
         }
     }
