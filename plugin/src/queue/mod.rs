@@ -198,13 +198,14 @@ impl Queue {
             .map(|(event, outcome)| {
                 let settle = match outcome {
                     Settlement::Delivered => Settle::Delivered,
+                    // Once possibly applied, always: only a delivery settles the doubt.
                     Settlement::Retry {
                         reason,
                         maybe_applied,
                     } => Settle::Retry {
                         due_ms: now + retry_delay(event.meta.attempts).as_millis() as u64,
                         reason,
-                        maybe_applied,
+                        maybe_applied: maybe_applied || event.meta.maybe_applied,
                     },
                     Settlement::Failed { code, message } => Settle::Failed {
                         code,
@@ -216,6 +217,12 @@ impl Queue {
             })
             .collect();
         self.store.settle(tenant, settles)
+    }
+
+    /// Records that attempts on these events start now (see [`PendingMeta::in_flight`]).
+    pub fn mark_in_flight(&self, tenant: &str, events: &[QueuedEvent]) -> Result<(), QueueError> {
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        self.store.mark_in_flight(tenant, &seqs)
     }
 
     /// Re-queues the tenant's failed events (all, or one chat's); answers how many.

@@ -54,6 +54,10 @@ pub struct PendingMeta {
     pub due_ms: u64,
     /// A request for this event timed out or lost its connection: Salesforce may have applied it.
     pub maybe_applied: bool,
+    /// An attempt started and has not been settled: if the process died meanwhile, Salesforce
+    /// may have applied it too.
+    #[serde(default)]
+    pub in_flight: bool,
     /// Why the last attempt did not deliver it.
     pub last_error: Option<String>,
 }
@@ -198,6 +202,7 @@ impl Store {
                     attempts: 0,
                     due_ms: now_ms,
                     maybe_applied: false,
+                    in_flight: false,
                     last_error: None,
                 };
                 payloads.insert(next, event.payload.as_slice())?;
@@ -227,7 +232,9 @@ impl Store {
             {
                 let (key, value) = row.map_err(QueueError::from_redb)?;
                 let seq = key.value().1;
-                let meta: PendingMeta = decode(value.value())?;
+                let mut meta: PendingMeta = decode(value.value())?;
+                // Left in flight by a process that died mid-attempt: it may have been applied.
+                meta.maybe_applied |= meta.in_flight;
                 if waiting_chats.contains(&meta.event_id) {
                     continue;
                 }
@@ -282,6 +289,7 @@ impl Store {
                         meta.attempts = meta.attempts.saturating_add(1);
                         meta.due_ms = due_ms;
                         meta.maybe_applied |= maybe_applied;
+                        meta.in_flight = false;
                         meta.last_error = Some(reason);
                         pending.insert((tenant, seq), encode(&meta).as_slice())?;
                     }
@@ -306,6 +314,23 @@ impl Store {
                         add(&mut counters, tenant, FAILED_COUNT, 1)?;
                     }
                 }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records that attempts on these events start now, before any request leaves: after a
+    /// crash mid-attempt they count as possibly applied.
+    pub fn mark_in_flight(&self, tenant: &str, seqs: &[u64]) -> Result<(), QueueError> {
+        self.write(|tx| {
+            let mut pending = tx.open_table(PENDING)?;
+            for &seq in seqs {
+                let Some(bytes) = pending.get((tenant, seq))?.map(|v| v.value().to_vec()) else {
+                    continue;
+                };
+                let mut meta: PendingMeta = decode(&bytes).map_err(redb::Error::from)?;
+                meta.in_flight = true;
+                pending.insert((tenant, seq), encode(&meta).as_slice())?;
             }
             Ok(())
         })
@@ -340,6 +365,7 @@ impl Store {
                     attempts: 0,
                     due_ms: now_ms,
                     maybe_applied: meta.maybe_applied,
+                    in_flight: false,
                     last_error: Some(format!("re-queued after {}: {}", meta.code, meta.message)),
                 };
                 pending.insert((tenant, *seq), encode(&again).as_slice())?;

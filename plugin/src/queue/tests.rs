@@ -310,3 +310,31 @@ fn the_record_a_chat_became_is_remembered_across_restarts() {
     assert_eq!(queue.activity("t", "c1").unwrap(), Some(case));
     assert_eq!(queue.activity("other", "c1").unwrap(), None, "per tenant");
 }
+
+#[test]
+fn an_attempt_cut_short_by_a_crash_counts_as_possibly_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        append(&queue, "t", "chat.ended", "c1");
+        append(&queue, "t", "chat.ended", "c2");
+        let batch = queue.due("t", 10).unwrap();
+        assert!(!batch.events[0].meta.maybe_applied);
+        queue.mark_in_flight("t", &batch.events).unwrap();
+        // c2's attempt ends (Salesforce answered 503); c1's process dies mid-request.
+        let retry = Settlement::Retry {
+            reason: "503".into(),
+            maybe_applied: false,
+        };
+        queue.settle("t", vec![(&batch.events[1], retry)]).unwrap();
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    let store = &queue.store;
+    let after = store.due("t", now_ms() + 3_600_000, 10).unwrap();
+    let doubt: Vec<_> = after
+        .events
+        .iter()
+        .map(|(_, m, _)| (m.event_id.clone(), m.maybe_applied))
+        .collect();
+    assert_eq!(doubt, [("c1".to_string(), true), ("c2".to_string(), false)]);
+}

@@ -25,10 +25,10 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
-use super::description::append_note;
+use super::description::{append_note, cut, utf16_len};
 use super::mapping::{self, Fields, TextFile};
 use super::soql_text::{like_escaped, quote};
-use crate::events::{self, Event, EventBody, EventKind};
+use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::{ActivityRecord, Queue, QueuedEvent};
 use crate::salesforce::{ApiError, Disposition, SalesforceError};
@@ -906,13 +906,8 @@ impl Draft {
 
 /// The ContentVersion subrequests for the event's attachments and the whole transcript.
 fn files(event: &Event, transcript: Option<&TextFile>, parent: &str) -> Vec<SubRequest> {
-    let attachments = match &event.body {
-        EventBody::ChatEnded(e) => e.attachments.as_deref().unwrap_or_default(),
-        EventBody::ChatOfflineMessage(e) => e.attachments.as_deref().unwrap_or_default(),
-        EventBody::InboxConversationEnded(e) => e.attachments.as_deref().unwrap_or_default(),
-        _ => &[],
-    };
-    let mut files: Vec<(String, String)> = attachments
+    let mut files: Vec<(String, String)> = mapping::parts_of(event)
+        .attachments
         .iter()
         .map(|a| (a.name.clone(), a.data_base64.clone()))
         .collect();
@@ -936,20 +931,15 @@ fn files(event: &Event, transcript: Option<&TextFile>, parent: &str) -> Vec<SubR
 }
 
 fn agent_email(event: &Event) -> Option<&str> {
-    let agent = match &event.body {
-        EventBody::ChatStarted(e) => e.agent.as_ref(),
-        EventBody::ChatEnded(e) => e.agent.as_ref(),
-        EventBody::InboxConversationStarted(e) => e.agent.as_ref(),
-        EventBody::InboxConversationEnded(e) => e.agent.as_ref(),
-        EventBody::ChatOfflineMessage(_) => None,
-    };
-    agent.and_then(|a| a.email.as_deref())
+    mapping::parts_of(event)
+        .agent
+        .and_then(|a| a.email.as_deref())
 }
 
+/// The Subject with the chat's key at its end, within Salesforce's 255 (UTF-16) characters.
 fn with_key(subject: &str, key: &str) -> String {
-    let room = mapping::SUBJECT_MAX_CHARS.saturating_sub(key.chars().count() + 1);
-    let subject: String = subject.chars().take(room).collect();
-    format!("{subject} {key}")
+    let room = mapping::SUBJECT_MAX_CHARS.saturating_sub(utf16_len(key) + 1);
+    format!("{} {key}", cut(subject, room, |_| "…".to_string()))
 }
 
 fn object_name(object: SyncObject) -> &'static str {

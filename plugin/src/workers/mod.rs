@@ -226,6 +226,11 @@ fn run_lane(shared: &Shared, tenant: &str) -> Next {
             .next_due
             .map_or(Next::Idle, |due| Next::At(instant_of(due)));
     }
+    // Before any request leaves: a crash from here on leaves the events "may have been applied".
+    if let Err(e) = shared.queue.mark_in_flight(tenant, &batch.events) {
+        log::error!("tenant {tenant}: cannot record the attempt: {e}");
+        return Next::At(Instant::now() + QUEUE_TROUBLE_PAUSE);
+    }
     let delivery = catch_unwind(AssertUnwindSafe(|| {
         shared.deliver.deliver(tenant, &batch.events, &shared.stop)
     }))

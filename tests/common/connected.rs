@@ -1,0 +1,171 @@
+//! A tenant connected to an in-process emulator through the real plugin library: the ground on
+//! which delivery tests stand. Included by `#[path = "common/connected.rs"] mod connected;`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cloudcx_salesforce_abi::abi_stable::std_types::{RResult, RSlice};
+use cloudcx_salesforce_abi::PluginError;
+use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
+use cloudcx_shim::loader::{self, LoadedPlugin};
+use serde_json::{json, Map, Value};
+
+pub const TENANT: &str = "acme";
+
+/// How long a test waits for delivery, at most.
+pub const DELIVERY: Duration = Duration::from_secs(30);
+
+pub struct Connected {
+    pub org: Emulator,
+    pub plugin: LoadedPlugin,
+    /// The plugin's state directory, removed when the test ends.
+    _state: tempfile::TempDir,
+}
+
+/// The example settings, pointed at `org`, with `patch` applied.
+pub fn settings_for(org: &Emulator, patch: impl FnOnce(&mut Value)) -> Value {
+    let text =
+        std::fs::read_to_string(crate::common::repo_root().join("examples/settings.json")).unwrap();
+    let mut settings: Value = serde_json::from_str(&text).unwrap();
+    settings["connection"]["login_url"] = json!(org.base_url());
+    settings["connection"]["crm_url"] = json!(org.base_url());
+    patch(&mut settings);
+    settings
+}
+
+impl Connected {
+    /// An emulator, the plugin with its state in a new directory, the tenant's settings (the
+    /// examples', changed by `patch`), and the OAuth flow run to the end.
+    pub fn start(patch: impl FnOnce(&mut Value)) -> Connected {
+        let org = Emulator::start(EmulatorOptions::default()).expect("the emulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = start_plugin(dir.path());
+        let settings = settings_for(&org, patch);
+        let connected = Connected {
+            org,
+            plugin,
+            _state: dir,
+        };
+        connected.configure(&settings);
+        connected.connect();
+        connected
+    }
+
+    pub fn configure(&self, settings: &Value) {
+        let answer = self
+            .plugin
+            .plugin
+            .configure_tenant(TENANT.into(), settings.to_string().as_str().into());
+        if let RResult::RErr(e) = answer {
+            panic!("settings refused: {e}");
+        }
+    }
+
+    /// Runs the OAuth flow as a browser would against the emulator, which approves at once.
+    pub fn connect(&self) {
+        let start = json_answer(self.plugin.plugin.connect_start(TENANT.into()));
+        let redirect = follow(start["authorize_url"].as_str().unwrap());
+        json_answer(self.plugin.plugin.connect_finish(
+            TENANT.into(),
+            Value::Object(redirect).to_string().as_str().into(),
+        ));
+    }
+
+    /// Hands an event to its hook.
+    pub fn send(&self, event: &Value) -> Result<(), PluginError> {
+        let bytes = event.to_string().into_bytes();
+        let payload = RSlice::from_slice(&bytes);
+        let plugin = &self.plugin.plugin;
+        let answer = match event["type"].as_str().unwrap() {
+            "chat.started" => plugin.chat_started(payload),
+            "chat.ended" => plugin.chat_ended(payload),
+            "chat.offline_message" => plugin.chat_offline_message(payload),
+            "inbox.conversation_started" => plugin.inbox_conversation_started(payload),
+            "inbox.conversation_ended" => plugin.inbox_conversation_ended(payload),
+            other => panic!("no hook for {other}"),
+        };
+        match answer {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(e) => Err(e),
+        }
+    }
+
+    pub fn status(&self) -> Value {
+        json_answer(self.plugin.plugin.status(TENANT.into()))
+    }
+
+    /// Waits until the tenant's queue is empty; answers the status then.
+    pub fn delivered(&self) -> Value {
+        let deadline = Instant::now() + DELIVERY;
+        loop {
+            let status = self.status();
+            if status["queue"]["pending"] == 0 {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still queued: {status}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends events and waits for them to be delivered; answers the API calls they cost.
+    pub fn deliver(&self, events: &[Value]) -> u64 {
+        let before = self.org.api_calls();
+        for event in events {
+            self.send(event).unwrap_or_else(|e| panic!("{e}"));
+        }
+        self.delivered();
+        self.org.api_calls() - before
+    }
+
+    pub fn records(&self, object: &str) -> Vec<Value> {
+        self.org.records(object)
+    }
+}
+
+/// Loads the real plugin library with its state under `dir`.
+pub fn start_plugin(dir: &Path) -> LoadedPlugin {
+    loader::start(
+        &crate::common::plugin_path(),
+        &crate::common::host_config(dir),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn json_answer(answer: cloudcx_salesforce_abi::JsonResult) -> Value {
+    match answer {
+        RResult::ROk(text) => serde_json::from_str(&text).unwrap(),
+        RResult::RErr(e) => panic!("the plugin refused: {e}"),
+    }
+}
+
+/// GETs the authorize URL without following the redirect; answers the redirect's query.
+fn follow(authorize_url: &str) -> Map<String, Value> {
+    let agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let response = agent.get(authorize_url).call().unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let query = location.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
+}
+
+/// A `chat.ended` of the tenant, with `visitor`, and `extra` fields merged in.
+pub fn chat_ended(id: &str, visitor: Value, extra: Value) -> Value {
+    let mut event = json!({
+        "type": "chat.ended", "tenant_id": TENANT, "id": id, "channel": "webchat",
+        "at": "2026-11-24T10:07:30Z", "visitor": visitor,
+        "started_at": "2026-11-24T10:00:00Z", "ended_at": "2026-11-24T10:07:30Z",
+        "messages": [
+            {"at": "2026-11-24T10:00:05Z", "from": "visitor", "name": "V", "text": "Hello"},
+            {"at": "2026-11-24T10:00:20Z", "from": "agent", "name": "A", "text": "Hi there"}
+        ],
+    });
+    if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
+        event.extend(extra);
+    }
+    event
+}
