@@ -76,6 +76,7 @@ mod shared;
 mod sobjects;
 pub mod soql;
 mod store;
+mod tls;
 mod wire;
 
 #[cfg(test)]
@@ -212,6 +213,7 @@ pub struct Emulator {
     shared: Arc<Shared>,
     server: Server,
     flusher: Mutex<Option<Flusher>>,
+    tls_cert_pem: String,
 }
 
 impl Emulator {
@@ -267,17 +269,29 @@ impl Emulator {
             });
             Flusher { stop, thread }
         });
-        let server = Server::start(listener, shared.clone())?;
+        let tls = tls::Tls::self_signed()?;
+        let server = Server::start(listener, shared.clone(), tls.acceptor)?;
         Ok(Emulator {
             shared,
             server,
             flusher: Mutex::new(flusher),
+            tls_cert_pem: tls.cert_pem,
         })
     }
 
     /// `http://127.0.0.1:PORT`: login URL and instance URL alike.
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
+    }
+
+    /// `https://127.0.0.1:PORT`: the same server over TLS, with [`Emulator::tls_cert_pem`].
+    pub fn https_url(&self) -> String {
+        self.shared.base_url.replacen("http://", "https://", 1)
+    }
+
+    /// The self-signed certificate (127.0.0.1 and localhost) HTTPS clients must trust.
+    pub fn tls_cert_pem(&self) -> &str {
+        &self.tls_cert_pem
     }
 
     /// The org's 18-character Id (`00D…`).
@@ -452,6 +466,9 @@ pub struct EmulatorArgs {
     /// Apply the first N writes, then close the connection without answering.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub drop_after_write: u32,
+    /// Writes the HTTPS certificate (PEM) to FILE, for clients to trust.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
 }
 
 impl EmulatorArgs {
@@ -572,6 +589,12 @@ pub fn run_with_output(
         }
     };
     emulator.shared.apply_faults(&args.faults());
+    if let Some(path) = &args.tls_cert {
+        if let Err(e) = std::fs::write(path, emulator.tls_cert_pem()) {
+            eprintln!("cloudcx-shim emulator: {}: {e}", path.display());
+            return 1;
+        }
+    }
     let printed = writeln!(out, "{}", emulator.base_url()).and_then(|_| out.flush());
     if let Err(e) = printed {
         eprintln!("cloudcx-shim emulator: cannot write the base URL: {e}");
@@ -580,6 +603,10 @@ pub fn run_with_output(
     if demo {
         eprintln!("connected app: client id demo-client, secret demo-secret, any http://127.0.0.1:* or http://localhost:* callback");
     }
+    eprintln!(
+        "https: {} (self-signed; --tls-cert FILE writes the certificate)",
+        emulator.https_url()
+    );
     eprintln!(
         "records: {0}/  dump: {0}/__emulator/dump  faults: POST {0}/__emulator/faults",
         emulator.base_url()

@@ -1,4 +1,4 @@
-//! HTTP/1.1 with keep-alive on a small tokio runtime (hyper 1). A request is read whole, routed
+//! HTTP/1.1 with keep-alive, plain or TLS on the same port, on a small tokio runtime (hyper 1). A request is read whole, routed
 //! synchronously, and answered; for the "applied, then dropped" fault the service returns an
 //! error, which makes hyper close the connection without writing a response.
 
@@ -16,8 +16,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use tokio_rustls::TlsAcceptor;
+
 use super::router::{self, Outcome};
 use super::shared::Shared;
+use super::tls;
 use super::wire::{Body, Reply, Req, JSON};
 
 /// The largest request body accepted (Salesforce's JSON limit for base64 blobs is ~50 MB).
@@ -43,7 +46,11 @@ pub struct Server {
 
 impl Server {
     /// Serves `listener` on a background thread.
-    pub fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<Server> {
+    pub fn start(
+        listener: std::net::TcpListener,
+        shared: Arc<Shared>,
+        tls: TlsAcceptor,
+    ) -> io::Result<Server> {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -63,7 +70,7 @@ impl Server {
                             return;
                         }
                     };
-                    accept_loop(listener, shared, rx).await;
+                    accept_loop(listener, shared, tls, rx).await;
                 });
                 // Ends the connection tasks still open (keep-alive clients).
                 runtime.shutdown_background();
@@ -93,6 +100,7 @@ impl Drop for Server {
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    tls: TlsAcceptor,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     loop {
@@ -108,18 +116,35 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| serve(shared.clone(), req));
-            if let Err(e) = http1::Builder::new()
-                .keep_alive(true)
-                .title_case_headers(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            let mut first = [0u8; 1];
+            let served = match stream.peek(&mut first).await {
+                Ok(1) if first[0] == tls::HANDSHAKE => match tls.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, shared).await,
+                    Err(e) => Err(e.to_string()),
+                },
+                _ => serve_connection(stream, shared).await,
+            };
+            if let Err(e) = served {
                 log::debug!("emulator: connection from {peer} ended: {e}");
             }
         });
     }
+}
+
+/// HTTP/1.1 with keep-alive over a plain or TLS stream.
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| serve(shared.clone(), req));
+    http1::Builder::new()
+        .keep_alive(true)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn serve(

@@ -244,9 +244,16 @@ fn the_command_prints_its_url_first_and_serves_until_told() {
         r#"{"records": [{"type": "User", "Email": "cli@example.com"}]}"#,
     )
     .expect("seed");
-    let args = Cli::try_parse_from(["x", "--seed", seed.to_str().unwrap_or_default()])
-        .expect("parses")
-        .args;
+    let cert = dir.path().join("cert.pem");
+    let args = Cli::try_parse_from([
+        "x",
+        "--seed",
+        seed.to_str().unwrap_or_default(),
+        "--tls-cert",
+        cert.to_str().unwrap_or_default(),
+    ])
+    .expect("parses")
+    .args;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let runner = std::thread::spawn(move || {
@@ -272,6 +279,8 @@ fn the_command_prints_its_url_first_and_serves_until_told() {
     )
     .json();
     assert_eq!(dump["objects"]["User"][0]["Email"], "cli@example.com");
+    let pem = std::fs::read_to_string(&cert).expect("certificate written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     stop_tx.send(()).expect("stop");
     let (code, out) = runner.join().expect("joined");
     assert_eq!(code, 0);
@@ -382,4 +391,44 @@ fn the_emulator_can_be_shared_across_threads() {
         .join()
         .expect("thread");
     assert_eq!(calls, 0);
+}
+
+#[test]
+fn https_on_the_same_port_with_the_self_signed_certificate() {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let org = Org::start();
+    let pem = org.emulator.tls_cert_pem().as_bytes().to_vec();
+    let cert = Certificate::from_pem(&pem).expect("PEM").to_owned();
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::Specific(std::sync::Arc::new(vec![cert])))
+        .build();
+    let secure = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build(),
+    );
+    let url = format!("{}{V}/limits", org.emulator.https_url());
+    assert!(url.starts_with("https://127.0.0.1:"));
+    let r = raw(
+        &secure,
+        "GET",
+        &url,
+        None,
+        &[("Authorization", format!("Bearer {}", org.token))],
+    );
+    assert_eq!(
+        (r.status, r.header("sforce-limit-info")),
+        (200, Some("api-usage=1/15000"))
+    );
+    // Plain HTTP still works on the same port; an untrusted client is refused.
+    assert_eq!(
+        raw(&agent(), "GET", &org.url("/services/data/"), None, &[]).status,
+        200
+    );
+    let untrusting = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
+    assert!(untrusting
+        .get(&format!("{}/services/data/", org.emulator.https_url()))
+        .call()
+        .is_err());
 }
