@@ -333,3 +333,75 @@ fn an_exhausted_api_limit_pauses_the_tenant_and_keeps_its_events() {
     assert!(status["queue"]["held"]["until"].is_string());
     assert_eq!(status["queue"]["pending"], 1);
 }
+
+#[test]
+fn a_rejection_for_good_is_kept_with_its_reason_and_retried_once_the_admin_fixed_it() {
+    let rig = Connected::start(|s| {
+        s["field_mapping"]["Case"] = json!({"Chat_Rating__c": "literal:5"});
+    });
+    rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
+    let deadline = std::time::Instant::now() + connected::DELIVERY;
+    let status = loop {
+        let status = rig.status();
+        if status["queue"]["failed"] == 1 {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let failure = &status["failures"][0];
+    assert_eq!(failure["event_id"], "c1");
+    assert_eq!(failure["error_code"], "INVALID_FIELD");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("Chat_Rating__c"),
+        "{failure}"
+    );
+    let heard = rig.plugin.host.notifications();
+    assert!(
+        heard
+            .iter()
+            .any(|n| n["kind"] == "delivery_failed" && n["event_id"] == "c1"),
+        "{heard:?}"
+    );
+    assert!(rig.records("Case").is_empty());
+
+    // The admin adds the field; the failed chat is queued again and goes through.
+    rig.org
+        .seed(&json!({"customFields": [{"object": "Case", "name": "Chat_Rating__c", "type": "string", "length": 10}]}))
+        .unwrap();
+    let answer = rig.plugin.plugin.retry(TENANT.into(), "c1".into());
+    assert!(matches!(
+        answer,
+        cloudcx_salesforce_abi::abi_stable::std_types::RResult::ROk(_)
+    ));
+    let status = rig.delivered();
+    assert_eq!(status["queue"]["failed"], 0);
+    assert_eq!(only(rig.records("Case"), "Case")["Chat_Rating__c"], "5");
+}
+
+#[test]
+fn nearing_the_tenants_api_ceiling_pauses_it_before_the_org_runs_out() {
+    let rig = Connected::start(|s| s["max_api_usage_percent"] = json!(50));
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    // The org's other integrations used most of the day's calls.
+    rig.org.set_api_limit(rig.org.api_calls() + 1);
+    rig.deliver(&[chat_ended("c1", jane(), json!({}))]); // this call reports usage over 50%
+    let calls = rig.org.api_calls();
+    rig.send(&chat_ended("c2", jane(), json!({}))).unwrap();
+    let deadline = std::time::Instant::now() + connected::DELIVERY;
+    let status = loop {
+        let status = rig.status();
+        if !status["queue"]["held"].is_null() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let reason = status["queue"]["held"]["reason"].as_str().unwrap();
+    assert!(reason.contains("this tenant's ceiling is 50%"), "{reason}");
+    assert_eq!(status["queue"]["pending"], 1);
+    assert_eq!(rig.org.api_calls(), calls, "no call spent while paused");
+}

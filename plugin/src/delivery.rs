@@ -31,7 +31,7 @@ impl TenantDirectory {
 pub struct Deliverer {
     pub tenants: Arc<TenantDirectory>,
     pub connections: Arc<Connections>,
-    pub engine: SyncEngine,
+    pub engine: Arc<SyncEngine>,
 }
 
 impl Deliver for Deliverer {

@@ -29,6 +29,8 @@ pub struct Service {
     config: HostConfig,
     queue: Arc<Queue>,
     connections: Arc<Connections>,
+    engine: Arc<SyncEngine>,
+    housekeeping: Housekeeping,
     tenants: Arc<TenantDirectory>,
     workers: Workers,
     transport: Arc<UreqTransport>,
@@ -48,10 +50,15 @@ impl Service {
             transport.clone() as Arc<dyn Transport>,
         )?);
         let tenants = Arc::new(TenantDirectory::default());
+        let engine = Arc::new(SyncEngine::new(
+            queue.clone(),
+            connections.clone(),
+            &config.api_version,
+        ));
         let deliverer = Arc::new(Deliverer {
             tenants: tenants.clone(),
             connections: connections.clone(),
-            engine: SyncEngine::new(queue.clone(), connections.clone(), &config.api_version),
+            engine: engine.clone(),
         });
         let workers =
             Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {
@@ -67,10 +74,13 @@ impl Service {
             config.api_version,
             config.workers
         );
+        let housekeeping = Housekeeping::start(connections.clone())?;
         Ok(Service {
             config,
             queue,
             connections,
+            engine,
+            housekeeping,
             tenants,
             workers,
             transport,
@@ -122,19 +132,10 @@ impl Service {
         let connected = self
             .connections
             .connect_finish(tenant, &settings.connection, &query)?;
-        if let Some(previous) = &connected.previous_org {
-            log::warn!(
-                "tenant {tenant} reconnected to another Salesforce org ({} instead of {}, user {})",
-                connected.identity.org_id,
-                previous.org_id,
-                previous.username
-            );
+        if connected.previous_org.is_some() {
+            // Nothing known about the old org may be used in the new one.
+            self.engine.forget_org(tenant)?;
         }
-        log::info!(
-            "tenant {tenant}: connected to Salesforce as {} (org {})",
-            connected.identity.username,
-            connected.identity.org_id
-        );
         self.workers.resume(tenant);
         Ok(serde_json::to_string(&connected).expect("the connected user serializes"))
     }
@@ -206,6 +207,7 @@ impl Service {
             return;
         }
         self.transport.shutdown();
+        self.housekeeping.stop();
         self.workers.shutdown();
         self.queue.close();
         log::info!(
@@ -226,6 +228,51 @@ impl Service {
             Err(Error::ShutDown)
         } else {
             Ok(())
+        }
+    }
+}
+
+/// Background chores: revokes that a disconnect could not do (Salesforce unreachable then) are
+/// retried at start and every few minutes.
+struct Housekeeping {
+    stop: crossbeam_channel::Sender<()>,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+const HOUSEKEEPING_PERIOD: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+impl Housekeeping {
+    fn start(connections: Arc<Connections>) -> Result<Housekeeping, Error> {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("cloudcx-salesforce-housekeeping".into())
+            .spawn(move || loop {
+                match connections.retry_pending_revokes() {
+                    Ok(waiting) => {
+                        for (tenant, why) in waiting {
+                            log::warn!("tenant {tenant}: a disconnect's revoke still waits: {why}");
+                        }
+                    }
+                    Err(e) => log::warn!("pending revokes could not be retried: {e}"),
+                }
+                if stopped.recv_timeout(HOUSEKEEPING_PERIOD).is_ok() {
+                    return;
+                }
+            })
+            .map_err(|e| Error::Storage {
+                path: String::new(),
+                reason: format!("cannot start a thread: {e}"),
+            })?;
+        Ok(Housekeeping {
+            stop,
+            thread: parking_lot::Mutex::new(Some(thread)),
+        })
+    }
+
+    fn stop(&self) {
+        let _ = self.stop.try_send(());
+        if let Some(thread) = self.thread.lock().take() {
+            let _ = thread.join();
         }
     }
 }

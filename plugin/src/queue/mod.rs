@@ -272,6 +272,11 @@ impl Queue {
         }
     }
 
+    /// Forgets every record the tenant's chats became (its org changed).
+    pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
+        self.store.forget_activities(tenant)
+    }
+
     /// Every tenant with events waiting.
     pub fn tenants_with_pending(&self) -> Result<Vec<String>, QueueError> {
         self.store.tenants_with_pending()

@@ -408,6 +408,14 @@ impl Store {
         })
     }
 
+    pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(ACTIVITIES)?;
+            table.retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
+            Ok(())
+        })
+    }
+
     /// The Case or Task written for a chat, if any.
     pub fn activity(&self, tenant: &str, event_id: &str) -> Result<Option<Vec<u8>>, QueueError> {
         self.with_db(|db| {

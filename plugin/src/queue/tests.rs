@@ -338,3 +338,20 @@ fn an_attempt_cut_short_by_a_crash_counts_as_possibly_applied() {
         .collect();
     assert_eq!(doubt, [("c1".to_string(), true), ("c2".to_string(), false)]);
 }
+
+#[test]
+fn a_tenant_whose_org_changed_forgets_its_records_and_only_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let case = |id: &str| ActivityRecord {
+        object: "Case".into(),
+        id: id.into(),
+    };
+    queue.remember_activity("t", "c1", &case("500A")).unwrap();
+    queue.remember_activity("t", "c2", &case("500B")).unwrap();
+    queue.remember_activity("u", "c1", &case("500C")).unwrap();
+    queue.forget_activities("t").unwrap();
+    assert_eq!(queue.activity("t", "c1").unwrap(), None);
+    assert_eq!(queue.activity("t", "c2").unwrap(), None);
+    assert_eq!(queue.activity("u", "c1").unwrap(), Some(case("500C")));
+}
