@@ -129,3 +129,33 @@ fn a_missing_plugin_library_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(common::text(&out.stderr).contains("plugin library /nowhere/libx.so does not exist"));
 }
+
+#[test]
+fn the_emulator_prints_its_base_url_on_the_first_line_and_serves_there() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+        .arg("emulator")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first.trim().to_string();
+    let answer = ureq::get(format!("{base}/services/data/")).call();
+    emulator.kill().unwrap();
+    emulator.wait().unwrap();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+    let versions: serde_json::Value = answer.unwrap().body_mut().read_json().unwrap();
+    assert!(
+        versions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["version"] == "62.0"),
+        "{versions}"
+    );
+}
