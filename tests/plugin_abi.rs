@@ -5,46 +5,17 @@ mod common;
 use std::sync::Arc;
 
 use cloudcx_salesforce_abi::abi_stable::sabi_trait::TD_Opaque;
-use cloudcx_salesforce_abi::abi_stable::std_types::{RResult, RSlice, RStr};
-use cloudcx_salesforce_abi::{load_plugin_module, ErrorCode, HostApi, HostApi_TO, LogLevel};
-use parking_lot::Mutex;
-
-/// The plugin's log forwarder is one per process, like the `log` crate's logger: tests that
-/// load the plugin in this process take turns, so each sees its own plugin's lines.
-static ONE_PLUGIN_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-#[derive(Default)]
-struct RecordingHost {
-    lines: Mutex<Vec<(LogLevel, String, String)>>,
-}
-
-struct Recorder(Arc<RecordingHost>);
-
-impl HostApi for Recorder {
-    fn log(&self, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
-        self.0
-            .lines
-            .lock()
-            .push((level, target.to_string(), message.to_string()));
-    }
-
-    fn notify(&self, _notification_json: RStr<'_>) {}
-}
+use cloudcx_salesforce_abi::abi_stable::std_types::{RResult, RSlice};
+use cloudcx_salesforce_abi::{load_plugin_module, ErrorCode, HostApi_TO, LogLevel};
+use common::{Recorder, ONE_PLUGIN_AT_A_TIME};
 
 #[test]
 fn the_plugins_log_lines_reach_the_host() {
     let _turn = ONE_PLUGIN_AT_A_TIME.lock();
     let tmp = tempfile::tempdir().unwrap();
-    let module = load_plugin_module(&common::plugin_path()).unwrap();
-    let host = Arc::new(RecordingHost::default());
-    let callbacks = HostApi_TO::from_value(Recorder(host.clone()), TD_Opaque);
-    let RResult::ROk(plugin) =
-        module.load()(callbacks, common::host_config(tmp.path()).as_str().into())
-    else {
-        panic!("the plugin starts")
-    };
-    plugin.shutdown();
-    let lines = host.lines.lock();
+    let loaded = common::load_recorded(&common::host_config(tmp.path()));
+    loaded.plugin.shutdown();
+    let lines = loaded.host.lines.lock();
     let started = lines
         .iter()
         .find(|(_, _, message)| message.starts_with("Salesforce plugin 0.1.0 started"))

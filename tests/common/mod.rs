@@ -3,8 +3,99 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use cloudcx_salesforce_abi::abi_stable::sabi_trait::TD_Opaque;
+use cloudcx_salesforce_abi::abi_stable::std_types::{RResult, RStr};
+use cloudcx_salesforce_abi::{
+    load_plugin_module, HostApi, HostApi_TO, JsonResult, LogLevel, PluginBox, PluginError,
+};
 use cloudcx_shim::loader::{self, LoadedPlugin};
+use parking_lot::Mutex;
+use serde_json::Value;
+
+/// The plugin's log forwarder is one per process, like the `log` crate's logger: tests that
+/// load the plugin in this process take turns, so each sees its own plugin's lines.
+pub static ONE_PLUGIN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A host that keeps what the plugin sends it: log lines and notifications.
+#[derive(Default)]
+pub struct RecordingHost {
+    /// (level, target, message), oldest first.
+    pub lines: Mutex<Vec<(LogLevel, String, String)>>,
+    pub notifications: Mutex<Vec<String>>,
+}
+
+/// The callback object handed to the plugin: a shared handle to a [`RecordingHost`].
+pub struct Recorder(pub Arc<RecordingHost>);
+
+impl HostApi for Recorder {
+    fn log(&self, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
+        self.0
+            .lines
+            .lock()
+            .push((level, target.to_string(), message.to_string()));
+    }
+
+    fn notify(&self, notification_json: RStr<'_>) {
+        self.0
+            .notifications
+            .lock()
+            .push(notification_json.to_string());
+    }
+}
+
+/// The real plugin loaded in this process with a [`RecordingHost`]; shut down when dropped.
+pub struct RecordedPlugin {
+    pub plugin: PluginBox,
+    pub host: Arc<RecordingHost>,
+}
+
+impl Drop for RecordedPlugin {
+    fn drop(&mut self) {
+        self.plugin.shutdown();
+    }
+}
+
+/// Loads the real shared library in this process with `config_json`, recording its calls back.
+pub fn load_recorded(config_json: &str) -> RecordedPlugin {
+    let module = load_plugin_module(&plugin_path()).unwrap_or_else(|e| panic!("{e}"));
+    let host = Arc::new(RecordingHost::default());
+    let callbacks = HostApi_TO::from_value(Recorder(host.clone()), TD_Opaque);
+    match module.load()(callbacks, config_json.into()) {
+        RResult::ROk(plugin) => RecordedPlugin { plugin, host },
+        RResult::RErr(e) => panic!("the plugin refused to start: {e}"),
+    }
+}
+
+/// The JSON a plugin call answered; panics with the plugin's error otherwise.
+pub fn answer(result: JsonResult) -> Value {
+    match result {
+        RResult::ROk(text) => serde_json::from_str(&text).expect("the plugin answers JSON"),
+        RResult::RErr(e) => panic!("the plugin refused: {e}"),
+    }
+}
+
+/// The error a plugin call answered; panics if it succeeded.
+pub fn refusal(result: JsonResult) -> PluginError {
+    match result {
+        RResult::ROk(text) => panic!("the plugin accepted: {text}"),
+        RResult::RErr(e) => e,
+    }
+}
+
+/// Polls `f` until it gives a value; panics after `timeout`, naming `what`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// The plugin library cargo built for this test run (next to the test executable).
 pub fn plugin_path() -> PathBuf {
