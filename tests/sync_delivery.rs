@@ -405,3 +405,30 @@ fn nearing_the_tenants_api_ceiling_pauses_it_before_the_org_runs_out() {
     assert_eq!(status["queue"]["pending"], 1);
     assert_eq!(rig.org.api_calls(), calls, "no call spent while paused");
 }
+
+#[test]
+fn shutdown_cuts_a_slow_request_within_a_second_and_loses_nothing() {
+    let mut rig = Connected::start(|_| {});
+    let settings = connected::settings_for(&rig.org, |_| {});
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    rig.org.set_latency(std::time::Duration::from_secs(20));
+    rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300)); // the request is on its way
+    let stopping = std::time::Instant::now();
+    rig.plugin.plugin.shutdown();
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        stopping.elapsed()
+    );
+
+    rig.org.set_latency(std::time::Duration::ZERO);
+    rig.restart(&settings);
+    rig.delivered();
+    let c1: Vec<Value> = rig
+        .records("Case")
+        .into_iter()
+        .filter(|c| c["Subject"].as_str().unwrap().ends_with("/c1]"))
+        .collect();
+    only(c1, "Case for c1, after the restart");
+}

@@ -19,7 +19,7 @@ pub struct Connected {
     pub org: Emulator,
     pub plugin: LoadedPlugin,
     /// The plugin's state directory, removed when the test ends.
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 /// The example settings, pointed at `org`, with `patch` applied.
@@ -44,7 +44,7 @@ impl Connected {
         let connected = Connected {
             org,
             plugin,
-            _state: dir,
+            state: dir,
         };
         connected.configure(&settings);
         connected.connect();
@@ -88,6 +88,14 @@ impl Connected {
             RResult::ROk(()) => Ok(()),
             RResult::RErr(e) => Err(e),
         }
+    }
+
+    /// Stops the plugin as the host does at exit and starts it again on the same state (the
+    /// host hands the settings over again).
+    pub fn restart(&mut self, settings: &Value) {
+        self.plugin.plugin.shutdown();
+        self.plugin = start_plugin(self.state.path());
+        self.configure(settings);
     }
 
     pub fn status(&self) -> Value {
