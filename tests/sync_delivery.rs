@@ -314,15 +314,7 @@ fn an_exhausted_api_limit_pauses_the_tenant_and_keeps_its_events() {
     let rig = Connected::start(|_| {});
     rig.org.fail_next(1, FaultKind::RequestLimitExceeded);
     rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
-    let deadline = std::time::Instant::now() + connected::DELIVERY;
-    let status = loop {
-        let status = rig.status();
-        if !status["queue"]["held"].is_null() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "{status}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = rig.held();
     assert!(
         status["queue"]["held"]["reason"]
             .as_str()
@@ -340,15 +332,7 @@ fn a_rejection_for_good_is_kept_with_its_reason_and_retried_once_the_admin_fixed
         s["field_mapping"]["Case"] = json!({"Chat_Rating__c": "literal:5"});
     });
     rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
-    let deadline = std::time::Instant::now() + connected::DELIVERY;
-    let status = loop {
-        let status = rig.status();
-        if status["queue"]["failed"] == 1 {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "{status}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = rig.wait_for("a failure", |s| s["queue"]["failed"] == 1);
     let failure = &status["failures"][0];
     assert_eq!(failure["event_id"], "c1");
     assert_eq!(failure["error_code"], "INVALID_FIELD");
@@ -391,15 +375,7 @@ fn nearing_the_tenants_api_ceiling_pauses_it_before_the_org_runs_out() {
     rig.deliver(&[chat_ended("c1", jane(), json!({}))]); // this call reports usage over 50%
     let calls = rig.org.api_calls();
     rig.send(&chat_ended("c2", jane(), json!({}))).unwrap();
-    let deadline = std::time::Instant::now() + connected::DELIVERY;
-    let status = loop {
-        let status = rig.status();
-        if !status["queue"]["held"].is_null() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "{status}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = rig.held();
     let reason = status["queue"]["held"]["reason"].as_str().unwrap();
     assert!(reason.contains("this tenant's ceiling is 50%"), "{reason}");
     assert_eq!(status["queue"]["pending"], 1);

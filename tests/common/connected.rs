@@ -102,17 +102,30 @@ impl Connected {
         json_answer(self.plugin.plugin.status(TENANT.into()))
     }
 
-    /// Waits until the tenant's queue is empty; answers the status then.
-    pub fn delivered(&self) -> Value {
+    /// Waits until the tenant's status satisfies `done`; answers it then.
+    pub fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DELIVERY;
         loop {
             let status = self.status();
-            if status["queue"]["pending"] == 0 {
+            if done(&status) {
                 return status;
             }
-            assert!(Instant::now() < deadline, "still queued: {status}");
+            assert!(
+                Instant::now() < deadline,
+                "waited in vain for {what}: {status}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Waits until the tenant's queue is empty; answers the status then.
+    pub fn delivered(&self) -> Value {
+        self.wait_for("an empty queue", |s| s["queue"]["pending"] == 0)
+    }
+
+    /// Waits until the tenant's lane is paused; answers the status then.
+    pub fn held(&self) -> Value {
+        self.wait_for("a hold", |s| !s["queue"]["held"].is_null())
     }
 
     /// Sends events and waits for them to be delivered; answers the API calls they cost.
