@@ -620,16 +620,7 @@ fn token_files_are_owner_only() {
 fn tokens_are_sealed_when_a_key_is_configured() {
     let keep_org = tempfile::tempdir().unwrap();
     let org_file = keep_org.path().join("org.json");
-    let mut rig = Rig::with(
-        org(&[], Some(org_file.clone())),
-        REDIRECT_URL,
-        |dir, config| {
-            let key = dir.join("salesforce.key");
-            fs::write(&key, "00112233445566778899aabbccddeeff".repeat(2)).unwrap();
-            fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
-            config["secret_key_file"] = json!(key);
-        },
-    );
+    let mut rig = Rig::with(org(&[], Some(org_file.clone())), REDIRECT_URL, use_key);
     rig.configure(TENANT, custom_app(&rig.org, false));
     let connected = rig.connect(TENANT).unwrap();
 
@@ -647,17 +638,53 @@ fn tokens_are_sealed_when_a_key_is_configured() {
             .collect();
         (tokens.len() >= 2).then_some(tokens)
     });
-    let stored = fs::read_to_string(rig.token_file(TENANT)).unwrap();
-    let file: Value = serde_json::from_str(&stored).unwrap();
-    assert_eq!(file["encryption"], "xchacha20poly1305", "{stored}");
-    assert_eq!(file.get("record"), None, "{stored}");
     let plain = [TENANT_APP.1, connected["username"].as_str().unwrap()];
-    for secret in tokens.iter().map(String::as_str).chain(plain) {
-        assert!(!stored.contains(secret), "{secret} in {stored}");
-    }
+    assert_sealed(
+        &rig.token_file(TENANT),
+        tokens.iter().map(String::as_str).chain(plain),
+    );
     // The plugin reads its sealed file back after a restart.
     rig.restart();
     assert_eq!(rig.status(TENANT)["connection"]["state"], "connected");
+}
+
+#[test]
+fn a_token_file_written_before_a_key_is_sealed_once_one_is_configured() {
+    let mut rig = Rig::new();
+    rig.configure(TENANT, custom_app(&rig.org, false));
+    rig.connect(TENANT).unwrap();
+    let credentials = rig.credentials(TENANT);
+    let refresh_token = credentials["refresh_token"].as_str().unwrap();
+
+    let mut config: Value = serde_json::from_str(&rig.config).unwrap();
+    use_key(rig.dir.path(), &mut config);
+    rig.config = config.to_string();
+    rig.restart();
+    assert_eq!(rig.status(TENANT)["connection"]["state"], "connected");
+    let access_token = credentials["access_token"].as_str().unwrap();
+    assert_sealed(&rig.token_file(TENANT), [access_token, refresh_token]);
+    // The tokens still work once sealed: the disconnect revokes the refresh token.
+    assert_eq!(rig.disconnect(TENANT)["revoked"], true);
+    assert_eq!(refresh_grant(&rig.org, refresh_token).0, 400);
+}
+
+/// Adds a key file in `dir` to the host configuration.
+fn use_key(dir: &Path, config: &mut Value) {
+    let key = dir.join("salesforce.key");
+    fs::write(&key, "00112233445566778899aabbccddeeff".repeat(2)).unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    config["secret_key_file"] = json!(key);
+}
+
+/// The token file is sealed and shows none of `secrets`.
+fn assert_sealed<'a>(token_file: &Path, secrets: impl IntoIterator<Item = &'a str>) {
+    let stored = fs::read_to_string(token_file).unwrap();
+    let file: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(file["encryption"], "xchacha20poly1305", "{stored}");
+    assert_eq!(file.get("record"), None, "{stored}");
+    for secret in secrets {
+        assert!(!stored.contains(secret), "{secret} in {stored}");
+    }
 }
 
 #[test]
