@@ -483,7 +483,25 @@ fn a_revoked_refresh_token_needs_reconnect_and_queued_work_resumes_after_it() {
     );
     assert_eq!(status["queue"]["pending"], 1, "{status}");
     assert!(rig.org.records("Case").is_empty());
-    // TODO: host contract §5 wants a "connection_broken" notification here; none is sent yet.
+    // Host contract §5: the host hears that the connection broke, and why.
+    let broken: Vec<Value> = rig
+        .plugin
+        .host
+        .notifications
+        .lock()
+        .iter()
+        .map(|n| serde_json::from_str(n).unwrap())
+        .filter(|n: &Value| n["kind"] == "connection_broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0]["tenant_id"], DEMO);
+    assert!(
+        broken[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("must be made again"),
+        "{broken:?}"
+    );
 
     rig.connect(DEMO).unwrap();
     let status = rig.delivered(DEMO);

@@ -59,6 +59,7 @@ impl Service {
             tenants: tenants.clone(),
             connections: connections.clone(),
             engine: engine.clone(),
+            notify: notify.clone(),
         });
         let workers =
             Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {

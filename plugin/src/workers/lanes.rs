@@ -26,6 +26,9 @@ pub struct Lanes {
     busy: HashSet<String>,
     /// Woken while busy: look again when the turn ends.
     woken_while_busy: HashSet<String>,
+    /// Released while busy (it reconnected, or got its settings): a hold the turn ends with
+    /// is already out of date.
+    released_while_busy: HashSet<String>,
     timers: BTreeSet<(Instant, String)>,
     holds: HashMap<String, Hold>,
 }
@@ -45,6 +48,9 @@ impl Lanes {
 
     pub fn release(&mut self, tenant: &str) {
         self.holds.remove(tenant);
+        if self.busy.contains(tenant) {
+            self.released_while_busy.insert(tenant.to_string());
+        }
     }
 
     pub fn hold(&self, tenant: &str) -> Option<Hold> {
@@ -79,8 +85,10 @@ impl Lanes {
     pub fn finish(&mut self, tenant: &str, next: Next) -> bool {
         self.busy.remove(tenant);
         let woken = self.woken_while_busy.remove(tenant);
+        let released = self.released_while_busy.remove(tenant);
         self.timers.retain(|(_, t)| t != tenant);
         match next {
+            Next::Hold(_) if released => self.make_ready(tenant),
             Next::Hold(hold) => {
                 if let Hold::Until(until, _) = &hold {
                     self.timers.insert((instant_of(*until), tenant.to_string()));
@@ -130,6 +138,27 @@ mod tests {
             Some("a"),
             "woken while busy"
         );
+    }
+
+    #[test]
+    fn a_release_during_a_turn_outlives_the_hold_that_turn_ends_with() {
+        let mut lanes = Lanes::default();
+        let now = Instant::now();
+        lanes.wake("a");
+        assert_eq!(lanes.take_ready(now).as_deref(), Some("a"));
+        // The host enables the tenant while its turn still sees it without settings.
+        lanes.release("a");
+        assert!(lanes.wake("a") || lanes.busy.contains("a"));
+        lanes.finish("a", Next::Hold(Hold::UntilResumed("no settings".into())));
+        assert_eq!(lanes.hold("a"), None, "the hold was out of date");
+        assert_eq!(lanes.take_ready(now).as_deref(), Some("a"));
+        // A plain wake during a turn does not lift a hold.
+        lanes.wake("a");
+        lanes.finish(
+            "a",
+            Next::Hold(Hold::UntilResumed("needs reconnect".into())),
+        );
+        assert!(lanes.hold("a").is_some());
     }
 
     #[test]
