@@ -63,9 +63,9 @@ impl Connected {
 
     /// Runs the OAuth flow as a browser would against the emulator, which approves at once.
     pub fn connect(&self) {
-        let start = json_answer(self.plugin.plugin.connect_start(TENANT.into()));
+        let start = crate::common::answer(self.plugin.plugin.connect_start(TENANT.into()));
         let redirect = follow(start["authorize_url"].as_str().unwrap());
-        json_answer(self.plugin.plugin.connect_finish(
+        crate::common::answer(self.plugin.plugin.connect_finish(
             TENANT.into(),
             Value::Object(redirect).to_string().as_str().into(),
         ));
@@ -99,7 +99,7 @@ impl Connected {
     }
 
     pub fn status(&self) -> Value {
-        json_answer(self.plugin.plugin.status(TENANT.into()))
+        crate::common::answer(self.plugin.plugin.status(TENANT.into()))
     }
 
     /// Waits until the tenant's status satisfies `done`; answers it then.
@@ -150,13 +150,6 @@ pub fn start_plugin(dir: &Path) -> LoadedPlugin {
         &crate::common::host_config(dir),
     )
     .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn json_answer(answer: cloudcx_salesforce_abi::JsonResult) -> Value {
-    match answer {
-        RResult::ROk(text) => serde_json::from_str(&text).unwrap(),
-        RResult::RErr(e) => panic!("the plugin refused: {e}"),
-    }
 }
 
 /// GETs the authorize URL without following the redirect; answers the redirect's query.
