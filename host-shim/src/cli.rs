@@ -12,6 +12,7 @@ use crate::emulator::{self, EmulatorArgs};
 use crate::loader::{self, LoadedPlugin};
 use crate::replay::{self, ReplayArgs};
 use crate::state::ShimState;
+use crate::status;
 
 /// Exit statuses scripts may rely on.
 pub mod exit {
@@ -233,9 +234,16 @@ fn run(cli: Cli) -> u8 {
             ),
             true,
         ),
-        Command::Status(args) => {
-            print_answer(plugin.status(args.tenant.tenant.as_str().into()), args.json)
-        }
+        Command::Status(args) => match plugin.status(args.tenant.as_str().into()) {
+            RResult::ROk(text) if !args.json => {
+                let status = serde_json::from_str(&text).unwrap_or_default();
+                for line in status::summary(&status) {
+                    println!("{line}");
+                }
+                exit::OK
+            }
+            answer => print_answer(answer, true),
+        },
         Command::Disconnect(args) => {
             print_answer(plugin.disconnect(args.tenant.as_str().into()), true)
         }

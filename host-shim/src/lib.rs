@@ -8,3 +8,4 @@ pub mod host;
 pub mod loader;
 pub mod replay;
 pub mod state;
+pub mod status;
