@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::console::ConsoleError;
 use crate::decode::DecodeError;
 use crate::events::InvalidEvent;
 use crate::oauth::ConnectionError;
@@ -25,10 +26,10 @@ pub enum Error {
     Queue(QueueError),
     /// Connecting, refreshing or calling Salesforce failed.
     Connection(ConnectionError),
-    /// The entry point exists, but the work it names is not built yet.
-    NotAvailable(&'static str),
     /// The plugin was shut down.
     ShutDown,
+    /// An agent console action has no answer (no match, the deadline, Salesforce).
+    Console(ConsoleError),
 }
 
 impl fmt::Display for Error {
@@ -48,13 +49,8 @@ impl fmt::Display for Error {
             Error::Storage { path, reason } => write!(f, "state directory {path}: {reason}"),
             Error::Queue(e) => e.fmt(f),
             Error::Connection(e) => e.fmt(f),
-            Error::NotAvailable(what) => {
-                write!(
-                    f,
-                    "{what} is not available yet in this version of the plugin"
-                )
-            }
             Error::ShutDown => f.write_str("the plugin has been shut down"),
+            Error::Console(e) => e.fmt(f),
         }
     }
 }
@@ -76,5 +72,11 @@ impl From<QueueError> for Error {
 impl From<ConnectionError> for Error {
     fn from(e: ConnectionError) -> Self {
         Error::Connection(e)
+    }
+}
+
+impl From<ConsoleError> for Error {
+    fn from(e: ConsoleError) -> Self {
+        Error::Console(e)
     }
 }

@@ -18,6 +18,7 @@ use cloudcx_salesforce_abi::{
     PluginModuleRef, Plugin_TO,
 };
 
+use crate::console::ConsoleError;
 use crate::error::Error;
 use crate::events::EventKind;
 use crate::logging::{self, LogSink};
@@ -99,12 +100,6 @@ impl Exported {
     fn json(&self, entry: &'static str, f: impl FnOnce() -> Result<String, Error>) -> JsonResult {
         self.call(entry, || f().map(RString::from))
     }
-
-    fn not_available(&self, entry: &'static str, what: &'static str) -> JsonResult {
-        self.call(entry, || {
-            self.service.not_available(what).map(RString::from)
-        })
-    }
 }
 
 impl Plugin for Exported {
@@ -147,12 +142,16 @@ impl Plugin for Exported {
         )
     }
 
-    fn lookup(&self, _request_json: RStr<'_>, _deadline_ms: u64) -> JsonResult {
-        self.not_available("lookup", "the customer view (lookup)")
+    fn lookup(&self, request_json: RStr<'_>, deadline_ms: u64) -> JsonResult {
+        self.json("lookup", || {
+            self.service.lookup(request_json.as_str(), deadline_ms)
+        })
     }
 
-    fn create(&self, _request_json: RStr<'_>, _deadline_ms: u64) -> JsonResult {
-        self.not_available("create", "manual create")
+    fn create(&self, request_json: RStr<'_>, deadline_ms: u64) -> JsonResult {
+        self.json("create", || {
+            self.service.create(request_json.as_str(), deadline_ms)
+        })
     }
 
     fn connect_start(&self, tenant_id: RStr<'_>) -> JsonResult {
@@ -225,9 +224,19 @@ fn code(e: &Error) -> ErrorCode {
         | Error::InvalidSettings(_) => ErrorCode::INVALID_INPUT,
         Error::NotEnabled(_) => ErrorCode::NOT_FOUND,
         Error::Storage { .. } | Error::Queue(_) => ErrorCode::STORAGE,
-        Error::NotAvailable(_) => ErrorCode::NOT_AVAILABLE,
         Error::ShutDown => ErrorCode::SHUT_DOWN,
+        Error::Console(e) => console_code(e),
         Error::Connection(e) => connection_code(e),
+    }
+}
+
+fn console_code(e: &ConsoleError) -> ErrorCode {
+    match e {
+        ConsoleError::NoMatch(_) => ErrorCode::NOT_FOUND,
+        ConsoleError::Timeout(_) => ErrorCode::TIMEOUT,
+        ConsoleError::NotConnected(_) => ErrorCode::NOT_CONNECTED,
+        ConsoleError::Salesforce(_) => ErrorCode::SALESFORCE,
+        ConsoleError::Internal(_) => ErrorCode::INTERNAL,
     }
 }
 

@@ -8,6 +8,7 @@
 // Public so that fuzz targets and tests can reach the pure decoders.
 pub mod clock;
 pub mod config;
+mod console;
 pub mod decode;
 mod delivery;
 mod error;

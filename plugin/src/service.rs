@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::clock;
 use crate::config::{self, HostConfig};
+use crate::console::Console;
 use crate::decode;
 use crate::delivery::{Deliverer, TenantDirectory};
 use crate::error::Error;
@@ -30,6 +31,7 @@ pub struct Service {
     queue: Arc<Queue>,
     connections: Arc<Connections>,
     engine: Arc<SyncEngine>,
+    console: Arc<Console>,
     housekeeping: Housekeeping,
     tenants: Arc<TenantDirectory>,
     workers: Workers,
@@ -76,11 +78,17 @@ impl Service {
             config.workers
         );
         let housekeeping = Housekeeping::start(connections.clone())?;
+        let console = Arc::new(Console::new(
+            engine.clone(),
+            queue.clone(),
+            connections.clone(),
+        ));
         Ok(Service {
             config,
             queue,
             connections,
             engine,
+            console,
             housekeeping,
             tenants,
             workers,
@@ -195,10 +203,20 @@ impl Service {
         Ok(json!({"tenant_id": tenant, "requeued": requeued}).to_string())
     }
 
-    /// Every entry point whose work later parts of the plugin bring.
-    pub fn not_available(&self, what: &'static str) -> Result<String, Error> {
+    /// The agent console's customer view (host contract §4), within `deadline_ms`.
+    pub fn lookup(&self, request_json: &str, deadline_ms: u64) -> Result<String, Error> {
         self.check_running()?;
-        Err(Error::NotAvailable(what))
+        self.console
+            .lookup(request_json, deadline_ms, |tenant| self.settings_of(tenant))
+            .map(|answer| answer.to_string())
+    }
+
+    /// The agent console's manual create (host contract §4), within `deadline_ms`.
+    pub fn create(&self, request_json: &str, deadline_ms: u64) -> Result<String, Error> {
+        self.check_running()?;
+        self.console
+            .create(request_json, deadline_ms, |tenant| self.settings_of(tenant))
+            .map(|answer| answer.to_string())
     }
 
     /// Stops taking work: in-flight requests are cut, the workers joined, the queue closed.

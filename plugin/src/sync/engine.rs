@@ -119,12 +119,12 @@ pub fn work_for(event: &Event, settings: &TenantSettings) -> Work {
 }
 
 /// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
-enum Stop {
+pub(crate) enum Stop {
     Outcome(Outcome),
     Hold(Hold),
 }
 
-type Step<T> = Result<T, Stop>;
+pub(crate) type Step<T> = Result<T, Stop>;
 
 impl SyncEngine {
     pub fn new(queue: Arc<Queue>, connections: Arc<Connections>, api_version: &str) -> SyncEngine {
@@ -209,12 +209,9 @@ impl SyncEngine {
             tenant,
             settings,
             event: &event,
+            key_id: &event.id,
             maybe_applied: queued.meta.maybe_applied,
-            api: DataApi {
-                connections: &self.connections,
-                tenant,
-                version: &self.api_version,
-            },
+            api: self.api(tenant),
         };
         chat.write(person, activity, phase)
     }
@@ -226,8 +223,44 @@ impl SyncEngine {
         self.queue.forget_activities(tenant)
     }
 
+    /// Writes a chat's Case or Task now, as automatic mode would (the agent console's manual
+    /// create). `key_id` stands for the chat's id in the Subject's key and in the memory of what
+    /// the chat became, so that a manual record is remembered apart from the automatic one.
+    pub(crate) fn write_now(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        event: &Event,
+        key_id: &str,
+        person: Option<SyncObject>,
+        activity: SyncObject,
+    ) -> Step<Outcome> {
+        let chat = Chat {
+            engine: self,
+            tenant,
+            settings,
+            event,
+            key_id,
+            maybe_applied: false,
+            api: self.api(tenant),
+        };
+        chat.write(person, activity, Phase::Create)
+    }
+
+    pub(crate) fn api<'a>(&'a self, tenant: &'a str) -> DataApi<'a> {
+        DataApi {
+            connections: &self.connections,
+            tenant,
+            version: &self.api_version,
+        }
+    }
+
     /// The active User whose email is the agent's (case-insensitive), cached per tenant.
-    fn owner(&self, api: &DataApi<'_>, agent_email: Option<&str>) -> Step<Option<String>> {
+    pub(crate) fn owner(
+        &self,
+        api: &DataApi<'_>,
+        agent_email: Option<&str>,
+    ) -> Step<Option<String>> {
         let Some(email) = agent_email.map(str::trim).filter(|e| !e.is_empty()) else {
             return Ok(None);
         };
@@ -265,6 +298,8 @@ struct Chat<'a> {
     tenant: &'a str,
     settings: &'a TenantSettings,
     event: &'a Event,
+    /// The chat's id in its key and memory (the event's id, in automatic mode).
+    key_id: &'a str,
     maybe_applied: bool,
     api: DataApi<'a>,
 }
@@ -303,7 +338,7 @@ impl Chat<'_> {
             records
                 .into_iter()
                 .map(|(object, id)| WrittenRecord {
-                    url: format!("{instance}/lightning/r/{object}/{id}/view"),
+                    url: lightning_url(&instance, &object, &id),
                     object,
                     id,
                 })
@@ -313,7 +348,7 @@ impl Chat<'_> {
 
     /// The key in the Subject of the Case or Task a chat became.
     fn key(&self) -> String {
-        format!("[CloudCX {}/{}]", self.tenant, self.event.id)
+        format!("[CloudCX {}/{}]", self.tenant, self.key_id)
     }
 
     /// The Case or Task already written for this chat: remembered locally, or, when a lost
@@ -321,7 +356,7 @@ impl Chat<'_> {
     fn known_activity(&self, activity: SyncObject, phase: Phase) -> Step<Option<ActivityRecord>> {
         let queue = &self.engine.queue;
         if let Some(known) = queue
-            .activity(self.tenant, &self.event.id)
+            .activity(self.tenant, self.key_id)
             .map_err(retry_local)?
         {
             return Ok(Some(known));
@@ -353,7 +388,7 @@ impl Chat<'_> {
     fn remember(&self, record: &ActivityRecord) -> Step<()> {
         self.engine
             .queue
-            .remember_activity(self.tenant, &self.event.id, record)
+            .remember_activity(self.tenant, self.key_id, record)
             .map_err(retry_local)
     }
 
@@ -581,7 +616,7 @@ impl Chat<'_> {
 
     /// A Case without a Contact, with the visitor's Account when one matches their company.
     fn create_case_only(&self, mut draft: Draft) -> Step<Written> {
-        if let Some(condition) = self.account_condition() {
+        if let Some(condition) = account_condition(self.event, self.settings) {
             let rows = self
                 .api
                 .query(&format!(
@@ -646,21 +681,6 @@ impl Chat<'_> {
         }
     }
 
-    /// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
-    fn account_condition(&self) -> Option<String> {
-        let person = mapping::person_of(self.event);
-        let value_of = |field: &str| match field {
-            "Name" => person.company.clone(),
-            "Phone" => person.phone.clone(),
-            _ => None,
-        };
-        self.settings
-            .identification
-            .account
-            .iter()
-            .find_map(|rule| condition(rule, |f| value_of(f)))
-    }
-
     /// Runs writes that must all happen or none (a completion, a fill).
     fn run_writes(&self, requests: &[SubRequest]) -> Step<()> {
         let answers = self.run(requests, true)?;
@@ -716,7 +736,7 @@ impl Lookups {
                 .map(str::to_string)
         };
         let account = (object == SyncObject::Contact)
-            .then(|| chat.account_condition())
+            .then(|| account_condition(chat.event, chat.settings))
             .flatten();
         let converted_slots = usize::from(object == SyncObject::Lead);
         let slots = 5 - converted_slots - usize::from(account.is_some());
@@ -808,8 +828,23 @@ impl Lookups {
     }
 }
 
+/// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
+pub(crate) fn account_condition(event: &Event, settings: &TenantSettings) -> Option<String> {
+    let person = mapping::person_of(event);
+    let value_of = |field: &str| match field {
+        "Name" => person.company.clone(),
+        "Phone" => person.phone.clone(),
+        _ => None,
+    };
+    settings
+        .identification
+        .account
+        .iter()
+        .find_map(|rule| condition(rule, |f| value_of(f)))
+}
+
 /// `A = 'x' AND B = 'y'` for a rule whose every field has a value; `None` otherwise.
-fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<String> {
     let parts: Option<Vec<String>> = rule
         .0
         .iter()
@@ -819,7 +854,7 @@ fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<S
 }
 
 /// The fields with values of CloudCX's own (not placeholders).
-fn without(fields: &Fields, placeholders: &[&str]) -> Fields {
+pub(crate) fn without(fields: &Fields, placeholders: &[&str]) -> Fields {
     fields
         .iter()
         .filter(|(k, _)| !placeholders.contains(&k.as_str()))
@@ -828,7 +863,7 @@ fn without(fields: &Fields, placeholders: &[&str]) -> Fields {
 }
 
 /// The fields Salesforce has no value for in `row` (fill_empty never overwrites).
-fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) -> Fields {
+pub(crate) fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) -> Fields {
     if !row.is_object() {
         return Fields::new();
     }
@@ -937,7 +972,7 @@ fn files(event: &Event, transcript: Option<&TextFile>, parent: &str) -> Vec<SubR
         .collect()
 }
 
-fn agent_email(event: &Event) -> Option<&str> {
+pub(crate) fn agent_email(event: &Event) -> Option<&str> {
     mapping::parts_of(event)
         .agent
         .and_then(|a| a.email.as_deref())
@@ -949,7 +984,12 @@ fn with_key(subject: &str, key: &str) -> String {
     format!("{} {key}", cut(subject, room, |_| "…".to_string()))
 }
 
-fn object_name(object: SyncObject) -> &'static str {
+/// Where a person sees a record in Salesforce's Lightning UI.
+pub(crate) fn lightning_url(instance: &str, object: &str, id: &str) -> String {
+    format!("{instance}/lightning/r/{object}/{id}/view")
+}
+
+pub(crate) fn object_name(object: SyncObject) -> &'static str {
     match object {
         SyncObject::Lead => "Lead",
         SyncObject::Contact => "Contact",

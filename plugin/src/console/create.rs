@@ -1,0 +1,296 @@
+//! Manual create: a Lead, Contact, Case or Task from a chat or conversation, on an agent's
+//! click, with automatic mode's mapping, identification, match policy and owner rules.
+//!
+//! A Case goes to the visitor's Contact (created when none is found); a Task to their Contact,
+//! else their Lead, else a new Lead; both through the sync engine. A Lead or Contact is found
+//! (and updated as the match policy says) or created. What a chat's create made is remembered
+//! per object, so a second click answers the record already made.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::identify::{Identify, Match, Scope};
+use super::{within, Console, ConsoleError, MAX_REQUEST_BYTES};
+use crate::decode::{self, DecodeError};
+use crate::error::Error;
+use crate::events::{self, Event, EventKind};
+use crate::queue::ActivityRecord;
+use crate::settings::{OnMatch, SyncObject, TenantSettings};
+use crate::sync::api::SubRequest;
+use crate::sync::engine::{agent_email, empty_only, lightning_url, object_name, without, Stop};
+use crate::sync::mapping::{self, Fields};
+use crate::workers::{Hold, Outcome, WrittenRecord};
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    tenant_id: String,
+    object: SyncObject,
+    event: Value,
+}
+
+impl Console {
+    /// Creates the record: `{"object", "id", "url", "already_made", "person"?}`.
+    pub fn create(
+        self: &Arc<Self>,
+        request_json: &str,
+        deadline_ms: u64,
+        settings_of: impl FnOnce(&str) -> Result<Arc<TenantSettings>, Error>,
+    ) -> Result<Value, Error> {
+        let value = decode::parse_json(request_json.as_bytes(), MAX_REQUEST_BYTES)
+            .map_err(Error::InvalidRequest)?;
+        let request: CreateRequest = decode::from_value(&value).map_err(Error::InvalidRequest)?;
+        let event = chat_of(&request)?;
+        let settings = settings_of(&request.tenant_id)?;
+        self.connections.session(&request.tenant_id)?;
+        let console = self.clone();
+        within(super::deadline(deadline_ms), "create", move || {
+            console.create_now(&settings, &event, request.object)
+        })
+    }
+
+    /// One create per chat and object at a time; the cache forgets the tenant's views after.
+    fn create_now(
+        &self,
+        settings: &TenantSettings,
+        event: &Event,
+        object: SyncObject,
+    ) -> Result<Value, Error> {
+        let tenant = event.tenant_id.as_str();
+        // Apart from what automatic mode wrote for the chat: an agent may want an extra record.
+        let key_id = format!("{} (manual {})", event.id, object_name(object));
+        let slot_key = (tenant.to_string(), key_id.clone());
+        let slot = self
+            .creating
+            .lock()
+            .entry(slot_key.clone())
+            .or_default()
+            .clone();
+        let outcome = {
+            let _one_at_a_time = slot.lock();
+            self.create_once(settings, event, object, &key_id)
+        };
+        drop(slot);
+        let mut creating = self.creating.lock();
+        if creating
+            .get(&slot_key)
+            .is_some_and(|s| Arc::strong_count(s) == 1)
+        {
+            creating.remove(&slot_key);
+        }
+        drop(creating);
+        self.forget(tenant);
+        outcome
+    }
+
+    fn create_once(
+        &self,
+        settings: &TenantSettings,
+        event: &Event,
+        object: SyncObject,
+        key_id: &str,
+    ) -> Result<Value, Error> {
+        let tenant = event.tenant_id.as_str();
+        let instance = self.connections.session(tenant)?.instance_url;
+        if let Some(known) = self.queue.activity(tenant, key_id)? {
+            let mut answer = reference(&instance, &known.object, &known.id);
+            answer["already_made"] = json!(true);
+            return Ok(answer);
+        }
+        let records = match object {
+            SyncObject::Case => self.write(settings, event, key_id, SyncObject::Contact, object)?,
+            SyncObject::Task => {
+                let identify = Identify::new(event, settings, Scope::Everyone);
+                let best = if identify.is_empty() {
+                    None
+                } else {
+                    self.identify(tenant, &identify)?.matches.into_iter().next()
+                };
+                // A converted Lead's Contact is reached through the Lead rules, as automatic
+                // mode does.
+                let person = match best {
+                    Some(m) if m.object == SyncObject::Contact && !m.converted_lead => {
+                        SyncObject::Contact
+                    }
+                    _ => SyncObject::Lead,
+                };
+                self.write(settings, event, key_id, person, object)?
+            }
+            SyncObject::Lead | SyncObject::Contact => {
+                let (object, id) = self.find_or_create(settings, event, object)?;
+                self.queue.remember_activity(
+                    tenant,
+                    key_id,
+                    &ActivityRecord {
+                        object: object.clone(),
+                        id: id.clone(),
+                    },
+                )?;
+                vec![WrittenRecord {
+                    url: lightning_url(&instance, &object, &id),
+                    object,
+                    id,
+                }]
+            }
+        };
+        let (made, person) = match records.as_slice() {
+            [person, made] => (made, Some(person)),
+            [made] => (made, None),
+            _ => return Err(ConsoleError::Salesforce("Salesforce wrote nothing".into()).into()),
+        };
+        let mut answer = reference(&instance, &made.object, &made.id);
+        answer["already_made"] = json!(false);
+        if let Some(person) = person {
+            answer["person"] = reference(&instance, &person.object, &person.id);
+        }
+        Ok(answer)
+    }
+
+    /// A Case or Task through the sync engine, remembered under `key_id`.
+    fn write(
+        &self,
+        settings: &TenantSettings,
+        event: &Event,
+        key_id: &str,
+        person: SyncObject,
+        activity: SyncObject,
+    ) -> Result<Vec<WrittenRecord>, Error> {
+        let tenant = event.tenant_id.as_str();
+        let step = self
+            .engine
+            .write_now(tenant, settings, event, key_id, Some(person), activity);
+        match step {
+            Ok(Outcome::Delivered(records)) => Ok(records),
+            Ok(outcome) => Err(failed(Stop::Outcome(outcome))),
+            Err(stop) => Err(failed(stop)),
+        }
+    }
+
+    /// The visitor's Lead or Contact: found (and updated as the match policy says) or created.
+    fn find_or_create(
+        &self,
+        settings: &TenantSettings,
+        event: &Event,
+        object: SyncObject,
+    ) -> Result<(String, String), Error> {
+        let tenant = event.tenant_id.as_str();
+        let scope = match object {
+            SyncObject::Lead => Scope::Leads,
+            _ => Scope::Contacts,
+        };
+        let identify = Identify::new(event, settings, scope);
+        let found = if identify.is_empty() {
+            None
+        } else {
+            Some(self.identify(tenant, &identify)?)
+        };
+        let account = found.as_ref().and_then(|f| f.account.clone());
+        if let Some(best) = found.and_then(|f| f.matches.into_iter().next()) {
+            self.update(settings, event, &best)?;
+            return Ok((object_name(best.object).to_string(), best.id().to_string()));
+        }
+        let api = self.engine.api(tenant);
+        let mut body = mapping::person_fields(object, event, settings);
+        let owner = self
+            .engine
+            .owner(&api, agent_email(event))
+            .map_err(failed)?;
+        if let Some(owner) = owner {
+            body.insert("OwnerId".into(), json!(owner));
+        }
+        if let (Some(account), SyncObject::Contact) = (account, object) {
+            body.insert("AccountId".into(), json!(account));
+        }
+        let name = object_name(object);
+        let answers = api.composite(
+            &[SubRequest::create("person", name, Value::Object(body))],
+            true,
+        )?;
+        if let Some(error) = answers.first_error() {
+            return Err(ConsoleError::Salesforce(error.to_string()).into());
+        }
+        let id = answers
+            .get("person")
+            .and_then(|a| a.id())
+            .ok_or_else(|| ConsoleError::Salesforce(format!("Salesforce made no {name}")))?;
+        Ok((name.to_string(), id.to_string()))
+    }
+
+    /// Updates a found Lead or Contact as the tenant's match policy says.
+    fn update(&self, settings: &TenantSettings, event: &Event, found: &Match) -> Result<(), Error> {
+        let fields = mapping::person_fields(found.object, event, settings);
+        let placeholders = mapping::placeholder_fields(found.object, event, settings);
+        let update: Fields = match settings.on_match {
+            OnMatch::Keep => Fields::new(),
+            OnMatch::Overwrite => without(&fields, &placeholders),
+            OnMatch::FillEmpty => empty_only(&fields, &placeholders, &found.row),
+        };
+        if update.is_empty() {
+            return Ok(());
+        }
+        let request = SubRequest::update(
+            "person",
+            object_name(found.object),
+            found.id(),
+            Value::Object(update),
+        );
+        let answers = self
+            .engine
+            .api(&event.tenant_id)
+            .composite(&[request], true)?;
+        match answers.first_error() {
+            Some(error) => Err(ConsoleError::Salesforce(error.to_string()).into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The request's chat or conversation: an ended one (or an offline message) of its tenant.
+fn chat_of(request: &CreateRequest) -> Result<Event, Error> {
+    let invalid = |problem: &str| Error::InvalidRequest(DecodeError::new("event", problem));
+    let kind = request.event["type"]
+        .as_str()
+        .and_then(EventKind::from_type_name)
+        .filter(|k| {
+            matches!(
+                k,
+                EventKind::ChatEnded
+                    | EventKind::ChatOfflineMessage
+                    | EventKind::InboxConversationEnded
+            )
+        })
+        .ok_or_else(|| {
+            invalid("must be a chat.ended, chat.offline_message or inbox.conversation_ended event")
+        })?;
+    let bytes = serde_json::to_vec(&request.event).map_err(|e| invalid(&e.to_string()))?;
+    let event = events::decode(kind, &bytes)?;
+    if event.tenant_id != request.tenant_id {
+        return Err(invalid(&format!(
+            "is of tenant {}, not of tenant {}",
+            event.tenant_id, request.tenant_id
+        )));
+    }
+    Ok(event)
+}
+
+/// Why the engine stopped, for the agent.
+fn failed(stop: Stop) -> Error {
+    let error = match stop {
+        Stop::Hold(Hold::UntilResumed(why)) => ConsoleError::NotConnected(why),
+        Stop::Hold(Hold::Until(_, why)) | Stop::Outcome(Outcome::Retry { reason: why, .. }) => {
+            ConsoleError::Salesforce(why)
+        }
+        Stop::Outcome(Outcome::Failed { code, message }) => {
+            ConsoleError::Salesforce(format!("{code}: {message}"))
+        }
+        Stop::Outcome(Outcome::Delivered(_)) => {
+            ConsoleError::Internal("the sync engine stopped after writing".into())
+        }
+    };
+    error.into()
+}
+
+fn reference(instance: &str, object: &str, id: &str) -> Value {
+    json!({"object": object, "id": id, "url": lightning_url(instance, object, id)})
+}

@@ -1,0 +1,282 @@
+//! The agent console's actions (host contract §4): the customer view (`lookup`) and manual
+//! create, each answered within the host's deadline.
+//!
+//! Deadline: an action runs on a thread of its own and the caller waits for it at most the
+//! deadline, then answers [`ConsoleError::Timeout`]. The late answer is dropped, but the work
+//! goes on to its end: a lookup still fills the cache and a create still remembers its record,
+//! so the agent's next click is answered at once and never writes twice. A per-request timeout
+//! in the transport could not do that: it would bound each HTTP request rather than the action
+//! (a refresh and a retry, or a create's several calls, can add up past the deadline), and it
+//! would cut writes in flight, leaving it unknown whether they were applied.
+
+mod create;
+mod identify;
+mod view;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::decode;
+use crate::error::Error;
+use crate::events::{
+    ChatStarted, Event, EventBody, InboxContact, InboxConversationStarted, Visitor,
+};
+use crate::oauth::Connections;
+use crate::queue::Queue;
+use crate::settings::TenantSettings;
+use crate::sync::engine::SyncEngine;
+use identify::{Found, Identify, Scope};
+
+/// The deadline when the host gives none (0).
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(3);
+/// How long a lookup's answer serves again: an agent re-opening a chat costs no API call.
+const CACHE_TTL: Duration = Duration::from_secs(30);
+/// Answers kept per tenant, at most.
+const CACHE_ENTRIES: usize = 512;
+/// The largest console request: an event (attachments included) and a little more.
+const MAX_REQUEST_BYTES: usize = crate::events::MAX_EVENT_BYTES + 64 * 1024;
+
+/// Why a console action has no answer.
+#[derive(Debug, Clone)]
+pub enum ConsoleError {
+    /// No Contact or Lead matches the visitor.
+    NoMatch(String),
+    /// The deadline passed first.
+    Timeout(Duration),
+    /// The tenant's connection needs its admin (reconnect, or connect).
+    NotConnected(String),
+    /// Salesforce refused or failed the action.
+    Salesforce(String),
+    /// The plugin failed (a panic, no thread to run on).
+    Internal(String),
+}
+
+impl fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsoleError::NoMatch(why) => f.write_str(why),
+            ConsoleError::Timeout(deadline) => write!(
+                f,
+                "Salesforce did not answer within {} ms; try again in a moment",
+                deadline.as_millis()
+            ),
+            ConsoleError::NotConnected(why)
+            | ConsoleError::Salesforce(why)
+            | ConsoleError::Internal(why) => f.write_str(why),
+        }
+    }
+}
+
+pub struct Console {
+    /// The sync engine's, shared: its owner cache, and what a reconnect makes it forget.
+    engine: Arc<SyncEngine>,
+    queue: Arc<Queue>,
+    connections: Arc<Connections>,
+    /// Per tenant, the answers of recent lookups.
+    cache: Mutex<HashMap<String, Answers>>,
+    /// Manual creates under way, by tenant and chat: a double click waits for the first.
+    creating: Mutex<Slots>,
+}
+
+/// Identification request → (when, the answer; null for "no match").
+type Answers = HashMap<String, (Instant, Value)>;
+/// (tenant, chat and object) → the lock its create holds.
+type Slots = HashMap<(String, String), Arc<Mutex<()>>>;
+
+#[derive(Deserialize)]
+struct LookupRequest {
+    tenant_id: String,
+    #[serde(default)]
+    visitor: Option<Visitor>,
+    #[serde(default)]
+    contact: Option<InboxContact>,
+}
+
+impl Console {
+    pub fn new(
+        engine: Arc<SyncEngine>,
+        queue: Arc<Queue>,
+        connections: Arc<Connections>,
+    ) -> Console {
+        Console {
+            engine,
+            queue,
+            connections,
+            cache: Mutex::new(HashMap::new()),
+            creating: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The customer view: `{"tenant_id", "matches": [...]}`, best match first.
+    pub fn lookup(
+        self: &Arc<Self>,
+        request_json: &str,
+        deadline_ms: u64,
+        settings_of: impl FnOnce(&str) -> Result<Arc<TenantSettings>, Error>,
+    ) -> Result<Value, Error> {
+        let value = decode::parse_json(request_json.as_bytes(), MAX_REQUEST_BYTES)
+            .map_err(Error::InvalidRequest)?;
+        let request: LookupRequest = decode::from_value(&value).map_err(Error::InvalidRequest)?;
+        let settings = settings_of(&request.tenant_id)?;
+        let event = request.as_event()?;
+        let tenant = request.tenant_id;
+        let identify = Identify::new(&event, &settings, Scope::Everyone);
+        if identify.is_empty() {
+            return Err(no_match(
+                &tenant,
+                "has none of the values its identification rules compare",
+            ));
+        }
+        let key = identify.key();
+        if let Some(answer) = self.cached(&tenant, &key) {
+            log::debug!("tenant {tenant}: customer view from the cache");
+            return answer;
+        }
+        // Not connected or needing reconnect: answered at once, without a thread.
+        self.connections.session(&tenant)?;
+        let console = self.clone();
+        within(deadline(deadline_ms), "lookup", move || {
+            let found = console.identify(&tenant, &identify)?;
+            let instance = console.connections.session(&tenant)?.instance_url;
+            let matches: Vec<Value> = found
+                .matches
+                .iter()
+                .map(|m| view::person(m, &settings, &instance))
+                .collect();
+            let answer = if matches.is_empty() {
+                Value::Null
+            } else {
+                json!({"tenant_id": tenant, "matches": matches})
+            };
+            console.keep(&tenant, key, answer.clone());
+            answered(&tenant, answer)
+        })
+    }
+
+    /// Runs an identification request: one API call.
+    fn identify(&self, tenant: &str, identify: &Identify) -> Result<Found, Error> {
+        let answers = self
+            .engine
+            .api(tenant)
+            .composite(identify.requests(), false)?;
+        identify
+            .read(&answers)
+            .map_err(|e| ConsoleError::Salesforce(e.to_string()).into())
+    }
+
+    fn cached(&self, tenant: &str, key: &str) -> Option<Result<Value, Error>> {
+        let cache = self.cache.lock();
+        let (at, answer) = cache.get(tenant)?.get(key)?;
+        (at.elapsed() < CACHE_TTL).then(|| answered(tenant, answer.clone()))
+    }
+
+    fn keep(&self, tenant: &str, key: String, answer: Value) {
+        let mut cache = self.cache.lock();
+        let answers = cache.entry(tenant.to_string()).or_default();
+        answers.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        if answers.len() < CACHE_ENTRIES {
+            answers.insert(key, (Instant::now(), answer));
+        }
+    }
+
+    /// The tenant's records changed here: the next view asks Salesforce.
+    fn forget(&self, tenant: &str) {
+        self.cache.lock().remove(tenant);
+    }
+}
+
+impl LookupRequest {
+    /// The visitor or contact as an event of its own, so that the tenant's field mapping
+    /// gives the values its identification rules compare, exactly as for a chat.
+    fn as_event(&self) -> Result<Event, Error> {
+        let now = OffsetDateTime::now_utc();
+        let body = match (&self.visitor, &self.contact) {
+            (Some(visitor), None) => EventBody::ChatStarted(ChatStarted {
+                visitor: visitor.clone(),
+                agent: None,
+                started_at: now,
+                request_page: None,
+                custom_variables: None,
+            }),
+            (None, Some(contact)) => {
+                EventBody::InboxConversationStarted(InboxConversationStarted {
+                    contact: contact.clone(),
+                    agent: None,
+                    subject: None,
+                    started_at: now,
+                })
+            }
+            _ => {
+                return Err(Error::InvalidRequest(decode::DecodeError::new(
+                    "",
+                    "must have either \"visitor\" (Web Chat) or \"contact\" (Inbox)",
+                )))
+            }
+        };
+        crate::events::check_id("tenant_id", &self.tenant_id).map_err(Error::InvalidRequest)?;
+        Ok(Event {
+            tenant_id: self.tenant_id.clone(),
+            id: "customer-view".into(),
+            channel: "console".into(),
+            at: now,
+            body,
+        })
+    }
+}
+
+/// A cached or fresh answer: null stands for "no match".
+fn answered(tenant: &str, answer: Value) -> Result<Value, Error> {
+    if answer.is_null() {
+        Err(no_match(tenant, "matches no Contact or Lead of"))
+    } else {
+        Ok(answer)
+    }
+}
+
+fn no_match(tenant: &str, what: &str) -> Error {
+    ConsoleError::NoMatch(format!(
+        "the visitor {what} tenant {tenant}'s Salesforce org"
+    ))
+    .into()
+}
+
+fn deadline(ms: u64) -> Duration {
+    if ms == 0 {
+        DEFAULT_DEADLINE
+    } else {
+        Duration::from_millis(ms)
+    }
+}
+
+/// Runs `work` on a thread of its own; answers what it answers, or a timeout once `deadline`
+/// has passed (the work then finishes unheard).
+fn within<T: Send + 'static>(
+    deadline: Duration,
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let (answer, heard) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name(format!("cloudcx-salesforce-{what}"))
+        .spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+                let why = crate::panic_message(&*panic);
+                log::error!("the plugin panicked in {what}: {why}");
+                Err(ConsoleError::Internal(format!("the plugin panicked in {what} ({why})")).into())
+            });
+            // The caller may have stopped waiting.
+            let _ = answer.send(outcome);
+        })
+        .map_err(|e| ConsoleError::Internal(format!("cannot start {what}: {e}")))?;
+    heard
+        .recv_timeout(deadline)
+        .unwrap_or_else(|_| Err(ConsoleError::Timeout(deadline).into()))
+}

@@ -1,0 +1,406 @@
+//! The agent console through the real plugin library against the emulator: the customer view
+//! (`lookup`) and manual create, their API calls, deadline and errors.
+
+mod common;
+#[path = "common/connected.rs"]
+#[allow(dead_code)] // each test binary uses its own part of the harness
+mod connected;
+
+use std::time::{Duration, Instant};
+
+use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
+use cloudcx_salesforce_abi::{ErrorCode, PluginError};
+use connected::{chat_ended, Connected, TENANT};
+use serde_json::{json, Value};
+
+const DEADLINE_MS: u64 = 3_000;
+
+fn lookup(rig: &Connected, who: Value, deadline_ms: u64) -> Result<Value, PluginError> {
+    let mut request = json!({"tenant_id": TENANT});
+    let key = if who.get("last_name").is_some() || who.get("cell_phone").is_some() {
+        "contact"
+    } else {
+        "visitor"
+    };
+    request[key] = who;
+    answer(
+        rig.plugin
+            .plugin
+            .lookup(request.to_string().as_str().into(), deadline_ms),
+    )
+}
+
+fn create(rig: &Connected, object: &str, event: &Value) -> Result<Value, PluginError> {
+    let request = json!({"tenant_id": TENANT, "object": object, "event": event});
+    answer(
+        rig.plugin
+            .plugin
+            .create(request.to_string().as_str().into(), DEADLINE_MS),
+    )
+}
+
+fn answer(result: cloudcx_salesforce_abi::JsonResult) -> Result<Value, PluginError> {
+    match result {
+        RResult::ROk(text) => Ok(serde_json::from_str(&text).expect("JSON")),
+        RResult::RErr(e) => Err(e),
+    }
+}
+
+fn jane() -> Value {
+    json!({"name": "Jane Doe", "email": "jane@acme.example", "phone": "+1 415 555 0100", "company": "Acme"})
+}
+
+/// An Account, Jane as its Contact with two Cases, and an unrelated Contact.
+fn seed_jane(rig: &Connected) -> (String, String) {
+    let ids = rig
+        .org
+        .seed(&json!({"records": [{"type": "Account", "Name": "Acme"}]}))
+        .unwrap();
+    let account = ids[0].clone();
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "FirstName": "Jane", "LastName": "Doe", "Email": "jane@acme.example",
+             "Phone": "+1 415 555 0100", "AccountId": account},
+            {"type": "Contact", "LastName": "Other", "Email": "other@acme.example"},
+        ]}))
+        .unwrap();
+    let contact = ids[0].clone();
+    rig.org
+        .seed(&json!({"records": [
+            {"type": "Case", "Subject": "Older", "ContactId": contact, "Status": "Closed"},
+            {"type": "Case", "Subject": "Newer", "ContactId": contact},
+        ]}))
+        .unwrap();
+    (account, contact)
+}
+
+fn url(rig: &Connected, object: &str, id: &str) -> String {
+    format!("{}/lightning/r/{object}/{id}/view", rig.org.base_url())
+}
+
+#[test]
+fn one_match_with_account_and_recent_cases_costs_one_call_then_none() {
+    let rig = Connected::start(|_| {});
+    let (account, contact) = seed_jane(&rig);
+    let before = rig.org.api_calls();
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(rig.org.api_calls() - before, 1, "one composite request");
+    let matches = view["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{view:#}");
+    let jane = &matches[0];
+    assert_eq!(jane["object"], "Contact");
+    assert_eq!(jane["id"], contact.as_str());
+    assert_eq!(jane["url"], url(&rig, "Contact", &contact));
+    assert_eq!(jane["matched_by"], "Email");
+    // The example settings' display fields, in their order.
+    let fields: Vec<(&String, &Value)> = jane["fields"].as_object().unwrap().iter().collect();
+    assert_eq!(
+        fields,
+        [
+            (&"Name".to_string(), &json!("Jane Doe")),
+            (&"Email".to_string(), &json!("jane@acme.example")),
+            (&"Phone".to_string(), &json!("+1 415 555 0100")),
+            (&"Account.Name".to_string(), &json!("Acme")),
+        ]
+    );
+    assert_eq!(jane["account"]["id"], account.as_str());
+    assert_eq!(jane["account"]["url"], url(&rig, "Account", &account));
+    assert_eq!(jane["account"]["fields"], json!({"Name": "Acme"}));
+    let recent = jane["recent"].as_array().unwrap();
+    let subjects: Vec<&Value> = recent.iter().map(|c| &c["fields"]["Subject"]).collect();
+    assert_eq!(subjects, [&json!("Newer"), &json!("Older")], "newest first");
+    assert_eq!(recent[0]["object"], "Case");
+    let case_id = recent[0]["id"].as_str().unwrap();
+    assert_eq!(recent[0]["url"], url(&rig, "Case", case_id));
+    assert!(recent[0]["fields"]["CaseNumber"].is_string(), "{recent:#?}");
+
+    // The agent opens the chat again: the cache answers.
+    let again = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(again, view);
+    assert_eq!(rig.org.api_calls() - before, 1, "no second call");
+}
+
+#[test]
+fn several_matches_come_best_first_contacts_then_leads_with_their_tasks() {
+    let rig = Connected::start(|_| {});
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe A", "Email": "jane@acme.example"},
+            {"type": "Contact", "LastName": "Doe B", "Email": "jane@acme.example"},
+            {"type": "Lead", "LastName": "Doe", "Company": "Acme", "Email": "jane@acme.example"},
+        ]}))
+        .unwrap();
+    rig.org
+        .seed(&json!({"records": [{"type": "Task", "Subject": "Called her", "WhoId": ids[2]}]}))
+        .unwrap();
+    // An Inbox contact, with the Inbox's names.
+    let view = lookup(
+        &rig,
+        json!({"last_name": "Doe", "email": "jane@acme.example"}),
+        DEADLINE_MS,
+    )
+    .unwrap();
+    let objects: Vec<&str> = view["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(objects, ["Contact", "Contact", "Lead"], "{view:#}");
+    let lead = &view["matches"][2];
+    assert_eq!(lead["id"], ids[2].as_str());
+    assert_eq!(
+        lead["fields"],
+        json!({"Name": "Doe", "Email": "jane@acme.example", "Company": "Acme", "Status": "Open - Not Contacted"})
+    );
+    assert_eq!(lead["account"], Value::Null, "a Lead has no Account");
+    assert_eq!(lead["recent"][0]["object"], "Task");
+    assert_eq!(lead["recent"][0]["fields"]["Subject"], "Called her");
+}
+
+#[test]
+fn no_match_is_not_found_and_so_is_a_visitor_without_values() {
+    let rig = Connected::start(|_| {});
+    seed_jane(&rig);
+    let before = rig.org.api_calls();
+    let e = lookup(&rig, json!({"email": "nobody@acme.example"}), DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_FOUND, "{e}");
+    assert!(e.message.contains("matches no Contact or Lead"), "{e}");
+    let e = lookup(&rig, json!({"name": "Anonymous"}), DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_FOUND, "{e}");
+    assert_eq!(
+        rig.org.api_calls() - before,
+        1,
+        "nothing to compare: no call"
+    );
+    let e = lookup(&rig, json!({}), DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_FOUND, "{e}");
+    let bad = rig.plugin.plugin.lookup(
+        json!({"tenant_id": TENANT}).to_string().as_str().into(),
+        100,
+    );
+    assert_eq!(answer(bad).unwrap_err().code, ErrorCode::INVALID_INPUT);
+}
+
+#[test]
+fn a_converted_lead_shows_the_contact_it_became() {
+    // Contacts are matched by phone only: the visitor's email finds her through her Lead.
+    let rig = Connected::start(|s| s["identification"]["contact"] = json!([["Phone"]]));
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Lead", "LastName": "Doe", "Company": "Acme", "Email": "jane@acme.example"},
+        ]}))
+        .unwrap();
+    let (contact, account) = rig.org.convert_lead(&ids[0]).unwrap();
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    let matches = view["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "not the converted Lead itself: {view:#}");
+    assert_eq!(matches[0]["object"], "Contact");
+    assert_eq!(matches[0]["id"], contact.as_str());
+    assert_eq!(matches[0]["converted_lead"], true);
+    assert_eq!(matches[0]["account"]["id"], account.as_str());
+}
+
+#[test]
+fn display_fields_are_the_tenants_or_the_defaults() {
+    let rig = Connected::start(|s| {
+        s["display_fields"] = json!({"Contact": ["LastName", "Account.Name"], "Case": ["Subject"]})
+    });
+    seed_jane(&rig);
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    let jane = &view["matches"][0];
+    assert_eq!(
+        jane["fields"],
+        json!({"LastName": "Doe", "Account.Name": "Acme"})
+    );
+    assert_eq!(jane["recent"][0]["fields"], json!({"Subject": "Newer"}));
+
+    // Without display_fields: the defaults.
+    let defaults = connected::settings_for(&rig.org, |s| {
+        s.as_object_mut().unwrap().remove("display_fields");
+    });
+    rig.configure(&defaults);
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    let jane = &view["matches"][0];
+    let names: Vec<&String> = jane["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["Name", "Email", "Phone", "Account.Name"]);
+    let case_fields: Vec<&String> = jane["recent"][0]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(case_fields, ["CaseNumber", "Subject", "Status"]);
+}
+
+#[test]
+fn a_slow_salesforce_is_a_timeout_and_its_late_answer_serves_the_next_look() {
+    let rig = Connected::start(|_| {});
+    seed_jane(&rig);
+    rig.org.set_latency(Duration::from_millis(600));
+    let started = Instant::now();
+    let e = lookup(&rig, json!({"email": "jane@acme.example"}), 150).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TIMEOUT, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered at the deadline, not when Salesforce did: {:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    rig.org.set_latency(Duration::ZERO);
+    let calls = rig.org.api_calls();
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), 150).unwrap();
+    assert_eq!(view["matches"][0]["fields"]["Name"], "Jane Doe");
+    assert_eq!(rig.org.api_calls(), calls, "the late answer was kept");
+}
+
+#[test]
+fn a_tenant_that_must_reconnect_or_is_disconnected_gets_a_clear_error() {
+    let rig = Connected::start(|_| {});
+    seed_jane(&rig);
+    rig.org.revoke_refresh_tokens();
+    rig.org.expire_access_tokens();
+    let e = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "{e}");
+    assert!(e.message.contains("connect"), "{e}");
+    let event = chat_ended("c1", jane(), json!({}));
+    let e = create(&rig, "Case", &event).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "{e}");
+
+    rig.plugin.plugin.disconnect(TENANT.into());
+    let e = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "{e}");
+    assert!(rig.records("Case").len() == 2, "nothing written");
+}
+
+fn manual(s: &mut Value) {
+    s["mode"] = json!("manual");
+}
+
+#[test]
+fn manual_mode_hooks_write_nothing_and_each_object_can_be_created() {
+    let rig = Connected::start(manual);
+    rig.org
+        .seed(&json!({"records": [
+            {"type": "User", "Email": "bob@cx.example.com", "LastName": "Agent"},
+            {"type": "Account", "Name": "Acme"},
+        ]}))
+        .unwrap();
+    let bob = rig.org.records("User")[1]["Id"].clone();
+    let account = rig.org.records("Account")[0]["Id"].clone();
+    let agent = json!({"agent": {"name": "Bob", "email": "bob@cx.example.com"}});
+    let event = chat_ended("c1", jane(), agent.clone());
+    let calls = rig.deliver(std::slice::from_ref(&event));
+    assert_eq!(calls, 0, "manual mode: the hook writes nothing");
+    for object in ["Lead", "Contact", "Case", "Task"] {
+        assert!(rig.records(object).is_empty(), "no {object} yet");
+    }
+
+    let lead = create(&rig, "Lead", &event).unwrap();
+    assert_eq!(lead["object"], "Lead");
+    assert_eq!(lead["already_made"], false);
+    let lead_id = lead["id"].as_str().unwrap();
+    assert_eq!(lead["url"], url(&rig, "Lead", lead_id));
+    let made = &rig.records("Lead")[0];
+    assert_eq!(made["Id"], lead_id);
+    assert_eq!(made["LeadSource"], "Web Chat", "the tenant's mapping");
+    assert_eq!(made["Company"], "Acme");
+    assert_eq!(made["OwnerId"], bob, "the agent's Salesforce user owns it");
+
+    let contact = create(&rig, "Contact", &event).unwrap();
+    assert_eq!(contact["object"], "Contact");
+    let made = &rig.records("Contact")[0];
+    assert_eq!(made["Id"], contact["id"]);
+    assert_eq!(
+        made["AccountId"], account,
+        "the Account by the visitor's company"
+    );
+    assert_eq!(made["OwnerId"], bob);
+
+    let case = create(&rig, "Case", &event).unwrap();
+    assert_eq!(case["object"], "Case");
+    assert_eq!(case["person"]["id"], contact["id"], "the Contact found");
+    let made = &rig.records("Case")[0];
+    assert_eq!(made["ContactId"], contact["id"]);
+    assert!(made["Description"].as_str().unwrap().contains("Hi there"));
+
+    let task = create(&rig, "Task", &event).unwrap();
+    assert_eq!(task["object"], "Task");
+    assert_eq!(
+        rig.records("Task")[0]["WhoId"],
+        contact["id"],
+        "a Task goes to the Contact when there is one"
+    );
+    assert_eq!(rig.records("Contact").len(), 1);
+    assert_eq!(rig.records("Lead").len(), 1);
+}
+
+#[test]
+fn a_task_for_a_stranger_makes_a_lead_and_an_unknown_object_is_refused() {
+    let rig = Connected::start(manual);
+    let event = chat_ended(
+        "c9",
+        json!({"name": "Sam", "email": "sam@globex.example"}),
+        json!({}),
+    );
+    let task = create(&rig, "Task", &event).unwrap();
+    let lead = &rig.records("Lead")[0];
+    assert_eq!(task["person"]["object"], "Lead");
+    assert_eq!(task["person"]["id"], lead["Id"]);
+    assert_eq!(rig.records("Task")[0]["WhoId"], lead["Id"]);
+    assert!(rig.records("Contact").is_empty());
+
+    let e = create(&rig, "Opportunity", &event).unwrap_err();
+    assert_eq!(e.code, ErrorCode::INVALID_INPUT, "{e}");
+    let started = json!({"type": "chat.started", "tenant_id": TENANT, "id": "c9", "channel": "webchat",
+        "at": "2026-11-24T10:00:00Z", "visitor": {}, "started_at": "2026-11-24T10:00:00Z"});
+    let e = create(&rig, "Case", &started).unwrap_err();
+    assert_eq!(e.code, ErrorCode::INVALID_INPUT, "{e}");
+}
+
+#[test]
+fn a_double_click_makes_one_record() {
+    let rig = Connected::start(manual);
+    let event = chat_ended("c1", jane(), json!({}));
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let clicks: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| create(&rig, "Case", &event).unwrap()))
+            .collect();
+        clicks.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(answers[0]["id"], answers[1]["id"], "{answers:#?}");
+    assert_eq!(rig.records("Case").len(), 1);
+    assert_eq!(rig.records("Contact").len(), 1);
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], answers[0]["id"]);
+    assert_eq!(again["already_made"], true);
+    let lead = create(&rig, "Lead", &event).unwrap();
+    let lead_again = create(&rig, "Lead", &event).unwrap();
+    assert_eq!(lead_again["id"], lead["id"]);
+    assert_eq!(rig.records("Lead").len(), 1);
+    assert_eq!(
+        rig.records("Case").len(),
+        1,
+        "another object is another record"
+    );
+}
+
+#[test]
+fn in_automatic_mode_an_extra_case_is_a_new_one_and_the_view_shows_it() {
+    let rig = Connected::start(|_| {});
+    let event = chat_ended("c1", jane(), json!({}));
+    rig.deliver(std::slice::from_ref(&event));
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(view["matches"][0]["recent"].as_array().unwrap().len(), 1);
+    let extra = create(&rig, "Case", &event).unwrap();
+    assert_eq!(extra["already_made"], false);
+    assert_eq!(rig.records("Case").len(), 2, "the agent asked for another");
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(
+        view["matches"][0]["recent"].as_array().unwrap().len(),
+        2,
+        "a create forgets the cached view"
+    );
+}
