@@ -9,6 +9,10 @@ use crate::salesforce::{ApiError, SalesforceError};
 
 /// Salesforce takes at most 25 subrequests in one composite request, 5 of them queries.
 pub const MAX_SUBREQUESTS: usize = 25;
+pub const MAX_QUERIES: usize = 5;
+
+/// Records in one sObject Collections request, at most.
+pub const MAX_COLLECTION: usize = 200;
 
 /// One tenant's view of the data API.
 pub struct DataApi<'a> {
@@ -176,6 +180,39 @@ impl DataApi<'_> {
         Ok(Responses(answers))
     }
 
+    /// Creates (`update` false) or updates records through sObject Collections, each on its own
+    /// (`allOrNone` false), as one API call. Each record carries `attributes.type` (and `id`
+    /// to update). Answers, in order, each record's id or Salesforce's error for it.
+    pub fn save_many(
+        &self,
+        records: &[Value],
+        update: bool,
+    ) -> Result<Vec<Result<String, SalesforceError>>, ConnectionError> {
+        let body = json!({"allOrNone": false, "records": records});
+        let body = serde_json::to_vec(&body).expect("a collections request serializes");
+        let response = self.connections.send(self.tenant, |instance| {
+            let url = format!(
+                "{instance}/services/data/{}/composite/sobjects",
+                self.version
+            );
+            let builder = if update {
+                http::Request::patch(url)
+            } else {
+                http::Request::post(url)
+            };
+            builder
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .body(body.clone())
+        })?;
+        let parsed: Value = serde_json::from_slice(response.body()).map_err(|e| unreadable(&e))?;
+        let results = parsed
+            .as_array()
+            .filter(|r| r.len() == records.len())
+            .ok_or_else(|| unreadable(&"not one result per record"))?;
+        Ok(results.iter().map(saved).collect())
+    }
+
     /// One SOQL query (its first page; callers ask for few rows).
     pub fn query(&self, soql: &str) -> Result<Vec<Value>, ConnectionError> {
         let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();
@@ -190,6 +227,33 @@ impl DataApi<'_> {
         let parsed: Value = serde_json::from_slice(response.body()).map_err(|e| unreadable(&e))?;
         Ok(parsed["records"].as_array().cloned().unwrap_or_default())
     }
+}
+
+/// One Collections result: the record's id, or its first error (`statusCode`, not `errorCode`).
+fn saved(result: &Value) -> Result<String, SalesforceError> {
+    if result["success"].as_bool() == Some(true) {
+        if let Some(id) = result["id"].as_str() {
+            return Ok(id.to_string());
+        }
+    }
+    let error = &result["errors"][0];
+    Err(SalesforceError {
+        status: 400,
+        code: error["statusCode"].as_str().map(str::to_string),
+        message: error["message"]
+            .as_str()
+            .unwrap_or("Salesforce wrote nothing and named no error")
+            .to_string(),
+        fields: error["fields"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 fn unreadable(problem: &dyn std::fmt::Display) -> ConnectionError {

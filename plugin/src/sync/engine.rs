@@ -14,6 +14,9 @@
 //! Subject carries a key (`[CloudCX tenant/chat]`); when a request's answer was lost (the
 //! write may have been applied), the engine looks for that key before writing again.
 //!
+//! Several chats to create in one batch (after an outage, or a burst) are written together,
+//! a few calls for up to 200 of them: see [`super::batch`].
+//!
 //! A field Salesforce rejects (an invalid email, a bad picklist value...) does not lose the
 //! chat: the record is written without it and the Description says what was dropped and why.
 
@@ -25,6 +28,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
+use super::batch;
 use super::description::{append_note, cut, utf16_len};
 use super::mapping::{self, Fields, TextFile};
 use super::soql_text::{like_escaped, quote};
@@ -41,7 +45,10 @@ use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
 const LIMIT_PAUSE: Duration = Duration::from_secs(15 * 60);
 
 /// Rejected fields dropped from one record before giving up on it.
-const MAX_REPAIRS: usize = 5;
+pub(super) const MAX_REPAIRS: usize = 5;
+
+/// Chats to create in one batch from which they are written together (see [`batch`]).
+const BATCH_MIN: usize = 3;
 
 /// Salesforce error codes that concern one field's value: the record can go without it.
 const FIELD_ERRORS: [&str; 8] = [
@@ -126,6 +133,16 @@ pub(crate) enum Stop {
 
 pub(crate) type Step<T> = Result<T, Stop>;
 
+/// A queued event with work to do.
+pub(super) struct Job {
+    pub seq: u64,
+    pub event: Event,
+    pub maybe_applied: bool,
+    pub person: Option<SyncObject>,
+    pub activity: SyncObject,
+    pub phase: Phase,
+}
+
 impl SyncEngine {
     pub fn new(queue: Arc<Queue>, connections: Arc<Connections>, api_version: &str) -> SyncEngine {
         SyncEngine {
@@ -136,7 +153,8 @@ impl SyncEngine {
         }
     }
 
-    /// Delivers a batch of one tenant's events, in order, stopping at a hold.
+    /// Delivers a batch of one tenant's events, stopping at a hold: the chats to create
+    /// together when there are several, then the others in order.
     pub fn deliver(
         &self,
         tenant: &str,
@@ -149,13 +167,45 @@ impl SyncEngine {
             delivery.hold = Some(hold);
             return delivery;
         }
+        let mut jobs = Vec::new();
         for queued in batch {
+            match read(queued, settings) {
+                Ok(Some(job)) => jobs.push(job),
+                Ok(None) => delivery
+                    .outcomes
+                    .push((queued.seq, Outcome::Delivered(Vec::new()))),
+                Err(outcome) => delivery.outcomes.push((queued.seq, outcome)),
+            }
+        }
+        // Not a chat after a lost answer: that one looks for its key first.
+        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs
+            .iter()
+            .partition(|job| job.phase == Phase::Create && !job.maybe_applied);
+        if together.len() >= BATCH_MIN && !stop.is_set() {
+            single.extend(batch::deliver(
+                self,
+                tenant,
+                settings,
+                &together,
+                &mut delivery,
+            ));
+            if delivery.hold.is_some() {
+                return delivery;
+            }
+        } else {
+            single.extend(together);
+        }
+        single.sort_by_key(|job| job.seq);
+        for job in single {
             if stop.is_set() {
                 break;
             }
-            match self.deliver_one(tenant, settings, queued) {
+            match self
+                .chat(tenant, settings, job)
+                .write(job.person, job.activity, job.phase)
+            {
                 Ok(outcome) | Err(Stop::Outcome(outcome)) => {
-                    delivery.outcomes.push((queued.seq, outcome))
+                    delivery.outcomes.push((job.seq, outcome))
                 }
                 Err(Stop::Hold(hold)) => {
                     delivery.hold = Some(hold);
@@ -187,33 +237,21 @@ impl SyncEngine {
         })
     }
 
-    fn deliver_one(
-        &self,
-        tenant: &str,
-        settings: &TenantSettings,
-        queued: &QueuedEvent,
-    ) -> Step<Outcome> {
-        let kind =
-            EventKind::from_type_name(&queued.meta.kind).ok_or_else(|| unreadable(queued))?;
-        let event = events::decode(kind, &queued.payload).map_err(|_| unreadable(queued))?;
-        let Work::Write {
-            person,
-            activity,
-            phase,
-        } = work_for(&event, settings)
-        else {
-            return Ok(Outcome::Delivered(Vec::new()));
-        };
-        let chat = Chat {
+    pub(super) fn chat<'a>(
+        &'a self,
+        tenant: &'a str,
+        settings: &'a TenantSettings,
+        job: &'a Job,
+    ) -> Chat<'a> {
+        Chat {
             engine: self,
             tenant,
             settings,
-            event: &event,
-            key_id: &event.id,
-            maybe_applied: queued.meta.maybe_applied,
+            event: &job.event,
+            key_id: &job.event.id,
+            maybe_applied: job.maybe_applied,
             api: self.api(tenant),
-        };
-        chat.write(person, activity, phase)
+        }
     }
 
     /// Drops what is known about the tenant's org (owners, the records chats became): the
@@ -264,36 +302,95 @@ impl SyncEngine {
         let Some(email) = agent_email.map(str::trim).filter(|e| !e.is_empty()) else {
             return Ok(None);
         };
-        let key = email.to_lowercase();
-        if let Some(known) = self.owners.lock().get(api.tenant).and_then(|m| m.get(&key)) {
-            return Ok(known.clone());
-        }
-        let soql = format!(
-            "SELECT Id FROM User WHERE Email = {} AND IsActive = true ORDER BY LastModifiedDate DESC LIMIT 1",
-            quote(email)
-        );
-        let rows = api.query(&soql).map_err(|e| stop_for(&e, false))?;
-        let owner = rows
-            .first()
-            .and_then(|r| r["Id"].as_str())
-            .map(str::to_string);
-        if owner.is_none() {
-            log::info!(
-                "tenant {}: no active Salesforce user has the agent's email; records go to the connected user",
-                api.tenant
+        self.find_owners(api, [email])?;
+        Ok(self.known_owner(api.tenant, email).flatten())
+    }
+
+    /// The cached owner for an agent's email; `None` when not looked up yet.
+    pub(super) fn known_owner(&self, tenant: &str, email: &str) -> Option<Option<String>> {
+        let owners = self.owners.lock();
+        owners
+            .get(tenant)?
+            .get(&email.trim().to_lowercase())
+            .cloned()
+    }
+
+    /// Looks up the owners of the agents' emails not cached yet, in as few queries as SOQL's
+    /// length allows, and caches them (or that there is none).
+    pub(super) fn find_owners<'e>(
+        &self,
+        api: &DataApi<'_>,
+        emails: impl IntoIterator<Item = &'e str>,
+    ) -> Step<()> {
+        let mut unknown: Vec<String> = emails
+            .into_iter()
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty() && self.known_owner(api.tenant, e).is_none())
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        for chunk in batch::by_length(&unknown, |e| quote(e).len() + 2) {
+            let list: Vec<String> = chunk.iter().map(|e| quote(e)).collect();
+            let soql = format!(
+                "SELECT Id, Email FROM User WHERE Email IN ({}) AND IsActive = true \
+                 ORDER BY LastModifiedDate DESC",
+                list.join(", ")
             );
+            let rows = api.query(&soql).map_err(|e| stop_for(&e, false))?;
+            let mut owners = self.owners.lock();
+            let cache = owners.entry(api.tenant.to_string()).or_default();
+            for email in chunk {
+                // Newest first: the first row with the email wins.
+                let owner = rows
+                    .iter()
+                    .find(|r| r["Email"].as_str().map(str::to_lowercase).as_ref() == Some(email))
+                    .and_then(|r| r["Id"].as_str())
+                    .map(str::to_string);
+                if owner.is_none() {
+                    log::info!(
+                        "tenant {}: no active Salesforce user has the agent's email; records go to the connected user",
+                        api.tenant
+                    );
+                }
+                cache.insert(email.clone(), owner);
+            }
         }
-        self.owners
-            .lock()
-            .entry(api.tenant.to_string())
-            .or_default()
-            .insert(key, owner.clone());
-        Ok(owner)
+        Ok(())
     }
 }
 
+/// The job an event asks for: `None` when it asks for nothing, the failure when it cannot be
+/// read.
+fn read(queued: &QueuedEvent, settings: &TenantSettings) -> Result<Option<Job>, Outcome> {
+    let unreadable = || Outcome::Failed {
+        code: "UNREADABLE_EVENT".into(),
+        message: format!(
+            "the queued {} {} cannot be read by this version",
+            queued.meta.kind, queued.meta.event_id
+        ),
+    };
+    let kind = EventKind::from_type_name(&queued.meta.kind).ok_or_else(unreadable)?;
+    let event = events::decode(kind, &queued.payload).map_err(|_| unreadable())?;
+    let Work::Write {
+        person,
+        activity,
+        phase,
+    } = work_for(&event, settings)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Job {
+        seq: queued.seq,
+        maybe_applied: queued.meta.maybe_applied,
+        event,
+        person,
+        activity,
+        phase,
+    }))
+}
+
 /// One event's delivery.
-struct Chat<'a> {
+pub(super) struct Chat<'a> {
     engine: &'a SyncEngine,
     tenant: &'a str,
     settings: &'a TenantSettings,
@@ -327,7 +424,7 @@ impl Chat<'_> {
         Ok(self.delivered(written.records))
     }
 
-    fn delivered(&self, records: Vec<(String, String)>) -> Outcome {
+    pub(super) fn delivered(&self, records: Vec<(String, String)>) -> Outcome {
         let instance = self
             .engine
             .connections
@@ -353,7 +450,11 @@ impl Chat<'_> {
 
     /// The Case or Task already written for this chat: remembered locally, or, when a lost
     /// answer may hide a write, found by its key.
-    fn known_activity(&self, activity: SyncObject, phase: Phase) -> Step<Option<ActivityRecord>> {
+    pub(super) fn known_activity(
+        &self,
+        activity: SyncObject,
+        phase: Phase,
+    ) -> Step<Option<ActivityRecord>> {
         let queue = &self.engine.queue;
         if let Some(known) = queue
             .activity(self.tenant, self.key_id)
@@ -411,7 +512,7 @@ impl Chat<'_> {
         Ok(self.delivered(vec![(record.object.clone(), record.id.clone())]))
     }
 
-    fn activity(&self, activity: SyncObject) -> mapping::Activity {
+    pub(super) fn activity(&self, activity: SyncObject) -> mapping::Activity {
         let mut made = mapping::activity_fields(activity, self.event, self.settings);
         let subject = made
             .fields
@@ -605,7 +706,7 @@ impl Chat<'_> {
         }))
     }
 
-    fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
+    pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
         let record = ActivityRecord {
             object: object.into(),
             id: id.into(),
@@ -728,13 +829,7 @@ impl Lookups {
             SyncObject::Lead => &chat.settings.identification.lead,
             _ => &chat.settings.identification.contact,
         };
-        let value_of = |field: &str| {
-            fields
-                .get(field)
-                .filter(|_| !placeholders.contains(&field))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let value_of = |field: &str| person_value(fields, placeholders, field);
         let account = (object == SyncObject::Contact)
             .then(|| account_condition(chat.event, chat.settings))
             .flatten();
@@ -830,27 +925,51 @@ impl Lookups {
 
 /// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
 pub(crate) fn account_condition(event: &Event, settings: &TenantSettings) -> Option<String> {
-    let person = mapping::person_of(event);
-    let value_of = |field: &str| match field {
-        "Name" => person.company.clone(),
-        "Phone" => person.phone.clone(),
-        _ => None,
-    };
     settings
         .identification
         .account
         .iter()
-        .find_map(|rule| condition(rule, |f| value_of(f)))
+        .find_map(|rule| condition(rule, |f| account_value(event, f)))
+}
+
+/// The visitor's value for an Account field an account rule names.
+pub(super) fn account_value(event: &Event, field: &str) -> Option<String> {
+    let person = mapping::person_of(event);
+    match field {
+        "Name" => person.company,
+        "Phone" => person.phone,
+        _ => None,
+    }
+}
+
+/// The visitor's value for a Contact or Lead field a rule names: CloudCX's own, not a
+/// placeholder.
+pub(super) fn person_value(fields: &Fields, placeholders: &[&str], field: &str) -> Option<String> {
+    fields
+        .get(field)
+        .filter(|_| !placeholders.contains(&field))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// `A = 'x' AND B = 'y'` for a rule whose every field has a value; `None` otherwise.
 pub(crate) fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let parts: Option<Vec<String>> = rule
-        .0
-        .iter()
-        .map(|field| value_of(&field.0).map(|v| format!("{} = {}", field.0, quote(&v))))
+    let parts: Vec<String> = rule_values(rule, value_of)?
+        .into_iter()
+        .map(|(field, value)| format!("{field} = {}", quote(&value)))
         .collect();
-    parts.map(|p| p.join(" AND "))
+    Some(parts.join(" AND "))
+}
+
+/// Each of a rule's fields with the visitor's value; `None` when one has none.
+pub(super) fn rule_values(
+    rule: &Rule,
+    value_of: impl Fn(&str) -> Option<String>,
+) -> Option<Vec<(String, String)>> {
+    rule.0
+        .iter()
+        .map(|field| Some((field.0.clone(), value_of(&field.0)?)))
+        .collect()
 }
 
 /// The fields with values of CloudCX's own (not placeholders).
@@ -878,7 +997,7 @@ pub(crate) fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) ->
 
 /// Drops the fields a field-level error names from `fields`; answers a note per dropped field
 /// (none when the error is not about a field's value).
-fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
+pub(super) fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
     let code = error.code.as_deref().unwrap_or_default();
     if !FIELD_ERRORS.contains(&code) {
         return Vec::new();
@@ -897,17 +1016,17 @@ fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
 }
 
 /// The records about to be written for a chat, as repairs change them.
-struct Draft {
-    act: mapping::Activity,
-    person: Fields,
+pub(super) struct Draft {
+    pub act: mapping::Activity,
+    pub person: Fields,
     /// Files go with the Case or Task (not at a chat's start).
-    attach: bool,
+    pub attach: bool,
 }
 
 impl Draft {
     /// Adds a note to the Description; keeps the whole transcript as a file if the note made
     /// the Description cut it.
-    fn note(&mut self, note: &str) {
+    pub(super) fn note(&mut self, note: &str) {
         let mut description = self
             .act
             .fields
@@ -999,21 +1118,11 @@ pub(crate) fn object_name(object: SyncObject) -> &'static str {
 }
 
 /// The field that ties the Case or Task to its person.
-fn link_field(activity: SyncObject) -> &'static str {
+pub(super) fn link_field(activity: SyncObject) -> &'static str {
     match activity {
         SyncObject::Case => "ContactId",
         _ => "WhoId",
     }
-}
-
-fn unreadable(queued: &QueuedEvent) -> Stop {
-    Stop::Outcome(Outcome::Failed {
-        code: "UNREADABLE_EVENT".into(),
-        message: format!(
-            "the queued {} {} cannot be read by this version",
-            queued.meta.kind, queued.meta.event_id
-        ),
-    })
 }
 
 fn retry(reason: &str) -> Stop {
@@ -1030,7 +1139,7 @@ fn retry_local(e: crate::queue::QueueError) -> Stop {
 
 /// What a failed call means for the event. `wrote`: the call carried writes, so a lost answer
 /// may hide an applied write.
-fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
+pub(super) fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
     match e {
         ConnectionError::NotConnected | ConnectionError::NeedsReconnect { .. } => {
             Stop::Hold(Hold::UntilResumed(e.to_string()))
@@ -1049,7 +1158,7 @@ fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
     }
 }
 
-fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop {
+pub(super) fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop {
     match error.disposition() {
         Disposition::RateLimited => Stop::Hold(Hold::Until(
             SystemTime::now() + LIMIT_PAUSE,

@@ -1,4 +1,5 @@
 pub mod api;
+mod batch;
 pub mod description;
 pub mod engine;
 pub mod mapping;

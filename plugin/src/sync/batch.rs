@@ -1,0 +1,828 @@
+//! Many chats of one tenant written together, in a few API calls whatever their number: the
+//! engine's way for a batch holding several chats to create (after an outage, or a burst).
+//!
+//! For the batch's chats:
+//!
+//! 1. the agents' owners, in one `Email IN (...)` query (cached per tenant, as for one chat);
+//! 2. per identification rule, one query for every visitor the rule applies to (`Email IN
+//!    (...)`, or `(A = 'x' AND B = 'y') OR ...` for a rule of several fields), likewise for
+//!    converted Leads and for Accounts; five queries go in one composite request;
+//! 3. the people found updated as the match policy says, the new ones created, then the
+//!    Cases and Tasks, each through sObject Collections (200 records a call, each on its own).
+//!
+//! The outcome is the single chat's: the first rule that matches wins (the most recently
+//! modified record), a converted Lead's Contact is used, chats of one visitor make one Contact
+//! or Lead, a record refused for a field's value goes again without it (noted in the
+//! Description), and a record refused otherwise settles only its own chats. Each Case or Task is
+//! remembered as soon as Salesforce answers for it.
+//!
+//! A chat with files (attachments, or a transcript longer than the Description) is left to the
+//! single-chat way, whose composite request writes the Case and its files all or none: written
+//! apart, a retry could not tell a Case that lost its files from a whole one. So is a chat whose
+//! visitor's query answered more rows than one page.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::api::{DataApi, SubRequest, MAX_COLLECTION, MAX_QUERIES};
+use super::engine::{
+    account_value, agent_email, empty_only, link_field, object_name, person_value, repair,
+    rule_values, stop_for, stop_for_salesforce, without, Chat, Draft, Job, Phase, Step, Stop,
+    SyncEngine, MAX_REPAIRS,
+};
+use super::mapping::{self, Fields};
+use super::soql_text::quote;
+use crate::salesforce::SalesforceError;
+use crate::settings::{OnMatch, Rule, SyncObject, TenantSettings};
+use crate::workers::{Delivery, Outcome};
+
+/// The longest WHERE condition of one query: Salesforce caps a query's URL at about 16,000
+/// characters, and escaping a value for a URL can make it longer.
+const MAX_CONDITION_CHARS: usize = 8_000;
+
+/// Delivers `jobs` (chats to create) together; records each one's outcome in `delivery`, or
+/// sets its hold. Answers the jobs left for the single-chat way.
+pub(super) fn deliver<'j>(
+    engine: &'j SyncEngine,
+    tenant: &'j str,
+    settings: &'j TenantSettings,
+    jobs: &[&'j Job],
+    delivery: &mut Delivery,
+) -> Vec<&'j Job> {
+    let mut declined = Vec::new();
+    let mut batch = Batch {
+        api: engine.api(tenant),
+        engine,
+        settings,
+        items: Vec::new(),
+        outcomes: Vec::new(),
+    };
+    for &job in jobs {
+        let chat = engine.chat(tenant, settings, job);
+        match chat.known_activity(job.activity, Phase::Create) {
+            Ok(Some(done)) => {
+                let outcome = chat.delivered(vec![(done.object, done.id)]);
+                delivery.outcomes.push((job.seq, outcome));
+                continue;
+            }
+            Ok(None) => {}
+            Err(Stop::Outcome(outcome)) => {
+                delivery.outcomes.push((job.seq, outcome));
+                continue;
+            }
+            Err(Stop::Hold(hold)) => {
+                delivery.hold = Some(hold);
+                return declined;
+            }
+        }
+        let act = chat.activity(job.activity);
+        if act.transcript_file.is_some() || !mapping::parts_of(&job.event).attachments.is_empty() {
+            declined.push(job);
+            continue;
+        }
+        let (person, placeholders) = match job.person {
+            Some(object) => (
+                mapping::person_fields(object, &job.event, settings),
+                mapping::placeholder_fields(object, &job.event, settings),
+            ),
+            None => (Fields::new(), Vec::new()),
+        };
+        batch.items.push(Item {
+            job,
+            chat,
+            draft: Draft {
+                act,
+                person,
+                attach: false,
+            },
+            placeholders,
+            who: Who::Nobody,
+            account: None,
+            settled: false,
+        });
+    }
+    if let Err(stop) = batch.write(&mut declined) {
+        match stop {
+            Stop::Outcome(outcome) => {
+                for item in batch.items.iter_mut().filter(|i| !i.settled) {
+                    item.settled = true;
+                    batch.outcomes.push((item.job.seq, outcome.clone()));
+                }
+            }
+            Stop::Hold(hold) => delivery.hold = Some(hold),
+        }
+    }
+    delivery.outcomes.append(&mut batch.outcomes);
+    declined
+}
+
+struct Batch<'a> {
+    engine: &'a SyncEngine,
+    api: DataApi<'a>,
+    settings: &'a TenantSettings,
+    items: Vec<Item<'a>>,
+    outcomes: Vec<(u64, Outcome)>,
+}
+
+struct Item<'a> {
+    job: &'a Job,
+    chat: Chat<'a>,
+    draft: Draft,
+    placeholders: Vec<&'static str>,
+    who: Who,
+    /// The Account matching the visitor's company, for a new Contact or a Case.
+    account: Option<String>,
+    settled: bool,
+}
+
+/// Whom a chat's Case or Task goes to.
+enum Who {
+    Nobody,
+    Found {
+        object: String,
+        id: String,
+        row: Value,
+    },
+    /// To create (its chats settle with it when it cannot be).
+    New,
+    /// Created.
+    Made {
+        object: String,
+        id: String,
+    },
+}
+
+/// What a query looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Sought {
+    /// A Contact or Lead.
+    Person(&'static str),
+    Converted,
+    Account,
+}
+
+/// One query of the lookups, for the chats in `members`.
+struct Probe {
+    sought: Sought,
+    rule: usize,
+    soql: String,
+    members: Vec<usize>,
+}
+
+/// A Contact or Lead to create, for the chats in `members` (one visitor).
+struct NewPerson {
+    object: SyncObject,
+    members: Vec<usize>,
+}
+
+/// A record to write through Collections.
+struct Record {
+    object: String,
+    /// Set to update.
+    id: Option<String>,
+    fields: Fields,
+}
+
+/// What [`Batch::save`] tells about a record.
+enum Saved<'r> {
+    /// Salesforce refused a field's value; the record goes again without it.
+    Noted(&'r str, &'r mut Fields),
+    Done(Result<String, SalesforceError>),
+}
+
+impl<'a> Batch<'a> {
+    fn write(&mut self, declined: &mut Vec<&'a Job>) -> Step<()> {
+        let emails: Vec<&str> = self
+            .items
+            .iter()
+            .filter_map(|i| agent_email(&i.job.event))
+            .collect();
+        self.engine.find_owners(&self.api, emails)?;
+        for item in &mut self.items {
+            let owner = agent_email(&item.job.event)
+                .and_then(|email| self.engine.known_owner(self.api.tenant, email))
+                .flatten();
+            if let Some(owner) = owner {
+                item.draft.act.fields.insert("OwnerId".into(), json!(owner));
+            }
+        }
+        let rows = self.look_up(declined)?;
+        let people = self.resolve(&rows);
+        self.update_found()?;
+        self.create_people(&people)?;
+        self.create_activities()
+    }
+
+    /// Runs the lookups; answers the rows found per (sought, rule). Chats whose query had more
+    /// rows than one page go back to `declined`.
+    fn look_up(
+        &mut self,
+        declined: &mut Vec<&'a Job>,
+    ) -> Step<HashMap<(Sought, usize), Vec<Value>>> {
+        let probes = self.probes();
+        let mut rows: HashMap<(Sought, usize), Vec<Value>> = HashMap::new();
+        let mut unsure: Vec<usize> = Vec::new();
+        for chunk in probes.chunks(MAX_QUERIES) {
+            let requests: Vec<SubRequest> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, probe)| SubRequest::query(&format!("q{i}"), &probe.soql))
+                .collect();
+            let answers = self
+                .api
+                .composite(&requests, false)
+                .map_err(|e| stop_for(&e, false))?;
+            if let Some(error) = answers.first_error() {
+                return Err(stop_for_salesforce(&error, false));
+            }
+            for (i, probe) in chunk.iter().enumerate() {
+                let Some(answer) = answers.get(&format!("q{i}")) else {
+                    unsure.extend(probe.members.iter().copied());
+                    continue;
+                };
+                if answer.body["done"].as_bool() == Some(false) {
+                    unsure.extend(probe.members.iter().copied());
+                }
+                rows.entry((probe.sought, probe.rule))
+                    .or_default()
+                    .extend(answer.records().iter().cloned());
+            }
+        }
+        unsure.sort_unstable();
+        unsure.dedup();
+        for &i in &unsure {
+            self.items[i].settled = true;
+            declined.push(self.items[i].job);
+        }
+        Ok(rows)
+    }
+
+    /// The queries that find every chat's person, converted Lead and Account.
+    fn probes(&self) -> Vec<Probe> {
+        let ident = &self.settings.identification;
+        let mut probes = Vec::new();
+        for object in [SyncObject::Contact, SyncObject::Lead] {
+            let rules = if object == SyncObject::Lead {
+                &ident.lead
+            } else {
+                &ident.contact
+            };
+            let of_object: Vec<usize> = (0..self.items.len())
+                .filter(|&i| self.items[i].job.person == Some(object))
+                .collect();
+            for (r, rule) in rules.iter().enumerate() {
+                let members = of_object
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.person_values(i, rule).is_some())
+                    .collect();
+                probes.extend(self.probe(Sought::Person(object_name(object)), r, rule, members));
+            }
+            if object == SyncObject::Lead {
+                for (r, rule) in rules.iter().enumerate() {
+                    let members = of_object
+                        .iter()
+                        .copied()
+                        .filter(|&i| self.first_rule(i) == Some(r))
+                        .collect();
+                    probes.extend(self.probe(Sought::Converted, r, rule, members));
+                }
+            }
+        }
+        for (r, rule) in ident.account.iter().enumerate() {
+            let members = (0..self.items.len())
+                .filter(|&i| self.wants_account(i) && self.first_account_rule(i) == Some(r))
+                .collect();
+            probes.extend(self.probe(Sought::Account, r, rule, members));
+        }
+        probes
+    }
+
+    /// The queries for one rule's chats, as many as the conditions' length needs.
+    fn probe(&self, sought: Sought, r: usize, rule: &Rule, members: Vec<usize>) -> Vec<Probe> {
+        let mut keyed: Vec<(String, usize)> = members
+            .into_iter()
+            .filter_map(|i| Some((either(&self.values(sought, i, rule)?), i)))
+            .collect();
+        keyed.sort();
+        let fields: Vec<&str> = rule.0.iter().map(|f| f.0.as_str()).collect();
+        let (object, select, tail) = match sought {
+            Sought::Person(name) => {
+                let object = if name == "Lead" {
+                    SyncObject::Lead
+                } else {
+                    SyncObject::Contact
+                };
+                let mut select = vec!["Id".to_string()];
+                for item in self.items.iter().filter(|i| i.job.person == Some(object)) {
+                    select.extend(item.draft.person.keys().cloned());
+                }
+                let live = (object == SyncObject::Lead).then_some(" AND IsConverted = false");
+                (object_name(object), select, live.unwrap_or_default())
+            }
+            Sought::Converted => (
+                "Lead",
+                vec!["Id".into(), "ConvertedContactId".into()],
+                " AND IsConverted = true",
+            ),
+            Sought::Account => ("Account", vec!["Id".into()], ""),
+        };
+        let mut select = select;
+        select.extend(fields.iter().map(|f| f.to_string()));
+        select.sort();
+        select.dedup();
+        by_length(&keyed, |(condition, _)| condition.len() + 4)
+            .into_iter()
+            .map(|chunk| {
+                let mut conditions: Vec<&str> = chunk.iter().map(|(c, _)| c.as_str()).collect();
+                conditions.dedup();
+                let condition = match fields.as_slice() {
+                    // One field: `Email IN ('a', 'b')`, shorter than the ORs.
+                    [field] => format!(
+                        "{field} IN ({})",
+                        conditions
+                            .iter()
+                            .map(|c| c.split_once(" = ").map_or("", |(_, v)| v))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    _ => conditions
+                        .iter()
+                        .map(|c| format!("({c})"))
+                        .collect::<Vec<_>>()
+                        .join(" OR "),
+                };
+                Probe {
+                    sought,
+                    rule: r,
+                    soql: format!(
+                        "SELECT {} FROM {object} WHERE ({condition}){tail} ORDER BY LastModifiedDate DESC",
+                        select.join(", ")
+                    ),
+                    members: chunk.iter().map(|(_, i)| *i).collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn values(&self, sought: Sought, i: usize, rule: &Rule) -> Option<Vec<(String, String)>> {
+        match sought {
+            Sought::Person(_) | Sought::Converted => self.person_values(i, rule),
+            Sought::Account => rule_values(rule, |f| account_value(&self.items[i].job.event, f)),
+        }
+    }
+
+    fn person_values(&self, i: usize, rule: &Rule) -> Option<Vec<(String, String)>> {
+        let item = &self.items[i];
+        rule_values(rule, |f| {
+            person_value(&item.draft.person, &item.placeholders, f)
+        })
+    }
+
+    /// The first of the person's rules the visitor has values for.
+    fn first_rule(&self, i: usize) -> Option<usize> {
+        self.person_rules(i)
+            .iter()
+            .position(|rule| self.person_values(i, rule).is_some())
+    }
+
+    fn person_rules(&self, i: usize) -> &'a [Rule] {
+        let ident = &self.settings.identification;
+        match self.items[i].job.person {
+            Some(SyncObject::Lead) => &ident.lead,
+            _ => &ident.contact,
+        }
+    }
+
+    fn wants_account(&self, i: usize) -> bool {
+        let job = self.items[i].job;
+        job.person == Some(SyncObject::Contact)
+            || (job.person.is_none() && job.activity == SyncObject::Case)
+    }
+
+    fn first_account_rule(&self, i: usize) -> Option<usize> {
+        self.settings
+            .identification
+            .account
+            .iter()
+            .position(|rule| self.values(Sought::Account, i, rule).is_some())
+    }
+
+    /// Reads each chat's person and Account from the rows found; answers the people to create.
+    fn resolve(&mut self, rows: &HashMap<(Sought, usize), Vec<Value>>) -> Vec<NewPerson> {
+        let find = |sought: Sought, r: usize, values: &[(String, String)]| {
+            rows.get(&(sought, r))?
+                .iter()
+                .find(|row| matches(row, values))
+                .cloned()
+        };
+        let mut people: Vec<NewPerson> = Vec::new();
+        let mut by_visitor: HashMap<String, usize> = HashMap::new();
+        for i in 0..self.items.len() {
+            if self.items[i].settled {
+                continue;
+            }
+            if self.wants_account(i) {
+                self.items[i].account = self.first_account_rule(i).and_then(|r| {
+                    let rule = &self.settings.identification.account[r];
+                    let row = find(Sought::Account, r, &self.values(Sought::Account, i, rule)?)?;
+                    row["Id"].as_str().map(str::to_string)
+                });
+            }
+            let Some(object) = self.items[i].job.person else {
+                continue;
+            };
+            let rules = self.person_rules(i);
+            let found = rules.iter().enumerate().find_map(|(r, rule)| {
+                let row = find(
+                    Sought::Person(object_name(object)),
+                    r,
+                    &self.person_values(i, rule)?,
+                )?;
+                Some(Who::Found {
+                    object: object_name(object).into(),
+                    id: row["Id"].as_str()?.to_string(),
+                    row,
+                })
+            });
+            let converted = || {
+                let r = self.first_rule(i)?;
+                let values = self.person_values(i, &rules[r])?;
+                let row = find(Sought::Converted, r, &values)?;
+                let contact = row["ConvertedContactId"].as_str()?;
+                log::info!(
+                    "the visitor's Lead {} was converted; using its Contact {contact}",
+                    row["Id"]
+                );
+                Some(Who::Found {
+                    object: "Contact".into(),
+                    id: contact.to_string(),
+                    // The Contact's values are not known here: fill_empty leaves it alone.
+                    row: Value::Null,
+                })
+            };
+            self.items[i].who =
+                match found.or_else(|| (object == SyncObject::Lead).then(converted).flatten()) {
+                    Some(who) => who,
+                    None => {
+                        // One visitor, one new person: known by the first rule's values.
+                        let visitor = self.first_rule(i).and_then(|r| {
+                            let values = self.person_values(i, &rules[r])?;
+                            Some(format!("{object:?}/{r}/{}", either(&values).to_lowercase()))
+                        });
+                        let index = match visitor.as_ref().and_then(|v| by_visitor.get(v)) {
+                            Some(&index) => index,
+                            None => {
+                                people.push(NewPerson {
+                                    object,
+                                    members: Vec::new(),
+                                });
+                                if let Some(visitor) = visitor {
+                                    by_visitor.insert(visitor, people.len() - 1);
+                                }
+                                people.len() - 1
+                            }
+                        };
+                        people[index].members.push(i);
+                        Who::New
+                    }
+                };
+        }
+        people
+    }
+
+    /// Updates the people found, as the match policy says (the last chat's values win).
+    fn update_found(&mut self) -> Step<()> {
+        let mut records: Vec<Record> = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for (i, item) in self.items.iter().enumerate().filter(|(_, i)| !i.settled) {
+            let Who::Found { object, id, row } = &item.who else {
+                continue;
+            };
+            let own = item.job.person.map(object_name) == Some(object.as_str());
+            let update = match self.settings.on_match {
+                // A converted Lead's Contact takes no Lead fields.
+                _ if !own => Fields::new(),
+                OnMatch::Keep => Fields::new(),
+                OnMatch::Overwrite => without(&item.draft.person, &item.placeholders),
+                OnMatch::FillEmpty => empty_only(&item.draft.person, &item.placeholders, row),
+            };
+            if update.is_empty() {
+                continue;
+            }
+            match records.iter().position(|r| r.id.as_ref() == Some(id)) {
+                Some(at) => {
+                    records[at].fields.extend(update);
+                    members[at].push(i);
+                }
+                None => {
+                    records.push(Record {
+                        object: object.clone(),
+                        id: Some(id.clone()),
+                        fields: update,
+                    });
+                    members.push(vec![i]);
+                }
+            }
+        }
+        self.save(&mut records, |batch, r, saved| match saved {
+            Saved::Noted(note, _) => {
+                for &i in &members[r] {
+                    batch.items[i].draft.note(note);
+                }
+            }
+            Saved::Done(Ok(_)) => {}
+            Saved::Done(Err(error)) => {
+                for &i in &members[r] {
+                    batch.settle_error(i, &error);
+                }
+            }
+        })
+    }
+
+    /// Creates the new people: the first chat's values, and the later chats' as the match
+    /// policy says.
+    fn create_people(&mut self, people: &[NewPerson]) -> Step<()> {
+        let mut records: Vec<Record> = people
+            .iter()
+            .map(|person| {
+                let first = &self.items[person.members[0]];
+                let mut fields = first.draft.person.clone();
+                for &i in &person.members[1..] {
+                    let later = &self.items[i];
+                    let update = match self.settings.on_match {
+                        OnMatch::Keep => Fields::new(),
+                        OnMatch::Overwrite => without(&later.draft.person, &later.placeholders),
+                        OnMatch::FillEmpty => without(&later.draft.person, &later.placeholders)
+                            .into_iter()
+                            .filter(|(k, _)| {
+                                !fields.contains_key(k) || first.placeholders.contains(&k.as_str())
+                            })
+                            .collect(),
+                    };
+                    fields.extend(update);
+                }
+                if let Some(owner) = first.draft.act.fields.get("OwnerId") {
+                    fields.insert("OwnerId".into(), owner.clone());
+                }
+                if let (SyncObject::Contact, Some(account)) = (person.object, &first.account) {
+                    fields.insert("AccountId".into(), json!(account));
+                }
+                Record {
+                    object: object_name(person.object).into(),
+                    id: None,
+                    fields,
+                }
+            })
+            .collect();
+        self.save(&mut records, |batch, p, saved| {
+            let members = &people[p].members;
+            match saved {
+                Saved::Noted(note, _) => {
+                    for &i in members {
+                        batch.items[i].draft.note(note);
+                    }
+                }
+                Saved::Done(Ok(id)) => {
+                    for &i in members {
+                        batch.items[i].who = Who::Made {
+                            object: object_name(people[p].object).into(),
+                            id: id.clone(),
+                        };
+                    }
+                }
+                Saved::Done(Err(error)) => {
+                    for &i in members {
+                        batch.settle_error(i, &error);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Creates the Cases and Tasks, each remembered as soon as it is written.
+    fn create_activities(&mut self) -> Step<()> {
+        let mut chats = Vec::new();
+        let mut records = Vec::new();
+        for (i, item) in self.items.iter().enumerate().filter(|(_, i)| !i.settled) {
+            let mut fields = item.draft.act.fields.clone();
+            let (person, made) = match &item.who {
+                Who::Found { id, .. } => (Some(id), false),
+                Who::Made { id, .. } => (Some(id), true),
+                Who::Nobody => (None, true),
+                // Its person was not written: settled with that.
+                Who::New => continue,
+            };
+            if let Some(person) = person {
+                fields.insert(link_field(item.job.activity).into(), json!(person));
+            }
+            if let (SyncObject::Case, true, Some(account)) =
+                (item.job.activity, made, &item.account)
+            {
+                fields.insert("AccountId".into(), json!(account));
+            }
+            chats.push(i);
+            records.push(Record {
+                object: object_name(item.job.activity).into(),
+                id: None,
+                fields,
+            });
+        }
+        self.save(&mut records, |batch, r, saved| {
+            let item = &mut batch.items[chats[r]];
+            match saved {
+                Saved::Noted(note, fields) => {
+                    item.draft.note(note);
+                    if let Some(description) = item.draft.act.fields.get("Description") {
+                        fields.insert("Description".into(), description.clone());
+                    }
+                }
+                Saved::Done(Ok(id)) => {
+                    let outcome = match item.chat.remembered(object_name(item.job.activity), &id) {
+                        Ok(record) => {
+                            let mut written = Vec::new();
+                            if let Who::Found { object, id, .. } | Who::Made { object, id } =
+                                &item.who
+                            {
+                                written.push((object.clone(), id.clone()));
+                            }
+                            written.push((record.object, record.id));
+                            item.chat.delivered(written)
+                        }
+                        // Written but not remembered: the retry looks for its key first.
+                        Err(_) => Outcome::Retry {
+                            reason: format!("the local store could not remember {id}"),
+                            maybe_applied: true,
+                        },
+                    };
+                    batch.settle(chats[r], outcome);
+                }
+                Saved::Done(Err(error)) => batch.settle_error(chats[r], &error),
+            }
+        })
+    }
+
+    fn settle(&mut self, i: usize, outcome: Outcome) {
+        let item = &mut self.items[i];
+        if !item.settled {
+            item.settled = true;
+            self.outcomes.push((item.job.seq, outcome));
+        }
+    }
+
+    /// Settles a chat with the error Salesforce gave one of its records.
+    fn settle_error(&mut self, i: usize, error: &SalesforceError) {
+        let outcome = match stop_for_salesforce(error, false) {
+            Stop::Outcome(outcome) => outcome,
+            Stop::Hold(hold) => Outcome::Retry {
+                reason: format!("{hold:?}"),
+                maybe_applied: false,
+            },
+        };
+        self.settle(i, outcome);
+    }
+
+    /// Writes `records` through Collections, 200 a call. A record refused for a field's value
+    /// goes again without it, a few times at most; `heard` hears each note and each record's
+    /// end as soon as it is known. A call that fails stops there: the records answered before
+    /// it have been heard.
+    fn save(
+        &mut self,
+        records: &mut [Record],
+        mut heard: impl FnMut(&mut Self, usize, Saved<'_>),
+    ) -> Step<()> {
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        for round in 0..=MAX_REPAIRS {
+            let mut again = Vec::new();
+            for chunk in pending.chunks(MAX_COLLECTION) {
+                let bodies: Vec<Value> = chunk.iter().map(|&r| records[r].body()).collect();
+                let update = records[chunk[0]].id.is_some();
+                let answers = self
+                    .api
+                    .save_many(&bodies, update)
+                    .map_err(|e| stop_for(&e, true))?;
+                for (&r, answer) in chunk.iter().zip(answers) {
+                    let error = match answer {
+                        Ok(id) => {
+                            heard(self, r, Saved::Done(Ok(id)));
+                            continue;
+                        }
+                        Err(error) => error,
+                    };
+                    let notes = repair(&mut records[r].fields, &error);
+                    if notes.is_empty() {
+                        heard(self, r, Saved::Done(Err(error)));
+                    } else if round == MAX_REPAIRS {
+                        heard(self, r, Saved::Done(Err(too_many_repairs())));
+                    } else {
+                        for note in &notes {
+                            heard(self, r, Saved::Noted(note, &mut records[r].fields));
+                        }
+                        again.push(r);
+                    }
+                }
+            }
+            pending = again;
+        }
+        Ok(())
+    }
+}
+
+impl Record {
+    fn body(&self) -> Value {
+        let mut body = self.fields.clone();
+        body.insert("attributes".into(), json!({"type": self.object}));
+        if let Some(id) = &self.id {
+            body.insert("id".into(), json!(id));
+        }
+        Value::Object(body)
+    }
+}
+
+fn too_many_repairs() -> SalesforceError {
+    SalesforceError {
+        status: 400,
+        code: Some("TOO_MANY_REJECTED_FIELDS".into()),
+        message: format!("Salesforce kept refusing fields after {MAX_REPAIRS} were dropped"),
+        fields: Vec::new(),
+    }
+}
+
+/// `A = 'x' AND B = 'y'`: one visitor's condition for a rule.
+fn either(values: &[(String, String)]) -> String {
+    values
+        .iter()
+        .map(|(field, value)| format!("{field} = {}", quote(value)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Whether a row has the visitor's values (case-insensitive, as SOQL's `=` on text).
+fn matches(row: &Value, values: &[(String, String)]) -> bool {
+    values.iter().all(|(field, value)| {
+        let text = match &row[field] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return false,
+        };
+        text.to_lowercase() == value.to_lowercase()
+    })
+}
+
+/// Splits `values` into runs whose total length (`len` each) stays within a query's condition.
+pub(super) fn by_length<T>(values: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut total) = (0, 0);
+    for (i, value) in values.iter().enumerate() {
+        let length = len(value);
+        if i > start && total + length > MAX_CONDITION_CHARS {
+            chunks.push(&values[start..i]);
+            (start, total) = (i, 0);
+        }
+        total += length;
+    }
+    if start < values.len() {
+        chunks.push(&values[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_values_by_the_length_of_their_conditions() {
+        let values: Vec<String> = (0..1000).map(|i| format!("{i:0>20}")).collect();
+        let chunks = by_length(&values, |v| v.len());
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| c.len() <= MAX_CONDITION_CHARS / 20));
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 1000);
+        assert!(by_length(&Vec::<String>::new(), |v| v.len()).is_empty());
+        let long = vec!["x".repeat(MAX_CONDITION_CHARS + 1)];
+        assert_eq!(by_length(&long, |v| v.len()).len(), 1, "alone, never lost");
+    }
+
+    #[test]
+    fn a_row_matches_the_visitors_values_whatever_their_case() {
+        let row = json!({"Email": "Jane@Acme.example", "Phone": "+1 415", "Age__c": 42});
+        let values = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(matches(&row, &values(&[("Email", "jane@acme.example")])));
+        assert!(matches(
+            &row,
+            &values(&[("Email", "JANE@acme.example"), ("Age__c", "42")])
+        ));
+        assert!(!matches(
+            &row,
+            &values(&[("Email", "jane@acme.example"), ("Phone", "+1 416")])
+        ));
+        assert!(!matches(&row, &values(&[("Missing", "x")])));
+    }
+}

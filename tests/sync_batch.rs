@@ -1,0 +1,173 @@
+//! Many waiting chats of one tenant written together (issue 6): what it costs in API calls, and
+//! that each chat is still written exactly once, to the right person, with its own outcome.
+
+mod common;
+#[path = "common/connected.rs"]
+#[allow(dead_code)] // The harness serves several test files; this one uses part of it.
+mod connected;
+
+use std::collections::HashMap;
+
+use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
+use connected::{chat_ended, Connected, TENANT};
+use serde_json::{json, Value};
+
+/// Queues `events` while the tenant is disconnected, then reconnects it and waits until all are
+/// settled; answers the API calls that cost.
+fn deliver_after_outage(rig: &Connected, events: &[Value]) -> u64 {
+    let answer = rig.plugin.plugin.disconnect(TENANT.into());
+    assert!(matches!(answer, RResult::ROk(_)), "disconnected");
+    for event in events {
+        rig.send(event).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(rig.status()["queue"]["pending"], events.len());
+    let before = rig.org.api_calls();
+    rig.connect();
+    rig.wait_for("every chat settled", |s| s["queue"]["pending"] == 0);
+    rig.org.api_calls() - before
+}
+
+fn chat_of(id: &str, visitor: Value, agent: &str) -> Value {
+    chat_ended(
+        id,
+        visitor,
+        json!({"agent": {"name": "Agent", "email": agent}}),
+    )
+}
+
+/// The chat id in a Case's or Task's Subject key.
+fn chat_id(record: &Value) -> String {
+    let subject = record["Subject"].as_str().unwrap();
+    let key = subject.rsplit("[CloudCX acme/").next().unwrap();
+    key.trim_end_matches(']').to_string()
+}
+
+#[test]
+fn a_thousand_waiting_chats_cost_at_most_one_call_per_twenty_and_each_is_written_once() {
+    let rig = Connected::start(|_| {});
+    rig.org
+        .seed(&json!({"records": [
+            {"type": "User", "Email": "owner@cx.example", "LastName": "Owner"},
+            {"type": "Account", "Name": "Acme"},
+            {"type": "Contact", "LastName": "Known", "Email": "v0@acme.example"},
+            {"type": "Contact", "LastName": "Phoned", "Phone": "+1 555 0001"},
+        ]}))
+        .unwrap();
+    let user = rig
+        .records("User")
+        .into_iter()
+        .find(|u| u["Email"] == "owner@cx.example")
+        .unwrap();
+    // 1,000 chats: 700 visitors by email (chats 0-599 one each, 600-999 the second chat of
+    // visitors 0-399), one of them already a Contact; 100 of them from Acme; chat 0 from a
+    // visitor known only by phone.
+    let events: Vec<Value> = (0..1000)
+        .map(|n| {
+            let visitor = if n == 0 {
+                json!({"name": "By Phone", "phone": "+1 555 0001"})
+            } else {
+                let v = if n < 600 { n } else { n - 600 };
+                let company = if v % 7 == 0 { "Acme" } else { "Other" };
+                json!({"name": format!("Visitor {v}"), "email": format!("v{v}@acme.example"),
+                       "company": company})
+            };
+            let agent = if n % 2 == 0 {
+                "OWNER@cx.example"
+            } else {
+                "nobody@cx.example"
+            };
+            chat_of(&format!("b{n}"), visitor, agent)
+        })
+        .collect();
+    let calls = deliver_after_outage(&rig, &events);
+
+    let per_chat = calls as f64 / 1000.0;
+    eprintln!("1,000 waiting chats: {calls} API calls, {per_chat} per chat");
+    assert!(per_chat <= 0.05, "{calls} API calls for 1,000 chats");
+    let status = rig.status();
+    assert_eq!(status["queue"]["written"], 1000, "{status}");
+    assert_eq!(status["queue"]["failed"], 0, "{status}");
+
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1000, "one Case per chat");
+    let by_chat: HashMap<String, &Value> = cases.iter().map(|c| (chat_id(c), c)).collect();
+    assert_eq!(by_chat.len(), 1000, "no chat written twice");
+
+    let contacts = rig.records("Contact");
+    // Visitors 1-599 by email (v0 and the phone visitor were known).
+    assert_eq!(contacts.len(), 2 + 599, "one Contact per visitor");
+    let contact_of = |email: &str| {
+        contacts
+            .iter()
+            .find(|c| c["Email"] == email)
+            .unwrap_or_else(|| panic!("no Contact for {email}"))
+    };
+    let phoned = contacts.iter().find(|c| c["LastName"] == "Phoned").unwrap();
+    assert_eq!(by_chat["b0"]["ContactId"], phoned["Id"], "found by phone");
+    assert_eq!(
+        by_chat["b600"]["ContactId"],
+        contact_of("v0@acme.example")["Id"],
+        "the known Contact"
+    );
+    for (first, second) in [(7, 607), (399, 999), (5, 605)] {
+        let contact = &contact_of(&format!("v{first}@acme.example"))["Id"];
+        assert_eq!(&by_chat[&format!("b{first}")]["ContactId"], contact);
+        assert_eq!(&by_chat[&format!("b{second}")]["ContactId"], contact);
+    }
+    let acme = &rig.records("Account")[0];
+    let acme_contact = contact_of("v7@acme.example");
+    assert_eq!(
+        acme_contact["AccountId"], acme["Id"],
+        "a new Contact of Acme"
+    );
+    assert_eq!(by_chat["b7"]["AccountId"], acme["Id"]);
+    assert!(contact_of("v8@acme.example")["AccountId"].is_null());
+    assert_eq!(by_chat["b2"]["OwnerId"], user["Id"], "the agent's user");
+    assert_eq!(contact_of("v2@acme.example")["OwnerId"], user["Id"]);
+    assert_ne!(by_chat["b3"]["OwnerId"], user["Id"], "no such user");
+
+    let notified = rig.plugin.host.notifications();
+    let cases_notified = notified.iter().filter(|n| n["object"] == "Case").count();
+    assert_eq!(cases_notified, 1000, "each chat has its own outcome");
+}
+
+#[test]
+fn in_a_batch_a_refused_value_is_dropped_and_a_refused_record_fails_alone() {
+    let rig = Connected::start(|s| {
+        s["field_mapping"]["Case"] = json!({"AccountId": "custom.account"});
+    });
+    let mut events: Vec<Value> = (0..5)
+        .map(|n| {
+            chat_ended(
+                &format!("r{n}"),
+                json!({"name": format!("V{n}"), "email": format!("r{n}@acme.example")}),
+                json!({}),
+            )
+        })
+        .collect();
+    events[1]["visitor"]["email"] = json!("not an email");
+    events[3]["custom_variables"] = json!({"account": "001000000000000AAA"});
+    deliver_after_outage(&rig, &events);
+
+    let status = rig.status();
+    assert_eq!(status["queue"]["written"], 4, "{status}");
+    assert_eq!(status["queue"]["failed"], 1, "{status}");
+    assert_eq!(status["failures"][0]["event_id"], "r3", "{status}");
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 4);
+    let refused = cases.iter().find(|c| chat_id(c) == "r1").unwrap();
+    let description = refused["Description"].as_str().unwrap();
+    assert!(
+        description.contains("Salesforce refused Email") && description.contains("INVALID_EMAIL"),
+        "{description}"
+    );
+    let contacts = rig.records("Contact");
+    assert_eq!(
+        contacts.len(),
+        5,
+        "r3's Contact was written before its Case failed"
+    );
+    let without = contacts.iter().find(|c| c["LastName"] == "V1").unwrap();
+    assert!(without["Email"].is_null(), "{without}");
+    assert_eq!(refused["ContactId"], without["Id"]);
+}
