@@ -8,11 +8,13 @@ use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use cloudcx_salesforce_abi::{ErrorCode, JsonResult, PluginError};
 
 use crate::connect;
+use crate::demo::{self, DemoArgs};
 use crate::emulator::{self, EmulatorArgs};
 use crate::loader::{self, LoadedPlugin};
 use crate::replay::{self, ReplayArgs};
 use crate::state::ShimState;
 use crate::status;
+use crate::tables;
 
 /// Exit statuses scripts may rely on.
 pub mod exit {
@@ -34,13 +36,9 @@ pub struct Cli {
     pub plugin: Option<PathBuf>,
 
     /// Where the shim keeps host configuration, tenant settings and the plugin's state
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = ".cloudcx-shim"
-    )]
-    pub state_dir: PathBuf,
+    /// [default: .cloudcx-shim; for the demo, a temporary directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 
     /// The host configuration (host contract §1) [default: STATE_DIR/host.json]
     #[arg(long, global = true, value_name = "FILE")]
@@ -53,7 +51,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the whole product against the built-in Salesforce emulator
-    Demo,
+    Demo(DemoArgs),
     /// Runs the local Salesforce emulator in the foreground
     Emulator(EmulatorArgs),
     /// Connects a tenant to Salesforce through OAuth
@@ -166,20 +164,25 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Emulator(args) => return emulator::run_cli(args),
-        Command::Demo => {
-            eprintln!("cloudcx-shim: the demo is not available yet");
-            return exit::FAILED;
+        Command::Demo(args) => {
+            return demo::run(&args, cli.state_dir.as_deref(), cli.plugin.as_deref())
         }
         _ => {}
     }
-    let state = ShimState::new(&cli.state_dir, cli.config.as_deref());
+    let state_dir = cli
+        .state_dir
+        .as_deref()
+        .unwrap_or(Path::new(".cloudcx-shim"));
+    let state = ShimState::new(state_dir, cli.config.as_deref());
     let loaded = match start_plugin(&state, cli.plugin.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let plugin = &loaded.plugin;
     match cli.command {
-        Command::Emulator(_) | Command::Demo => unreachable!("handled before loading the plugin"),
+        Command::Emulator(_) | Command::Demo(_) => {
+            unreachable!("handled before loading the plugin")
+        }
         Command::Replay(args) => replay::run(&loaded, &args),
         Command::Settings(args) => settings(&state, &loaded, &args),
         Command::Connect(args) => {
@@ -209,9 +212,10 @@ fn run(cli: Cli) -> u8 {
                 Ok(request) => request,
                 Err(message) => return fail(exit::BAD_INPUT, &message),
             };
-            print_answer(
+            show(
                 plugin.lookup(request.to_string().as_str().into(), CONSOLE_DEADLINE_MS),
                 args.json,
+                tables::customer_view,
             )
         }
         Command::Create(args) => {
@@ -222,9 +226,10 @@ fn run(cli: Cli) -> u8 {
             let request = serde_json::json!({
                 "tenant_id": args.tenant.tenant, "object": args.object, "event": event,
             });
-            print_answer(
+            show(
                 plugin.create(request.to_string().as_str().into(), CONSOLE_DEADLINE_MS),
                 args.json,
+                tables::created,
             )
         }
         Command::Retry(args) => print_answer(
@@ -258,7 +263,7 @@ impl TenantArg {
 
 /// Loads the plugin with the host configuration and hands it every saved tenant's settings, as
 /// the host does at startup.
-fn start_plugin(state: &ShimState, path: Option<&Path>) -> Result<LoadedPlugin, u8> {
+pub(crate) fn start_plugin(state: &ShimState, path: Option<&Path>) -> Result<LoadedPlugin, u8> {
     let config = state.host_config().map_err(|m| fail(exit::BAD_INPUT, &m))?;
     let path = match path {
         Some(path) => path.to_path_buf(),
@@ -345,6 +350,20 @@ fn print_answer(answer: JsonResult, json: bool) -> u8 {
             exit::OK
         }
         RResult::RErr(e) => plugin_failure(&e),
+    }
+}
+
+/// Prints a console answer as tables, or its JSON with `--json`.
+fn show(answer: JsonResult, json: bool, render: fn(&serde_json::Value) -> String) -> u8 {
+    match answer {
+        RResult::ROk(text) if !json => {
+            match serde_json::from_str(&text) {
+                Ok(value) => println!("{}", render(&value)),
+                Err(_) => println!("{text}"),
+            }
+            exit::OK
+        }
+        answer => print_answer(answer, true),
     }
 }
 

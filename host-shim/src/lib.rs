@@ -3,9 +3,11 @@
 
 pub mod cli;
 pub mod connect;
+pub mod demo;
 pub mod emulator;
 pub mod host;
 pub mod loader;
 pub mod replay;
 pub mod state;
 pub mod status;
+pub mod tables;

@@ -91,16 +91,16 @@ pub fn run(loaded: &LoadedPlugin, args: &ReplayArgs) -> u8 {
 }
 
 /// The tenant's queue as `status` tells it.
-struct QueueState {
-    pending: u64,
-    written: u64,
-    failed: u64,
-    held: Option<String>,
-    failures: Vec<String>,
+pub(crate) struct QueueState {
+    pub pending: u64,
+    pub written: u64,
+    pub failed: u64,
+    pub held: Option<String>,
+    pub failures: Vec<String>,
 }
 
 /// Waits until the tenant's queue is empty, or paused, or `wait` has passed.
-fn wait_for_delivery(
+pub(crate) fn wait_for_delivery(
     plugin: &PluginBox,
     tenant: &str,
     wait: Duration,

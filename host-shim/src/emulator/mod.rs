@@ -540,7 +540,7 @@ impl EmulatorArgs {
 }
 
 /// Waits for Ctrl-C or SIGTERM.
-fn wait_for_signal() -> io::Result<()> {
+pub fn wait_for_signal() -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;

@@ -1,0 +1,149 @@
+//! The real `cloudcx-shim` binary: the one-command demo, and the console commands (`lookup`,
+//! `create`) as a person or a script uses them.
+
+mod common;
+
+use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
+use common::{repo_root, shim, text};
+use serde_json::{json, Value};
+
+#[test]
+fn the_demo_writes_every_example_event_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = shim(dir.path(), &["demo"], &[("RUST_LOG", "warn")]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(started.elapsed().as_secs() < 30, "it finishes in seconds");
+    for expected in [
+        "Connected tenant demo through OAuth",
+        "6 events accepted",
+        "Contacts created: 1",
+        "Leads created: 1",
+        "Cases created: 2",
+        "Tasks created: 2",
+        "Files created: 2",
+        "6 events written, 0 failed, 0 still queued",
+        "Salesforce API calls spent:",
+        // The agent with a Salesforce user owns what he handled; the other's go to the admin.
+        "Bob Agent <bob@cx.example.com>",
+        "Ada Admin <ada.admin@demo-org.example>",
+        // The returning customer's Cases are under her seeded Contact and Account.
+        "customer view of jane@acme.example",
+        "Account: Acme",
+        "Recent Cases",
+        "invoice-4411.txt",
+        "/lightning/r/Case/",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing in\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("┆ Jane Doe ┆"),
+        "the Case table names her: {stdout}"
+    );
+}
+
+/// Host configuration, tenant settings and an event for tenant `acme` on `org`.
+fn files(dir: &std::path::Path, org: &Emulator) -> (String, String, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("host.json");
+    std::fs::write(
+        &config,
+        json!({"state_dir": dir.join("plugin"), "redirect_url": format!("http://127.0.0.1:{port}/cb")})
+            .to_string(),
+    )
+    .unwrap();
+    let mut settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/settings.json")).unwrap(),
+    )
+    .unwrap();
+    settings["connection"]["login_url"] = json!(org.base_url());
+    settings["connection"]["crm_url"] = json!(org.base_url());
+    settings["mode"] = json!("manual");
+    let settings_file = dir.join("settings.json");
+    std::fs::write(&settings_file, settings.to_string()).unwrap();
+    let event = dir.join("chat.json");
+    std::fs::write(
+        &event,
+        json!({"type": "chat.ended", "tenant_id": "acme", "id": "c1", "channel": "webchat",
+               "at": "2026-11-24T10:07:30Z",
+               "visitor": {"name": "Jane Doe", "email": "jane@acme.example"}})
+        .to_string(),
+    )
+    .unwrap();
+    let path = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    (path(config), path(settings_file), path(event))
+}
+
+#[test]
+fn lookup_and_create_print_tables_or_json_and_exit_3_when_not_found() {
+    let org = Emulator::start(EmulatorOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, settings, event) = files(dir.path(), &org);
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        shim(dir.path(), &all, &[("RUST_LOG", "warn")])
+    };
+    let connect = run(&[
+        "connect",
+        "--tenant",
+        "acme",
+        "--settings",
+        &settings,
+        "--auto",
+    ]);
+    assert!(connect.status.success(), "{}", text(&connect.stderr));
+
+    let missing = run(&["lookup", "--tenant", "acme", "--email", "jane@acme.example"]);
+    assert_eq!(missing.status.code(), Some(3), "{}", text(&missing.stderr));
+    assert!(text(&missing.stderr).contains("matches no Contact or Lead"));
+
+    let created = run(&[
+        "create", "--tenant", "acme", "--object", "Case", "--event", &event,
+    ]);
+    let shown = text(&created.stdout);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(
+        shown.contains("Case") && shown.contains("created") && shown.contains("attached to"),
+        "{shown}"
+    );
+    assert_eq!(org.records("Case").len(), 1);
+
+    let again = run(&[
+        "create", "--tenant", "acme", "--object", "Case", "--event", &event, "--json",
+    ]);
+    let answer: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(answer["already_made"], true, "{answer}");
+    assert_eq!(answer["id"], org.records("Case")[0]["Id"]);
+
+    let view = run(&["lookup", "--tenant", "acme", "--email", "jane@acme.example"]);
+    let shown = text(&view.stdout);
+    assert!(view.status.success(), "{}", text(&view.stderr));
+    assert!(
+        shown.contains("Contact") && shown.contains("Jane Doe") && shown.contains("Recent Cases"),
+        "{shown}"
+    );
+    let json = run(&[
+        "lookup",
+        "--tenant",
+        "acme",
+        "--email",
+        "jane@acme.example",
+        "--json",
+    ]);
+    let answer: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(answer["matches"][0]["fields"]["Name"], "Jane Doe");
+}
