@@ -154,10 +154,15 @@ pub struct StatusArgs {
 const CONSOLE_DEADLINE_MS: u64 = 3_000;
 
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    let cli = Cli::parse();
+    // The demo's report is its tables: the plugin's progress lines only when RUST_LOG asks.
+    let level = match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp(None)
         .init();
-    let cli = Cli::parse();
     ExitCode::from(run(cli))
 }
 

@@ -117,9 +117,6 @@ impl<'a> Demo<'a> {
         settings["connection"]["login_url"] = json!(org.base_url());
         settings["connection"]["crm_url"] = json!(org.base_url());
         let settings = settings.to_string();
-        state
-            .save_settings(TENANT, &settings)
-            .map_err(|m| fail(exit::FAILED, &m))?;
         let loaded = start_plugin(&state, plugin)?;
         if let RResult::RErr(e) = loaded
             .plugin
@@ -127,6 +124,10 @@ impl<'a> Demo<'a> {
         {
             return Err(fail(exit::FAILED, &format!("example settings: {e}")));
         }
+        // Kept for the shim's other commands on a --state-dir.
+        state
+            .save_settings(TENANT, &settings)
+            .map_err(|m| fail(exit::FAILED, &m))?;
         println!("Settings: examples/settings.json, pointed at the emulator.\n");
         crate::connect::run(&loaded.plugin, TENANT, &redirect, true)
             .map_err(|m| fail(exit::FAILED, &m))?;

@@ -221,7 +221,6 @@ impl LookupRequest {
                 )))
             }
         };
-        crate::events::check_id("tenant_id", &self.tenant_id).map_err(Error::InvalidRequest)?;
         Ok(Event {
             tenant_id: self.tenant_id.clone(),
             id: "customer-view".into(),
