@@ -260,6 +260,8 @@ fn a_slow_salesforce_is_a_timeout_and_its_late_answer_serves_the_next_look() {
 fn a_tenant_that_must_reconnect_or_is_disconnected_gets_a_clear_error() {
     let rig = Connected::start(|_| {});
     seed_jane(&rig);
+    let other = json!({"email": "other@acme.example"});
+    lookup(&rig, other.clone(), DEADLINE_MS).unwrap(); // now in the cache
     rig.org.revoke_refresh_tokens();
     rig.org.expire_access_tokens();
     let e = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap_err();
@@ -270,8 +272,8 @@ fn a_tenant_that_must_reconnect_or_is_disconnected_gets_a_clear_error() {
     assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "{e}");
 
     rig.plugin.plugin.disconnect(TENANT.into());
-    let e = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap_err();
-    assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "{e}");
+    let e = lookup(&rig, other, DEADLINE_MS).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_CONNECTED, "not from the cache: {e}");
     assert!(rig.records("Case").len() == 2, "nothing written");
 }
 
@@ -351,6 +353,20 @@ fn a_task_for_a_stranger_makes_a_lead_and_an_unknown_object_is_refused() {
     assert_eq!(task["person"]["id"], lead["Id"]);
     assert_eq!(rig.records("Task")[0]["WhoId"], lead["Id"]);
     assert!(rig.records("Contact").is_empty());
+
+    // A visitor whose Lead was converted: "Create Lead" answers the Contact it became.
+    let ids = rig
+        .org
+        .seed(
+            &json!({"records": [{"type": "Lead", "LastName": "Roe", "Company": "Initech",
+            "Email": "roe@initech.example"}]}),
+        )
+        .unwrap();
+    let (contact, _) = rig.org.convert_lead(&ids[0]).unwrap();
+    let roe = chat_ended("c10", json!({"email": "roe@initech.example"}), json!({}));
+    let answer = create(&rig, "Lead", &roe).unwrap();
+    assert_eq!(answer["object"], "Contact", "{answer}");
+    assert_eq!(answer["id"], contact.as_str());
 
     let e = create(&rig, "Opportunity", &event).unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_INPUT, "{e}");

@@ -135,13 +135,14 @@ impl Console {
                 "has none of the values its identification rules compare",
             ));
         }
+        // Not connected (or disconnected since a cached answer) or needing reconnect:
+        // answered at once, from what is stored here.
+        self.connections.session(&tenant)?;
         let key = identify.key();
         if let Some(answer) = self.cached(&tenant, &key) {
             log::debug!("tenant {tenant}: customer view from the cache");
             return answer;
         }
-        // Not connected or needing reconnect: answered at once, without a thread.
-        self.connections.session(&tenant)?;
         let console = self.clone();
         within(deadline(deadline_ms), "lookup", move || {
             let found = console.identify(&tenant, &identify)?;
