@@ -147,3 +147,34 @@ fn lookup_and_create_print_tables_or_json_and_exit_3_when_not_found() {
     let answer: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(answer["matches"][0]["fields"]["Name"], "Jane Doe");
 }
+
+#[test]
+fn with_keep_the_org_stays_open_for_a_browser() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["demo", "--keep"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let kept = lines
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("The org stays at "));
+    let page = kept.as_deref().and_then(|line| {
+        let url = line.split_whitespace().nth(4)?;
+        ureq::get(url)
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let page = page.unwrap_or_else(|| panic!("no org to browse after: {kept:?}"));
+    assert!(page.contains("Okafor") && page.contains("Sam"), "{page}");
+}
