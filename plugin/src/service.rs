@@ -103,6 +103,10 @@ impl Service {
         check_tenant(tenant)?;
         let settings =
             TenantSettings::parse(settings_json, &self.config).map_err(Error::InvalidSettings)?;
+        // Field names checked against the org's describe when connected, else at connect.
+        self.engine
+            .check_settings(tenant, &settings)
+            .map_err(Error::InvalidSettings)?;
         let applied = settings.applied_json();
         self.tenants.set(tenant, settings);
         self.workers.resume(tenant);
@@ -144,6 +148,17 @@ impl Service {
         if connected.previous_org.is_some() {
             // Nothing known about the old org may be used in the new one.
             self.engine.forget_org(tenant)?;
+        }
+        // Settings given before connecting are checked now (reading the org's describe, which
+        // spares the first delivery that call); the status shows what does not fit.
+        if let Err(errors) = self.engine.check_settings(tenant, &settings) {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let problem = format!(
+                "the settings name fields the Salesforce org does not have: {}",
+                errors.join("; ")
+            );
+            log::warn!("tenant {tenant}: {problem}");
+            self.connections.record_error(tenant, &problem);
         }
         self.workers.resume(tenant);
         Ok(serde_json::to_string(&connected).expect("the connected user serializes"))

@@ -43,6 +43,16 @@ impl SubRequest {
         }
     }
 
+    /// A GET of `path` (a describe, say).
+    pub fn get(reference: &str, path: &str) -> SubRequest {
+        SubRequest {
+            reference: reference.to_string(),
+            method: Method::GET,
+            path: path.to_string(),
+            body: None,
+        }
+    }
+
     pub fn create(reference: &str, object: &str, fields: Value) -> SubRequest {
         SubRequest {
             reference: reference.to_string(),

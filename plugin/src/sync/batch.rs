@@ -81,21 +81,19 @@ pub(super) fn deliver<'j>(
             declined.push(job);
             continue;
         }
-        let (person, placeholders) = match job.person {
-            Some(object) => (
-                mapping::person_fields(object, &job.event, settings),
-                mapping::placeholder_fields(object, &job.event, settings),
-            ),
-            None => (Fields::new(), Vec::new()),
+        let mut draft = Draft {
+            act,
+            person: Fields::new(),
+            attach: false,
+        };
+        let placeholders = match job.person {
+            Some(object) => chat.person(object, &mut draft),
+            None => Vec::new(),
         };
         batch.items.push(Item {
             job,
             chat,
-            draft: Draft {
-                act,
-                person,
-                attach: false,
-            },
+            draft,
             placeholders,
             who: Who::Nobody,
             account: None,

@@ -29,9 +29,11 @@ use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
 use super::batch;
+use super::describe::{Describes, OrgSchema, DESCRIBED};
 use super::description::{append_note, cut, utf16_len};
 use super::mapping::{self, Fields, TextFile};
 use super::soql_text::{like_escaped, quote};
+use crate::decode::DecodeError;
 use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::{ActivityRecord, Queue, QueuedEvent};
@@ -68,6 +70,7 @@ pub struct SyncEngine {
     api_version: String,
     /// Per tenant: agent email (lower case) → the active User with that email, if any.
     owners: Mutex<HashMap<String, HashMap<String, Option<String>>>>,
+    describes: Describes,
 }
 
 /// What an event asks of Salesforce under the tenant's settings.
@@ -150,6 +153,7 @@ impl SyncEngine {
             connections,
             api_version: api_version.to_string(),
             owners: Mutex::new(HashMap::new()),
+            describes: Describes::default(),
         }
     }
 
@@ -167,6 +171,9 @@ impl SyncEngine {
             delivery.hold = Some(hold);
             return delivery;
         }
+        // Read once per org, for the lengths (see `Chat::fit`); without it, Salesforce's own
+        // checks remain.
+        let _ = self.schema(tenant);
         let mut jobs = Vec::new();
         for queued in batch {
             match read(queued, settings) {
@@ -213,11 +220,78 @@ impl SyncEngine {
                 }
             }
         }
+        let unknown_field = |outcome: &Outcome| matches!(outcome, Outcome::Failed { code, .. } if code == "INVALID_FIELD");
+        if delivery.outcomes.iter().any(|(_, o)| unknown_field(o)) {
+            // The org changed under the describe: read it again next time.
+            self.describes.forget(tenant);
+        }
         if delivery.outcomes.is_empty() && delivery.hold.is_none() {
             // Stopped before the first event: it stays queued, as it was.
             delivery.hold = Some(Hold::Until(SystemTime::now(), "shutting down".into()));
         }
         delivery
+    }
+
+    /// Checks the field names of a tenant's settings against its org (`configure_tenant`, and
+    /// at connect for settings given before). Only when the tenant is connected and Salesforce
+    /// answers; a field that is missing all the same fails its chats with `INVALID_FIELD`.
+    pub fn check_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+    ) -> Result<(), Vec<DecodeError>> {
+        if self.connections.session(tenant).is_err() {
+            return Ok(());
+        }
+        let mut errors = self.checked(tenant, settings);
+        if errors.as_ref().is_some_and(|e| !e.is_empty()) {
+            // The admin may have just added the field: ask the org again before refusing.
+            self.describes.forget(tenant);
+            errors = self.checked(tenant, settings);
+        }
+        match errors {
+            Some(errors) if !errors.is_empty() => Err(errors),
+            Some(_) => Ok(()),
+            None => {
+                log::warn!(
+                    "tenant {tenant}: the org's describe could not be read; the settings are checked at delivery"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// What the org's describe finds wrong in the settings; `None` when it cannot be read.
+    fn checked(&self, tenant: &str, settings: &TenantSettings) -> Option<Vec<DecodeError>> {
+        self.schema(tenant)
+            .ok()
+            .map(|schema| schema.check(settings))
+    }
+
+    /// The describe of the tenant's org: cached, or read in one composite request.
+    fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
+        let org_id = self
+            .connections
+            .status(tenant)
+            .ok()
+            .and_then(|s| s.identity)
+            .map(|i| i.org_id)
+            .unwrap_or_default();
+        if let Some(schema) = self.describes.get(tenant).filter(|s| s.org_id == org_id) {
+            return Ok(schema);
+        }
+        let requests: Vec<SubRequest> = DESCRIBED
+            .iter()
+            .map(|object| SubRequest::get(object, &format!("/sobjects/{object}/describe")))
+            .collect();
+        let answers = self
+            .api(tenant)
+            .composite(&requests, false)
+            .map_err(|e| stop_for(&e, false))?;
+        let described = answers.0.iter().filter(|a| a.ok()).map(|a| &a.body);
+        let schema = Arc::new(OrgSchema::from_describes(&org_id, described));
+        self.describes.set(tenant, schema.clone());
+        Ok(schema)
     }
 
     /// Holds the tenant while its org's API usage is at or over the tenant's ceiling, so that
@@ -258,6 +332,7 @@ impl SyncEngine {
     /// tenant reconnected to another org.
     pub fn forget_org(&self, tenant: &str) -> Result<(), crate::queue::QueueError> {
         self.owners.lock().remove(tenant);
+        self.describes.forget(tenant);
         self.queue.forget_activities(tenant)
     }
 
@@ -523,7 +598,34 @@ impl Chat<'_> {
             "Subject".into(),
             Value::String(with_key(subject, &self.key())),
         );
+        let object = object_name(activity);
+        // The Subject keeps its key, the Description its layout: both fit already.
+        let notes = self.fit(&mut made.fields, |field| {
+            (field != "Subject" && field != "Description").then_some(object)
+        });
+        for note in notes {
+            note_in(&mut made, &note);
+        }
         made
+    }
+
+    /// Sets the draft's Contact or Lead fields; answers the placeholders among them.
+    pub(super) fn person(&self, object: SyncObject, draft: &mut Draft) -> Vec<&'static str> {
+        draft.person = mapping::person_fields(object, self.event, self.settings);
+        let name = object_name(object);
+        for note in self.fit(&mut draft.person, |_| Some(name)) {
+            draft.note(&note);
+        }
+        mapping::placeholder_fields(object, self.event, self.settings)
+    }
+
+    /// Cuts the values longer than their field in the org's describe (`object_of` a field: the
+    /// object to look it up in, `None` to leave it alone); answers a note per cut.
+    fn fit(&self, fields: &mut Fields, object_of: impl Fn(&str) -> Option<&str>) -> Vec<String> {
+        let Some(schema) = self.engine.describes.get(self.tenant) else {
+            return Vec::new();
+        };
+        mapping::fit_lengths(fields, &|field| schema.length(object_of(field)?, field))
     }
 
     /// Finds or creates the person and writes the Case or Task.
@@ -549,8 +651,7 @@ impl Chat<'_> {
         let Some(person) = person else {
             return self.create_case_only(draft);
         };
-        draft.person = mapping::person_fields(person, self.event, self.settings);
-        let placeholders = mapping::placeholder_fields(person, self.event, self.settings);
+        let placeholders = self.person(person, &mut draft);
         let lookups = Lookups::new(self, person, &draft.person, &placeholders);
         let link = link_field(activity);
         let act_object = object_name(activity);
@@ -1027,20 +1128,7 @@ impl Draft {
     /// Adds a note to the Description; keeps the whole transcript as a file if the note made
     /// the Description cut it.
     pub(super) fn note(&mut self, note: &str) {
-        let mut description = self
-            .act
-            .fields
-            .get("Description")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let file = append_note(&mut description, note);
-        self.act
-            .fields
-            .insert("Description".into(), Value::String(description));
-        if self.act.transcript_file.is_none() {
-            self.act.transcript_file = file;
-        }
+        note_in(&mut self.act, note);
     }
 
     /// The Case or Task tied to `person` (an id or a reference), with its files.
@@ -1062,6 +1150,23 @@ impl Draft {
             requests.extend(files(event, self.act.transcript_file.as_ref(), "@{act.id}"));
         }
         requests
+    }
+}
+
+/// Adds a note to a Case's or Task's Description; keeps the whole transcript as a file if the
+/// note made the Description cut it.
+fn note_in(act: &mut mapping::Activity, note: &str) {
+    let mut description = act
+        .fields
+        .get("Description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let file = append_note(&mut description, note);
+    act.fields
+        .insert("Description".into(), Value::String(description));
+    if act.transcript_file.is_none() {
+        act.transcript_file = file;
     }
 }
 

@@ -1,5 +1,6 @@
 pub mod api;
 mod batch;
+pub mod describe;
 pub mod description;
 pub mod engine;
 pub mod mapping;

@@ -1,0 +1,104 @@
+//! The org's describe at work (issue 6): values cut to their field's length, and the tenant's
+//! field names checked against the org.
+
+mod common;
+#[path = "common/connected.rs"]
+#[allow(dead_code)] // The harness serves several test files; this one uses part of it.
+mod connected;
+
+use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
+use connected::{chat_ended, settings_for, Connected, TENANT};
+use serde_json::{json, Value};
+
+/// Hands the tenant new settings; answers the plugin's refusal, if any.
+fn configure(rig: &Connected, settings: &Value) -> Result<(), String> {
+    match rig
+        .plugin
+        .plugin
+        .configure_tenant(TENANT.into(), settings.to_string().as_str().into())
+    {
+        RResult::ROk(_) => Ok(()),
+        RResult::RErr(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn a_value_longer_than_its_field_is_cut_and_the_cut_noted() {
+    let rig = Connected::start(|_| {});
+    let name = format!("Jane {}", "Doe".repeat(40)); // 125 characters
+    let visitor = json!({"name": name, "email": "jane@acme.example"});
+    let calls = rig.deliver(&[chat_ended("c1", visitor, json!({}))]);
+    assert_eq!(calls, 2, "the describe was read at connect");
+
+    let contact = &rig.records("Contact")[0];
+    let last_name = contact["LastName"].as_str().unwrap();
+    assert!(last_name.chars().count() <= 80, "{last_name}");
+    assert!(last_name.ends_with("more characters]"), "{last_name}");
+    let case = &rig.records("Case")[0];
+    let supplied = case["SuppliedName"].as_str().unwrap();
+    assert!(supplied.starts_with("Jane Doe") && supplied.chars().count() <= 80);
+    let description = case["Description"].as_str().unwrap();
+    for field in ["LastName", "SuppliedName"] {
+        assert!(
+            description.contains(&format!("{field} was cut from 125 to 80 characters")),
+            "{description}"
+        );
+    }
+    assert_eq!(rig.status()["queue"]["written"], 1);
+}
+
+#[test]
+fn a_connected_tenants_settings_naming_a_field_the_org_lacks_are_refused_by_name() {
+    let rig = Connected::start(|_| {});
+    let wrong = settings_for(&rig.org, |s| {
+        s["identification"]["contact"] = json!([["Email"], ["Emial"]]);
+        s["field_mapping"]["Case"] = json!({"Chat_Id__c": "chat.id"});
+        s["display_fields"]["Contact"] = json!(["Name", "Acount.Name"]);
+    });
+    let refused = configure(&rig, &wrong).unwrap_err();
+    assert_eq!(
+        refused.strip_prefix("invalid input: ").unwrap(),
+        [
+            "identification.contact[1] names a field Contact does not have: \"Emial\"",
+            "field_mapping.Case.Chat_Id__c names a field Case does not have: \"Chat_Id__c\"",
+            "display_fields.Contact[1] names a relationship Contact does not have: \"Acount\"",
+        ]
+        .join("\n")
+    );
+
+    // Once the org has the field, the mapping is taken.
+    rig.org
+        .seed(&json!({"customFields": [
+            {"object": "Case", "name": "Chat_Id__c", "type": "string", "length": 64}
+        ]}))
+        .unwrap();
+    let mapped = settings_for(&rig.org, |s| {
+        s["field_mapping"]["Case"] = json!({"Chat_Id__c": "chat.id"});
+    });
+    configure(&rig, &mapped).expect("the org is asked again before a refusal");
+    rig.deliver(&[chat_ended("c1", json!({"email": "a@b.example"}), json!({}))]);
+    assert_eq!(rig.records("Case")[0]["Chat_Id__c"], "c1");
+}
+
+#[test]
+fn settings_given_before_connecting_are_checked_at_connect() {
+    let rig = Connected::start(|_| {});
+    rig.plugin.plugin.disconnect(TENANT.into());
+    let wrong = settings_for(&rig.org, |s| {
+        s["identification"]["contact"] = json!([["Emial"]]);
+    });
+    configure(&rig, &wrong).expect("not connected: nothing to check against");
+    rig.send(&chat_ended(
+        "c1",
+        json!({"email": "a@b.example"}),
+        json!({}),
+    ))
+    .unwrap();
+    rig.connect();
+    let status = rig.delivered();
+    assert_eq!(
+        status["connection"]["last_error"],
+        "the settings name fields the Salesforce org does not have: \
+         identification.contact[0] names a field Contact does not have: \"Emial\""
+    );
+}
