@@ -7,12 +7,10 @@ use serde_json::Value;
 use crate::events::Event;
 use crate::salesforce::SalesforceError;
 use crate::settings::{FieldPath, Rule, ShownObject, SyncObject, TenantSettings};
-use crate::sync::api::{Responses, SubRequest};
+use crate::sync::api::{Responses, SubRequest, MAX_QUERIES};
 use crate::sync::engine::{account_condition, condition, object_name};
 use crate::sync::mapping;
 
-/// Salesforce runs at most five queries in one composite request.
-const QUERY_SLOTS: usize = 5;
 /// Records one rule may match that are shown to the agent, at most.
 const MATCHES_PER_RULE: usize = 10;
 /// The most recent Cases or Tasks shown with a person.
@@ -231,12 +229,12 @@ impl Identify {
 /// has one), with room for the converted-Lead query and `reserved` others.
 fn share_slots(mut contacts: Rules, mut leads: Rules, reserved: usize) -> (Rules, Rules) {
     let converted = usize::from(!leads.is_empty());
-    let room = QUERY_SLOTS - reserved - converted;
+    let room = MAX_QUERIES - reserved - converted;
     let take_contacts = contacts.len().min(room - leads.len().min(1));
     let take_leads = leads.len().min(room - take_contacts);
     if take_contacts < contacts.len() || take_leads < leads.len() {
         log::info!(
-            "identification: {} rules left out; one request holds {QUERY_SLOTS} queries",
+            "identification: {} rules left out; one request holds {MAX_QUERIES} queries",
             contacts.len() + leads.len() - take_contacts - take_leads
         );
     }
@@ -303,7 +301,7 @@ mod tests {
                 for reserved in 0..2 {
                     let (c, l) = share_slots(rules(contacts), rules(leads), reserved);
                     let total = c.len() + l.len() + usize::from(!l.is_empty()) + reserved;
-                    assert!(total <= QUERY_SLOTS, "{contacts} {leads} {reserved}");
+                    assert!(total <= MAX_QUERIES, "{contacts} {leads} {reserved}");
                     assert_eq!(c.is_empty(), contacts == 0);
                     assert_eq!(l.is_empty(), leads == 0);
                 }
