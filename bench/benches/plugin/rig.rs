@@ -183,7 +183,9 @@ fn answer(result: cloudcx_salesforce_abi::JsonResult) -> Value {
 }
 
 /// The baseline client: per chat, a query for the Contact, a create of the Contact (unless the
-/// query found it), a create of the Case. Nothing combined, nothing remembered.
+/// query found it), a create of the Case. Nothing combined, nothing remembered. Clones share
+/// one token (the emulator keeps five grants per user and app).
+#[derive(Clone)]
 pub struct Naive {
     agent: ureq::Agent,
     data: String,
