@@ -102,3 +102,75 @@ fn settings_given_before_connecting_are_checked_at_connect() {
          identification.contact[0] names a field Contact does not have: \"Emial\""
     );
 }
+
+/// The org gets the external-ID field that makes CloudCX upsert Cases; a reconnect reads it.
+fn with_the_key_field(rig: &Connected) {
+    rig.org
+        .seed(
+            &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
+                                        "type": "string", "length": 255, "externalId": true}]}),
+        )
+        .unwrap();
+    rig.plugin.plugin.disconnect(TENANT.into());
+    rig.connect();
+}
+
+fn case_of(rig: &Connected, chat: &str) -> Value {
+    let cases: Vec<Value> = rig
+        .records("Case")
+        .into_iter()
+        .filter(|c| {
+            c["Subject"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("acme/{chat}]"))
+        })
+        .collect();
+    assert_eq!(cases.len(), 1, "one Case for {chat}: {cases:#?}");
+    cases.into_iter().next().unwrap()
+}
+
+#[test]
+fn with_the_key_field_a_case_is_upserted_so_a_lost_answer_needs_no_lookup() {
+    let rig = Connected::start(|_| {});
+    with_the_key_field(&rig);
+    let jane = json!({"name": "Jane", "email": "jane@acme.example"});
+    rig.deliver(&[chat_ended("c0", jane.clone(), json!({}))]);
+    assert_eq!(case_of(&rig, "c0")["CloudCX_Key__c"], "acme/c0");
+
+    rig.org.drop_after_write(1);
+    let calls = rig.deliver(&[chat_ended("c1", jane, json!({}))]);
+    assert_eq!(rig.org.dropped_writes(), 1);
+    assert_eq!(calls, 2, "the write, then the same upsert again");
+    assert_eq!(case_of(&rig, "c1")["CloudCX_Key__c"], "acme/c1");
+    assert_eq!(rig.status()["queue"]["written"], 2);
+}
+
+#[test]
+fn with_the_key_field_waiting_chats_are_upserted_together() {
+    let rig = Connected::start(|_| {});
+    let visitors: Vec<Value> = (0..5)
+        .map(|n| json!({"type": "Contact", "LastName": format!("V{n}"), "Email": format!("v{n}@acme.example")}))
+        .collect();
+    rig.org.seed(&json!({ "records": visitors })).unwrap();
+    with_the_key_field(&rig);
+    rig.plugin.plugin.disconnect(TENANT.into());
+    for n in 0..5 {
+        let visitor = json!({"email": format!("v{n}@acme.example")});
+        rig.send(&chat_ended(&format!("k{n}"), visitor, json!({})))
+            .unwrap();
+    }
+    let before = rig.org.api_calls();
+    rig.connect();
+    rig.delivered();
+    for n in 0..5 {
+        let case = case_of(&rig, &format!("k{n}"));
+        assert_eq!(case["CloudCX_Key__c"], format!("acme/k{n}"));
+    }
+    assert_eq!(rig.status()["queue"]["written"], 5);
+    assert_eq!(
+        rig.org.api_calls() - before,
+        3,
+        "the describe, the lookups, one upsert of the five Cases"
+    );
+}

@@ -149,9 +149,9 @@ impl Service {
             // Nothing known about the old org may be used in the new one.
             self.engine.forget_org(tenant)?;
         }
-        // Settings given before connecting are checked now (reading the org's describe, which
-        // spares the first delivery that call); the status shows what does not fit.
-        if let Err(errors) = self.engine.check_settings(tenant, &settings) {
+        // Settings given before connecting are checked now (reading the org's describe afresh,
+        // which spares the first delivery that call); the status shows what does not fit.
+        if let Err(errors) = self.engine.check_settings_afresh(tenant, &settings) {
             let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let problem = format!(
                 "the settings name fields the Salesforce org does not have: {}",

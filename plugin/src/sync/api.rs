@@ -22,6 +22,18 @@ pub struct DataApi<'a> {
     pub version: &'a str,
 }
 
+/// How [`DataApi::save_many`] writes its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Save<'a> {
+    Create,
+    Update,
+    /// By an external ID (records of one object only).
+    Upsert {
+        object: &'a str,
+        field: &'a str,
+    },
+}
+
 /// One subrequest of a composite request.
 #[derive(Debug, Clone)]
 pub struct SubRequest {
@@ -58,6 +70,22 @@ impl SubRequest {
             reference: reference.to_string(),
             method: Method::POST,
             path: format!("/sobjects/{object}"),
+            body: Some(fields),
+        }
+    }
+
+    /// Writes a record by an external ID: creates it, or updates the one with that value.
+    pub fn upsert(
+        reference: &str,
+        object: &str,
+        field: &str,
+        value: &str,
+        fields: Value,
+    ) -> SubRequest {
+        SubRequest {
+            reference: reference.to_string(),
+            method: Method::PATCH,
+            path: format!("/sobjects/{object}/{field}/{}", path_segment(value)),
             body: Some(fields),
         }
     }
@@ -190,13 +218,13 @@ impl DataApi<'_> {
         Ok(Responses(answers))
     }
 
-    /// Creates (`update` false) or updates records through sObject Collections, each on its own
-    /// (`allOrNone` false), as one API call. Each record carries `attributes.type` (and `id`
-    /// to update). Answers, in order, each record's id or Salesforce's error for it.
+    /// Writes records through sObject Collections, each on its own (`allOrNone` false), as one
+    /// API call. Each record carries `attributes.type` (and `id` to update, the external ID's
+    /// value to upsert). Answers, in order, each record's id or Salesforce's error for it.
     pub fn save_many(
         &self,
         records: &[Value],
-        update: bool,
+        how: Save<'_>,
     ) -> Result<Vec<Result<String, SalesforceError>>, ConnectionError> {
         let body = json!({"allOrNone": false, "records": records});
         let body = serde_json::to_vec(&body).expect("a collections request serializes");
@@ -205,10 +233,12 @@ impl DataApi<'_> {
                 "{instance}/services/data/{}/composite/sobjects",
                 self.version
             );
-            let builder = if update {
-                http::Request::patch(url)
-            } else {
-                http::Request::post(url)
+            let builder = match how {
+                Save::Create => http::Request::post(url),
+                Save::Update => http::Request::patch(url),
+                Save::Upsert { object, field } => {
+                    http::Request::patch(format!("{url}/{object}/{field}"))
+                }
             };
             builder
                 .header("Content-Type", "application/json")
@@ -237,6 +267,20 @@ impl DataApi<'_> {
         let parsed: Value = serde_json::from_slice(response.body()).map_err(|e| unreadable(&e))?;
         Ok(parsed["records"].as_array().cloned().unwrap_or_default())
     }
+}
+
+/// A value as one URL path segment: every byte but letters, digits and `-._~` escaped (`+` and
+/// `/` too, which a path would read otherwise).
+fn path_segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// One Collections result: the record's id, or its first error (`statusCode`, not `errorCode`).
@@ -278,5 +322,20 @@ pub fn salesforce_error(e: &ConnectionError) -> Option<&SalesforceError> {
     match e.api_error() {
         Some(ApiError::Salesforce(error)) => Some(error),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_id_value_is_one_path_segment() {
+        let upsert = SubRequest::upsert("act", "Case", "Key__c", "acme/chat 1+é", json!({}));
+        assert_eq!(
+            upsert.path,
+            "/sobjects/Case/Key__c/acme%2Fchat%201%2B%C3%A9"
+        );
+        assert_eq!(upsert.method, Method::PATCH);
     }
 }

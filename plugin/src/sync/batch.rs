@@ -25,7 +25,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::api::{DataApi, SubRequest, MAX_COLLECTION, MAX_QUERIES};
+use super::api::{DataApi, Save, SubRequest, MAX_COLLECTION, MAX_QUERIES};
+use super::describe::KEY_FIELD;
 use super::engine::{
     account_value, agent_email, empty_only, link_field, object_name, person_value, repair,
     rule_values, stop_for, stop_for_salesforce, without, Chat, Draft, Job, Phase, Step, Stop,
@@ -524,7 +525,7 @@ impl<'a> Batch<'a> {
                 }
             }
         }
-        self.save(&mut records, |batch, r, saved| match saved {
+        self.save(Save::Update, &mut records, |batch, r, saved| match saved {
             Saved::Noted(note, _) => {
                 for &i in &members[r] {
                     batch.items[i].draft.note(note);
@@ -574,7 +575,7 @@ impl<'a> Batch<'a> {
                 }
             })
             .collect();
-        self.save(&mut records, |batch, p, saved| {
+        self.save(Save::Create, &mut records, |batch, p, saved| {
             let members = &people[p].members;
             match saved {
                 Saved::Noted(note, _) => {
@@ -599,11 +600,26 @@ impl<'a> Batch<'a> {
         })
     }
 
-    /// Creates the Cases and Tasks, each remembered as soon as it is written.
+    /// Creates the Cases and Tasks (or upserts them by their key, when the org has the field),
+    /// each remembered as soon as it is written.
     fn create_activities(&mut self) -> Step<()> {
+        for activity in [SyncObject::Case, SyncObject::Task] {
+            self.create_activities_of(activity)?;
+        }
+        Ok(())
+    }
+
+    fn create_activities_of(&mut self, activity: SyncObject) -> Step<()> {
+        let object = object_name(activity);
+        let keyed = self.engine.keyed(self.api.tenant, activity);
         let mut chats = Vec::new();
         let mut records = Vec::new();
-        for (i, item) in self.items.iter().enumerate().filter(|(_, i)| !i.settled) {
+        for (i, item) in self
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| !i.settled && i.job.activity == activity)
+        {
             let mut fields = item.draft.act.fields.clone();
             let (person, made) = match &item.who {
                 Who::Found { id, .. } => (Some(id), false),
@@ -620,14 +636,25 @@ impl<'a> Batch<'a> {
             {
                 fields.insert("AccountId".into(), json!(account));
             }
+            if keyed {
+                fields.insert(KEY_FIELD.into(), json!(item.chat.key_value()));
+            }
             chats.push(i);
             records.push(Record {
-                object: object_name(item.job.activity).into(),
+                object: object.into(),
                 id: None,
                 fields,
             });
         }
-        self.save(&mut records, |batch, r, saved| {
+        let how = if keyed {
+            Save::Upsert {
+                object,
+                field: KEY_FIELD,
+            }
+        } else {
+            Save::Create
+        };
+        self.save(how, &mut records, |batch, r, saved| {
             let item = &mut batch.items[chats[r]];
             match saved {
                 Saved::Noted(note, fields) => {
@@ -687,6 +714,7 @@ impl<'a> Batch<'a> {
     /// it have been heard.
     fn save(
         &mut self,
+        how: Save<'_>,
         records: &mut [Record],
         mut heard: impl FnMut(&mut Self, usize, Saved<'_>),
     ) -> Step<()> {
@@ -695,10 +723,9 @@ impl<'a> Batch<'a> {
             let mut again = Vec::new();
             for chunk in pending.chunks(MAX_COLLECTION) {
                 let bodies: Vec<Value> = chunk.iter().map(|&r| records[r].body()).collect();
-                let update = records[chunk[0]].id.is_some();
                 let answers = self
                     .api
-                    .save_many(&bodies, update)
+                    .save_many(&bodies, how)
                     .map_err(|e| stop_for(&e, true))?;
                 for (&r, answer) in chunk.iter().zip(answers) {
                     let error = match answer {

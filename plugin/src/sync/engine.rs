@@ -12,7 +12,9 @@
 //!
 //! Exactly once: the Case or Task a chat became is remembered in the queue's store, and its
 //! Subject carries a key (`[CloudCX tenant/chat]`); when a request's answer was lost (the
-//! write may have been applied), the engine looks for that key before writing again.
+//! write may have been applied), the engine looks for that key before writing again. When the
+//! org has an external-ID field `CloudCX_Key__c` on Case or Task ([`super::describe::KEY_FIELD`]),
+//! the engine writes them by upsert on `tenant/chat` instead, and need not look.
 //!
 //! Several chats to create in one batch (after an outage, or a burst) are written together,
 //! a few calls for up to 200 of them: see [`super::batch`].
@@ -29,7 +31,7 @@ use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
 use super::batch;
-use super::describe::{Describes, OrgSchema, DESCRIBED};
+use super::describe::{Describes, OrgSchema, DESCRIBED, KEY_FIELD};
 use super::description::{append_note, cut, utf16_len};
 use super::mapping::{self, Fields, TextFile};
 use super::soql_text::{like_escaped, quote};
@@ -184,10 +186,11 @@ impl SyncEngine {
                 Err(outcome) => delivery.outcomes.push((queued.seq, outcome)),
             }
         }
-        // Not a chat after a lost answer: that one looks for its key first.
-        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs
-            .iter()
-            .partition(|job| job.phase == Phase::Create && !job.maybe_applied);
+        // Not a chat after a lost answer, which looks for its key first, unless the org has the
+        // key field: an upsert finds the record by itself.
+        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|job| {
+            job.phase == Phase::Create && (!job.maybe_applied || self.keyed(tenant, job.activity))
+        });
         if together.len() >= BATCH_MIN && !stop.is_set() {
             single.extend(batch::deliver(
                 self,
@@ -232,6 +235,14 @@ impl SyncEngine {
         delivery
     }
 
+    /// Whether the tenant's org has [`KEY_FIELD`] on the Case or Task: then it is written by
+    /// upsert on the chat's key.
+    pub(super) fn keyed(&self, tenant: &str, activity: SyncObject) -> bool {
+        self.describes
+            .get(tenant)
+            .is_some_and(|schema| schema.has_key_field(object_name(activity)))
+    }
+
     /// Checks the field names of a tenant's settings against its org (`configure_tenant`, and
     /// at connect for settings given before). Only when the tenant is connected and Salesforce
     /// answers; a field that is missing all the same fails its chats with `INVALID_FIELD`.
@@ -259,6 +270,17 @@ impl SyncEngine {
                 Ok(())
             }
         }
+    }
+
+    /// [`Self::check_settings`] with the org's describe read afresh: at connect, since the org
+    /// may have changed while the tenant was away.
+    pub fn check_settings_afresh(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+    ) -> Result<(), Vec<DecodeError>> {
+        self.describes.forget(tenant);
+        self.check_settings(tenant, settings)
     }
 
     /// What the org's describe finds wrong in the settings; `None` when it cannot be read.
@@ -518,6 +540,31 @@ impl Chat<'_> {
         )
     }
 
+    /// The value of [`KEY_FIELD`] for the chat.
+    pub(super) fn key_value(&self) -> String {
+        format!("{}/{}", self.tenant, self.key_id)
+    }
+
+    fn keyed(&self, activity: SyncObject) -> bool {
+        self.engine.keyed(self.tenant, activity)
+    }
+
+    /// Creates the chat's Case or Task, or upserts it by its key when the org has the field.
+    fn write_activity(&self, activity: SyncObject, fields: Fields) -> SubRequest {
+        let object = object_name(activity);
+        if self.keyed(activity) {
+            SubRequest::upsert(
+                "act",
+                object,
+                KEY_FIELD,
+                &self.key_value(),
+                Value::Object(fields),
+            )
+        } else {
+            SubRequest::create("act", object, Value::Object(fields))
+        }
+    }
+
     /// The key in the Subject of the Case or Task a chat became.
     fn key(&self) -> String {
         format!("[CloudCX {}/{}]", self.tenant, self.key_id)
@@ -539,7 +586,8 @@ impl Chat<'_> {
         }
         // Salesforce is asked only when a lost answer may hide a write, or when the record made
         // at a chat's start is not remembered here (another host made it, say).
-        if !self.maybe_applied && phase != Phase::Complete {
+        // With the key field, writing again finds the record by itself (upsert).
+        if (!self.maybe_applied && phase != Phase::Complete) || self.keyed(activity) {
             return Ok(None);
         }
         let object = object_name(activity);
@@ -653,7 +701,6 @@ impl Chat<'_> {
         };
         let placeholders = self.person(person, &mut draft);
         let lookups = Lookups::new(self, person, &draft.person, &placeholders);
-        let link = link_field(activity);
         let act_object = object_name(activity);
 
         // Round 1: look up, and write onto the first rule's match by reference.
@@ -674,7 +721,7 @@ impl Chat<'_> {
                     ));
                 }
             }
-            round.extend(draft.activity_requests(act_object, link, found, None, self.event));
+            round.extend(draft.activity_requests(self, activity, found, None));
             round
         })?;
         if let Some(id) = answers.get("act").filter(|a| a.ok()).and_then(|a| a.id()) {
@@ -742,13 +789,7 @@ impl Chat<'_> {
             let account = account
                 .as_deref()
                 .filter(|_| existing.is_none() && activity == SyncObject::Case);
-            round.extend(draft.activity_requests(
-                act_object,
-                link,
-                &person_ref,
-                account,
-                self.event,
-            ));
+            round.extend(draft.activity_requests(self, activity, &person_ref, account));
             round
         })?;
         let id = answers
@@ -830,11 +871,7 @@ impl Chat<'_> {
             }
         }
         let answers = self.with_repairs(&mut draft, true, |draft| {
-            let mut round = vec![SubRequest::create(
-                "act",
-                "Case",
-                Value::Object(draft.act.fields.clone()),
-            )];
+            let mut round = vec![self.write_activity(SyncObject::Case, draft.act.fields.clone())];
             if draft.attach {
                 round.extend(files(
                     self.event,
@@ -1134,20 +1171,23 @@ impl Draft {
     /// The Case or Task tied to `person` (an id or a reference), with its files.
     fn activity_requests(
         &self,
-        object: &str,
-        link: &str,
+        chat: &Chat<'_>,
+        activity: SyncObject,
         person: &str,
         account: Option<&str>,
-        event: &Event,
     ) -> Vec<SubRequest> {
         let mut body = self.act.fields.clone();
-        body.insert(link.into(), json!(person));
+        body.insert(link_field(activity).into(), json!(person));
         if let Some(account) = account {
             body.insert("AccountId".into(), json!(account));
         }
-        let mut requests = vec![SubRequest::create("act", object, Value::Object(body))];
+        let mut requests = vec![chat.write_activity(activity, body)];
         if self.attach {
-            requests.extend(files(event, self.act.transcript_file.as_ref(), "@{act.id}"));
+            requests.extend(files(
+                chat.event,
+                self.act.transcript_file.as_ref(),
+                "@{act.id}",
+            ));
         }
         requests
     }
