@@ -12,8 +12,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::api::SubRequest;
+use super::engine::{object_name, stop_for, Step, SyncEngine};
 use crate::decode::DecodeError;
-use crate::settings::{Rule, TenantSettings};
+use crate::settings::{Rule, SyncObject, TenantSettings};
 
 /// The objects described.
 pub const DESCRIBED: [&str; 5] = ["Contact", "Lead", "Account", "Case", "Task"];
@@ -202,6 +204,89 @@ impl Describes {
 
     pub fn forget(&self, tenant: &str) {
         self.0.lock().remove(tenant);
+    }
+}
+
+impl SyncEngine {
+    /// Whether the tenant's org has [`KEY_FIELD`] on the Case or Task: then it is written by
+    /// upsert on the chat's key.
+    pub(super) fn keyed(&self, tenant: &str, activity: SyncObject) -> bool {
+        self.describes
+            .get(tenant)
+            .is_some_and(|schema| schema.has_key_field(object_name(activity)))
+    }
+
+    /// Checks the field names of a tenant's settings against its org (`configure_tenant`, and
+    /// at connect for settings given before). Only when the tenant is connected and Salesforce
+    /// answers; a field that is missing all the same fails its chats with `INVALID_FIELD`.
+    pub fn check_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+    ) -> Result<(), Vec<DecodeError>> {
+        if self.connections.session(tenant).is_err() {
+            return Ok(());
+        }
+        let mut errors = self.checked(tenant, settings);
+        if errors.as_ref().is_some_and(|e| !e.is_empty()) {
+            // The admin may have just added the field: ask the org again before refusing.
+            self.describes.forget(tenant);
+            errors = self.checked(tenant, settings);
+        }
+        match errors {
+            Some(errors) if !errors.is_empty() => Err(errors),
+            Some(_) => Ok(()),
+            None => {
+                log::warn!(
+                    "tenant {tenant}: the org's describe could not be read; the settings are checked at delivery"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Self::check_settings`] with the org's describe read afresh: at connect, since the org
+    /// may have changed while the tenant was away.
+    pub fn check_settings_afresh(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+    ) -> Result<(), Vec<DecodeError>> {
+        self.describes.forget(tenant);
+        self.check_settings(tenant, settings)
+    }
+
+    /// What the org's describe finds wrong in the settings; `None` when it cannot be read.
+    fn checked(&self, tenant: &str, settings: &TenantSettings) -> Option<Vec<DecodeError>> {
+        self.schema(tenant)
+            .ok()
+            .map(|schema| schema.check(settings))
+    }
+
+    /// The describe of the tenant's org: cached, or read in one composite request.
+    pub(super) fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
+        let org_id = self
+            .connections
+            .status(tenant)
+            .ok()
+            .and_then(|s| s.identity)
+            .map(|i| i.org_id)
+            .unwrap_or_default();
+        if let Some(schema) = self.describes.get(tenant).filter(|s| s.org_id == org_id) {
+            return Ok(schema);
+        }
+        let requests: Vec<SubRequest> = DESCRIBED
+            .iter()
+            .map(|object| SubRequest::get(object, &format!("/sobjects/{object}/describe")))
+            .collect();
+        let answers = self
+            .api(tenant)
+            .composite(&requests, false)
+            .map_err(|e| stop_for(&e, false))?;
+        let described = answers.0.iter().filter(|a| a.ok()).map(|a| &a.body);
+        let schema = Arc::new(OrgSchema::from_describes(&org_id, described));
+        self.describes.set(tenant, schema.clone());
+        Ok(schema)
     }
 }
 

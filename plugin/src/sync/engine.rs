@@ -31,11 +31,10 @@ use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
 use super::batch;
-use super::describe::{Describes, OrgSchema, DESCRIBED, KEY_FIELD};
+use super::describe::{Describes, KEY_FIELD};
 use super::description::{append_note, cut, utf16_len};
 use super::mapping::{self, Fields, TextFile};
 use super::soql_text::{like_escaped, quote};
-use crate::decode::DecodeError;
 use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::{ActivityRecord, Queue, QueuedEvent};
@@ -68,11 +67,11 @@ const FIELD_ERRORS: [&str; 8] = [
 
 pub struct SyncEngine {
     queue: Arc<Queue>,
-    connections: Arc<Connections>,
+    pub(super) connections: Arc<Connections>,
     api_version: String,
     /// Per tenant: agent email (lower case) → the active User with that email, if any.
-    owners: Mutex<HashMap<String, HashMap<String, Option<String>>>>,
-    describes: Describes,
+    pub(super) owners: Mutex<HashMap<String, HashMap<String, Option<String>>>>,
+    pub(super) describes: Describes,
 }
 
 /// What an event asks of Salesforce under the tenant's settings.
@@ -235,87 +234,6 @@ impl SyncEngine {
         delivery
     }
 
-    /// Whether the tenant's org has [`KEY_FIELD`] on the Case or Task: then it is written by
-    /// upsert on the chat's key.
-    pub(super) fn keyed(&self, tenant: &str, activity: SyncObject) -> bool {
-        self.describes
-            .get(tenant)
-            .is_some_and(|schema| schema.has_key_field(object_name(activity)))
-    }
-
-    /// Checks the field names of a tenant's settings against its org (`configure_tenant`, and
-    /// at connect for settings given before). Only when the tenant is connected and Salesforce
-    /// answers; a field that is missing all the same fails its chats with `INVALID_FIELD`.
-    pub fn check_settings(
-        &self,
-        tenant: &str,
-        settings: &TenantSettings,
-    ) -> Result<(), Vec<DecodeError>> {
-        if self.connections.session(tenant).is_err() {
-            return Ok(());
-        }
-        let mut errors = self.checked(tenant, settings);
-        if errors.as_ref().is_some_and(|e| !e.is_empty()) {
-            // The admin may have just added the field: ask the org again before refusing.
-            self.describes.forget(tenant);
-            errors = self.checked(tenant, settings);
-        }
-        match errors {
-            Some(errors) if !errors.is_empty() => Err(errors),
-            Some(_) => Ok(()),
-            None => {
-                log::warn!(
-                    "tenant {tenant}: the org's describe could not be read; the settings are checked at delivery"
-                );
-                Ok(())
-            }
-        }
-    }
-
-    /// [`Self::check_settings`] with the org's describe read afresh: at connect, since the org
-    /// may have changed while the tenant was away.
-    pub fn check_settings_afresh(
-        &self,
-        tenant: &str,
-        settings: &TenantSettings,
-    ) -> Result<(), Vec<DecodeError>> {
-        self.describes.forget(tenant);
-        self.check_settings(tenant, settings)
-    }
-
-    /// What the org's describe finds wrong in the settings; `None` when it cannot be read.
-    fn checked(&self, tenant: &str, settings: &TenantSettings) -> Option<Vec<DecodeError>> {
-        self.schema(tenant)
-            .ok()
-            .map(|schema| schema.check(settings))
-    }
-
-    /// The describe of the tenant's org: cached, or read in one composite request.
-    fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
-        let org_id = self
-            .connections
-            .status(tenant)
-            .ok()
-            .and_then(|s| s.identity)
-            .map(|i| i.org_id)
-            .unwrap_or_default();
-        if let Some(schema) = self.describes.get(tenant).filter(|s| s.org_id == org_id) {
-            return Ok(schema);
-        }
-        let requests: Vec<SubRequest> = DESCRIBED
-            .iter()
-            .map(|object| SubRequest::get(object, &format!("/sobjects/{object}/describe")))
-            .collect();
-        let answers = self
-            .api(tenant)
-            .composite(&requests, false)
-            .map_err(|e| stop_for(&e, false))?;
-        let described = answers.0.iter().filter(|a| a.ok()).map(|a| &a.body);
-        let schema = Arc::new(OrgSchema::from_describes(&org_id, described));
-        self.describes.set(tenant, schema.clone());
-        Ok(schema)
-    }
-
     /// Holds the tenant while its org's API usage is at or over the tenant's ceiling, so that
     /// the org's other integrations keep their share.
     fn over_ceiling(&self, tenant: &str, settings: &TenantSettings) -> Option<Hold> {
@@ -388,71 +306,6 @@ impl SyncEngine {
             tenant,
             version: &self.api_version,
         }
-    }
-
-    /// The active User whose email is the agent's (case-insensitive), cached per tenant.
-    pub(crate) fn owner(
-        &self,
-        api: &DataApi<'_>,
-        agent_email: Option<&str>,
-    ) -> Step<Option<String>> {
-        let Some(email) = agent_email.map(str::trim).filter(|e| !e.is_empty()) else {
-            return Ok(None);
-        };
-        self.find_owners(api, [email])?;
-        Ok(self.known_owner(api.tenant, email).flatten())
-    }
-
-    /// The cached owner for an agent's email; `None` when not looked up yet.
-    pub(super) fn known_owner(&self, tenant: &str, email: &str) -> Option<Option<String>> {
-        let owners = self.owners.lock();
-        owners
-            .get(tenant)?
-            .get(&email.trim().to_lowercase())
-            .cloned()
-    }
-
-    /// Looks up the owners of the agents' emails not cached yet, in as few queries as SOQL's
-    /// length allows, and caches them (or that there is none).
-    pub(super) fn find_owners<'e>(
-        &self,
-        api: &DataApi<'_>,
-        emails: impl IntoIterator<Item = &'e str>,
-    ) -> Step<()> {
-        let mut unknown: Vec<String> = emails
-            .into_iter()
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty() && self.known_owner(api.tenant, e).is_none())
-            .collect();
-        unknown.sort();
-        unknown.dedup();
-        for chunk in batch::by_length(&unknown, |e| quote(e).len() + 2) {
-            let list: Vec<String> = chunk.iter().map(|e| quote(e)).collect();
-            let soql = format!(
-                "SELECT Id, Email FROM User WHERE Email IN ({}) AND IsActive = true \
-                 ORDER BY LastModifiedDate DESC",
-                list.join(", ")
-            );
-            let rows = api.query(&soql).map_err(|e| stop_for(&e, false))?;
-            let mut owners = self.owners.lock();
-            let cache = owners.entry(api.tenant.to_string()).or_default();
-            for email in chunk {
-                // Newest first: the first row with the email wins.
-                let owner = rows
-                    .iter()
-                    .find(|r| r["Email"].as_str().map(str::to_lowercase).as_ref() == Some(email))
-                    .and_then(|r| r["Id"].as_str())
-                    .map(str::to_string);
-                if owner.is_none() {
-                    log::info!(
-                        "tenant {}: no active Salesforce user has the agent's email; records go to the connected user",
-                        api.tenant
-                    );
-                }
-                cache.insert(email.clone(), owner);
-            }
-        }
-        Ok(())
     }
 }
 

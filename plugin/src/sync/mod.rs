@@ -4,4 +4,5 @@ pub mod describe;
 pub mod description;
 pub mod engine;
 pub mod mapping;
+mod owners;
 pub mod soql_text;
