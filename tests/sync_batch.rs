@@ -17,7 +17,11 @@ use serde_json::{json, Value};
 fn deliver_after_outage(rig: &Connected, events: &[Value]) -> u64 {
     let answer = rig.plugin.plugin.disconnect(TENANT.into());
     assert!(matches!(answer, RResult::ROk(_)), "disconnected");
-    for event in events {
+    // The first is tried and held (and then counts as maybe written: it goes alone, after a
+    // look for its key); the others wait behind the hold.
+    rig.send(&events[0]).unwrap();
+    rig.held();
+    for event in &events[1..] {
         rig.send(event).unwrap_or_else(|e| panic!("{e}"));
     }
     assert_eq!(rig.status()["queue"]["pending"], events.len());
@@ -170,4 +174,67 @@ fn in_a_batch_a_refused_value_is_dropped_and_a_refused_record_fails_alone() {
     let without = contacts.iter().find(|c| c["LastName"] == "V1").unwrap();
     assert!(without["Email"].is_null(), "{without}");
     assert_eq!(refused["ContactId"], without["Id"]);
+}
+
+fn offline(id: &str, email: &str) -> Value {
+    json!({"type": "chat.offline_message", "tenant_id": TENANT, "id": id, "channel": "webchat",
+           "at": "2026-11-24T22:40:00Z", "visitor": {"name": "Sam", "email": email, "company": "Globex"},
+           "message": "Call me"})
+}
+
+#[test]
+fn in_a_batch_the_match_policy_and_converted_leads_work_as_one_chat_at_a_time() {
+    let rig = Connected::start(|_| {}); // on_match: fill_empty
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Known", "Email": "k@acme.example"},
+            {"type": "Lead", "LastName": "Old", "Company": "Globex", "Email": "conv@globex.example"},
+        ]}))
+        .unwrap();
+    let (contact, _) = rig.org.convert_lead(&ids[1]).unwrap();
+    let known = |phone: &str| json!({"name": "K", "email": "k@acme.example", "phone": phone});
+    let events = [
+        chat_ended("first", json!({"email": "first@acme.example"}), json!({})),
+        chat_ended("k1", known("+1 111"), json!({})),
+        chat_ended("k2", known("+1 222"), json!({})),
+        offline("o1", "conv@globex.example"),
+        offline("o2", "new@globex.example"),
+        offline("o3", "NEW@globex.example"),
+    ];
+    deliver_after_outage(&rig, &events);
+    assert_eq!(rig.status()["queue"]["written"], 6);
+
+    let contacts = rig.records("Contact");
+    let known = contacts
+        .iter()
+        .find(|c| c["Email"] == "k@acme.example")
+        .unwrap();
+    assert_eq!(known["Phone"], "+1 111", "filled by the first chat only");
+    assert_eq!(known["LastName"], "Known", "never overwritten");
+    let tasks = rig.records("Task");
+    let task_of = |chat: &str| {
+        tasks
+            .iter()
+            .find(|t| chat_id(t) == chat)
+            .unwrap_or_else(|| panic!("no Task for {chat}"))
+    };
+    assert_eq!(
+        task_of("o1")["WhoId"],
+        contact,
+        "the converted Lead's Contact"
+    );
+    let leads: Vec<Value> = rig
+        .records("Lead")
+        .into_iter()
+        .filter(|l| {
+            l["Email"]
+                .as_str()
+                .unwrap_or_default()
+                .eq_ignore_ascii_case("new@globex.example")
+        })
+        .collect();
+    assert_eq!(leads.len(), 1, "one Lead for one visitor: {leads:#?}");
+    assert_eq!(task_of("o2")["WhoId"], leads[0]["Id"]);
+    assert_eq!(task_of("o3")["WhoId"], leads[0]["Id"]);
 }

@@ -491,7 +491,8 @@ impl<'a> Batch<'a> {
         people
     }
 
-    /// Updates the people found, as the match policy says (the last chat's values win).
+    /// Updates the people found, as the match policy says (overwriting, the last chat's values
+    /// win).
     fn update_found(&mut self) -> Step<()> {
         let mut records: Vec<Record> = Vec::new();
         let mut members: Vec<Vec<usize>> = Vec::new();
@@ -512,7 +513,15 @@ impl<'a> Batch<'a> {
             }
             match records.iter().position(|r| r.id.as_ref() == Some(id)) {
                 Some(at) => {
-                    records[at].fields.extend(update);
+                    let fields = &mut records[at].fields;
+                    for (name, value) in update {
+                        // Fill-empty: an earlier chat filled it first, as one at a time would.
+                        if self.settings.on_match == OnMatch::Overwrite {
+                            fields.insert(name, value);
+                        } else {
+                            fields.entry(name).or_insert(value);
+                        }
+                    }
                     members[at].push(i);
                 }
                 None => {
