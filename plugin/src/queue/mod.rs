@@ -247,7 +247,8 @@ impl Queue {
         })
     }
 
-    /// Remembers the Salesforce record (Case or Task) written for a chat or conversation.
+    /// Remembers the Salesforce record (Case or Task) written for a chat or conversation, on
+    /// disk when this returns.
     pub fn remember_activity(
         &self,
         tenant: &str,
@@ -255,7 +256,21 @@ impl Queue {
         record: &ActivityRecord,
     ) -> Result<(), QueueError> {
         let bytes = serde_json::to_vec(record).expect("a record reference serializes");
-        self.store.remember_activity(tenant, event_id, &bytes)
+        self.store.remember_activity(tenant, event_id, &bytes, true)
+    }
+
+    /// Remembers it without a flush of its own, for a delivery whose settlement follows: the
+    /// settlement's commit makes it durable. If the process dies before, the event is still
+    /// in flight, and its retry finds the record by its key in Salesforce instead.
+    pub fn remember_activity_until_settled(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        record: &ActivityRecord,
+    ) -> Result<(), QueueError> {
+        let bytes = serde_json::to_vec(record).expect("a record reference serializes");
+        self.store
+            .remember_activity(tenant, event_id, &bytes, false)
     }
 
     /// The Case or Task written for a chat or conversation, if one was.

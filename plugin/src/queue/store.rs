@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use parking_lot::RwLock;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use super::QueueError;
@@ -395,13 +397,20 @@ impl Store {
     }
 
     /// Remembers the Case or Task written for a chat.
+    /// `durable`: on disk when this returns; otherwise with the next durable commit.
     pub fn remember_activity(
         &self,
         tenant: &str,
         event_id: &str,
         record: &[u8],
+        durable: bool,
     ) -> Result<(), QueueError> {
-        self.write(|tx| {
+        let durability = if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        self.write_with(durability, |tx| {
             tx.open_table(ACTIVITIES)?
                 .insert((tenant, event_id), record)?;
             Ok(())
@@ -477,8 +486,18 @@ impl Store {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, QueueError> {
+        self.write_with(Durability::Immediate, f)
+    }
+
+    fn write_with<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, QueueError> {
         self.with_db(|db| {
-            let tx = db.begin_write().map_err(QueueError::from_redb)?;
+            let mut tx = db.begin_write().map_err(QueueError::from_redb)?;
+            tx.set_durability(durability)
+                .map_err(|e| QueueError::Storage(e.to_string()))?;
             let value = f(&tx).map_err(QueueError::from_redb)?;
             tx.commit().map_err(QueueError::from_redb)?;
             Ok(value)

@@ -355,3 +355,26 @@ fn a_tenant_whose_org_changed_forgets_its_records_and_only_its_own() {
     assert_eq!(queue.activity("t", "c2").unwrap(), None);
     assert_eq!(queue.activity("u", "c1").unwrap(), Some(case("500C")));
 }
+
+#[test]
+fn a_record_remembered_until_settled_is_durable_with_the_settlement() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = ActivityRecord {
+        object: "Case".into(),
+        id: "500L".into(),
+    };
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        append(&queue, "t", "chat.ended", "c1");
+        let batch = queue.due("t", 10).unwrap();
+        queue
+            .remember_activity_until_settled("t", "c1", &case)
+            .unwrap();
+        assert_eq!(queue.activity("t", "c1").unwrap(), Some(case.clone()));
+        queue
+            .settle("t", vec![(&batch.events[0], Settlement::Delivered)])
+            .unwrap();
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(queue.activity("t", "c1").unwrap(), Some(case));
+}

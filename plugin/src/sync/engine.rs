@@ -264,6 +264,7 @@ impl SyncEngine {
             event: &job.event,
             key_id: &job.event.id,
             maybe_applied: job.maybe_applied,
+            settled_later: true,
             api: self.api(tenant),
         }
     }
@@ -295,6 +296,7 @@ impl SyncEngine {
             event,
             key_id,
             maybe_applied: false,
+            settled_later: false,
             api: self.api(tenant),
         };
         chat.write(person, activity, Phase::Create)
@@ -348,6 +350,9 @@ pub(super) struct Chat<'a> {
     /// The chat's id in its key and memory (the event's id, in automatic mode).
     key_id: &'a str,
     maybe_applied: bool,
+    /// A queued event, settled in the queue after the write: what it became is remembered
+    /// without a flush of its own (the settlement's commit makes it durable).
+    settled_later: bool,
     api: DataApi<'a>,
 }
 
@@ -463,10 +468,13 @@ impl Chat<'_> {
     }
 
     fn remember(&self, record: &ActivityRecord) -> Step<()> {
-        self.engine
-            .queue
-            .remember_activity(self.tenant, self.key_id, record)
-            .map_err(retry_local)
+        let queue = &self.engine.queue;
+        if self.settled_later {
+            queue.remember_activity_until_settled(self.tenant, self.key_id, record)
+        } else {
+            queue.remember_activity(self.tenant, self.key_id, record)
+        }
+        .map_err(retry_local)
     }
 
     /// Completes, at the chat's end, the Case or Task made at its start.
