@@ -174,3 +174,31 @@ fn with_the_key_field_waiting_chats_are_upserted_together() {
         "the describe, the lookups, one upsert of the five Cases"
     );
 }
+
+#[test]
+fn a_reconnect_to_another_org_reads_that_orgs_describe() {
+    let rig = Connected::start(|_| {});
+    let note = |length: u32| json!({"customFields": [{"object": "Case", "name": "Note__c", "type": "string", "length": length}]});
+    rig.org.seed(&note(10)).unwrap();
+    let other = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
+    other.seed(&note(20)).unwrap();
+    let to_other = settings_for(&other, |s| {
+        s["field_mapping"]["Case"] = json!({"Note__c": "chat.note"});
+    });
+    configure(&rig, &to_other).expect("the first org has the field too");
+    rig.connect(); // to the other org
+
+    let chat = chat_ended(
+        "c1",
+        json!({"email": "a@b.example"}),
+        json!({"note": "fifteen chars!!"}),
+    );
+    rig.send(&chat).unwrap();
+    rig.delivered();
+    let cases = other.records("Case");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        cases[0]["Note__c"], "fifteen chars!!",
+        "not cut to the first org's 10 characters"
+    );
+}
