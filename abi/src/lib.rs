@@ -30,7 +30,10 @@
 //! - A new entry point is a new method appended **after** the last method of [`Plugin`] (or of
 //!   [`HostApi`]), in a new minor version of this crate. `abi_stable` lets a host built against
 //!   the older, shorter interface load the newer plugin; a host that needs the new method
-//!   must be shipped with (or after) the plugin that has it.
+//!   must be shipped with (or after) the plugin that has it. While this crate is `0.y.z`,
+//!   `abi_stable` reads it as cargo does: `y` is the major version and `z` the minor one, so an
+//!   added method goes from 0.1.0 to 0.1.1, and 0.2.0 is a break. This crate's version is its
+//!   own (not the workspace's): a plugin release that leaves the ABI alone keeps it.
 //! - A new [`ErrorCode`] or [`LogLevel`] is a new associated constant: hosts treat unknown codes
 //!   as [`ErrorCode::INTERNAL`].
 //! - Removing or reordering anything, or changing a signature, is a new major version, and the
