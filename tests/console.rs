@@ -420,3 +420,78 @@ fn in_automatic_mode_an_extra_case_is_a_new_one_and_the_view_shows_it() {
         "a create forgets the cached view"
     );
 }
+
+/// A visitor name longer than LastName's 80 characters, and a field the integration user may
+/// not write (the read-only `Name`) mapped by the tenant.
+fn long_name_and_read_only_name(s: &mut Value) {
+    manual(s);
+    s["field_mapping"]["Lead"]["Name"] = json!("visitor.name");
+    s["field_mapping"]["Contact"] = json!({"Name": "visitor.name"});
+}
+
+fn long_name() -> String {
+    let name = "Wolfeschlegelsteinhausenbergerdorff ".repeat(3);
+    name.trim_end().to_string()
+}
+
+#[test]
+fn a_manual_lead_is_cut_to_its_fields_and_written_without_the_fields_salesforce_refuses() {
+    let rig = Connected::start(long_name_and_read_only_name);
+    let event = chat_ended(
+        "c1",
+        json!({"name": long_name(), "email": "jane@", "company": "Acme"}),
+        json!({}),
+    );
+    let lead = create(&rig, "Lead", &event).unwrap();
+    let made = &rig.records("Lead")[0];
+    assert_eq!(made["Id"], lead["id"]);
+    let last_name = made["LastName"].as_str().unwrap();
+    assert!(last_name.chars().count() <= 80, "{last_name}");
+    assert!(last_name.starts_with("Wolfeschlegel"), "{last_name}");
+    assert!(last_name.contains("[cut by CloudCX"), "{last_name}");
+    assert_eq!(made["Email"], Value::Null, "the invalid email left out");
+    assert_eq!(made["Company"], "Acme", "the rest written");
+    let description = made["Description"].as_str().unwrap();
+    for said in [
+        "LastName was cut from 107 to 80 characters",
+        "Salesforce refused Email = \"jane@\" (INVALID_EMAIL_ADDRESS",
+        "Salesforce refused Name = ",
+    ] {
+        assert!(
+            description.contains(said),
+            "{said:?} not in:\n{description}"
+        );
+    }
+}
+
+#[test]
+fn a_manual_contact_found_and_overwritten_is_cut_and_keeps_what_salesforce_accepts() {
+    let rig = Connected::start(|s| {
+        long_name_and_read_only_name(s);
+        s["on_match"] = json!("overwrite");
+    });
+    let ids = rig
+        .org
+        .seed(
+            &json!({"records": [{"type": "Contact", "LastName": "Doe", "Email": "jane@acme.example",
+                                    "Description": "A loyal customer"}]}),
+        )
+        .unwrap();
+    let event = chat_ended(
+        "c1",
+        json!({"name": long_name(), "email": "jane@acme.example", "phone": "+1 415 555 0199"}),
+        json!({}),
+    );
+    let contact = create(&rig, "Contact", &event).unwrap();
+    assert_eq!(contact["id"], ids[0].as_str(), "the Contact found");
+    let contacts = rig.records("Contact");
+    assert_eq!(contacts.len(), 1);
+    let last_name = contacts[0]["LastName"].as_str().unwrap();
+    assert!(last_name.chars().count() <= 80, "{last_name}");
+    assert!(last_name.contains("[cut by CloudCX"), "{last_name}");
+    assert_eq!(contacts[0]["Phone"], "+1 415 555 0199", "overwritten");
+    assert_eq!(
+        contacts[0]["Description"], "A loyal customer",
+        "a found record's Description is its own"
+    );
+}
