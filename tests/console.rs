@@ -31,11 +31,20 @@ fn lookup(rig: &Connected, who: Value, deadline_ms: u64) -> Result<Value, Plugin
 }
 
 fn create(rig: &Connected, object: &str, event: &Value) -> Result<Value, PluginError> {
+    create_within(rig, object, event, DEADLINE_MS)
+}
+
+fn create_within(
+    rig: &Connected,
+    object: &str,
+    event: &Value,
+    deadline_ms: u64,
+) -> Result<Value, PluginError> {
     let request = json!({"tenant_id": TENANT, "object": object, "event": event});
     answer(
         rig.plugin
             .plugin
-            .create(request.to_string().as_str().into(), DEADLINE_MS),
+            .create(request.to_string().as_str().into(), deadline_ms),
     )
 }
 
@@ -419,4 +428,191 @@ fn in_automatic_mode_an_extra_case_is_a_new_one_and_the_view_shows_it() {
         2,
         "a create forgets the cached view"
     );
+}
+
+/// A visitor name longer than LastName's 80 characters, and a field the integration user may
+/// not write (the read-only `Name`) mapped by the tenant.
+fn long_name_and_read_only_name(s: &mut Value) {
+    manual(s);
+    s["field_mapping"]["Lead"]["Name"] = json!("visitor.name");
+    s["field_mapping"]["Contact"] = json!({"Name": "visitor.name"});
+}
+
+fn long_name() -> String {
+    let name = "Wolfeschlegelsteinhausenbergerdorff ".repeat(3);
+    name.trim_end().to_string()
+}
+
+#[test]
+fn a_manual_lead_is_cut_to_its_fields_and_written_without_the_fields_salesforce_refuses() {
+    let rig = Connected::start(long_name_and_read_only_name);
+    let event = chat_ended(
+        "c1",
+        json!({"name": long_name(), "email": "jane@", "company": "Acme"}),
+        json!({}),
+    );
+    let lead = create(&rig, "Lead", &event).unwrap();
+    let made = &rig.records("Lead")[0];
+    assert_eq!(made["Id"], lead["id"]);
+    let last_name = made["LastName"].as_str().unwrap();
+    assert!(last_name.chars().count() <= 80, "{last_name}");
+    assert!(last_name.starts_with("Wolfeschlegel"), "{last_name}");
+    assert!(last_name.contains("[cut by CloudCX"), "{last_name}");
+    assert_eq!(made["Email"], Value::Null, "the invalid email left out");
+    assert_eq!(made["Company"], "Acme", "the rest written");
+    let description = made["Description"].as_str().unwrap();
+    for said in [
+        "LastName was cut from 107 to 80 characters",
+        "Salesforce refused Email = \"jane@\" (INVALID_EMAIL_ADDRESS",
+        "Salesforce refused Name = ",
+    ] {
+        assert!(
+            description.contains(said),
+            "{said:?} not in:\n{description}"
+        );
+    }
+}
+
+#[test]
+fn a_manual_contact_found_and_overwritten_is_cut_and_keeps_what_salesforce_accepts() {
+    let rig = Connected::start(|s| {
+        long_name_and_read_only_name(s);
+        s["on_match"] = json!("overwrite");
+    });
+    let ids = rig
+        .org
+        .seed(
+            &json!({"records": [{"type": "Contact", "LastName": "Doe", "Email": "jane@acme.example",
+                                    "Description": "A loyal customer"}]}),
+        )
+        .unwrap();
+    let event = chat_ended(
+        "c1",
+        json!({"name": long_name(), "email": "jane@acme.example", "phone": "+1 415 555 0199"}),
+        json!({}),
+    );
+    let contact = create(&rig, "Contact", &event).unwrap();
+    assert_eq!(contact["id"], ids[0].as_str(), "the Contact found");
+    let contacts = rig.records("Contact");
+    assert_eq!(contacts.len(), 1);
+    let last_name = contacts[0]["LastName"].as_str().unwrap();
+    assert!(last_name.chars().count() <= 80, "{last_name}");
+    assert!(last_name.contains("[cut by CloudCX"), "{last_name}");
+    assert_eq!(contacts[0]["Phone"], "+1 415 555 0199", "overwritten");
+    assert_eq!(
+        contacts[0]["Description"], "A loyal customer",
+        "a found record's Description is its own"
+    );
+}
+
+#[test]
+fn the_view_shows_the_five_most_recent_cases_or_tasks_newest_first() {
+    let rig = Connected::start(|_| {});
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe", "Email": "jane@acme.example"},
+            {"type": "Lead", "LastName": "Roe", "Company": "Initech", "Email": "roe@initech.example"},
+        ]}))
+        .unwrap();
+    let (contact, lead) = (&ids[0], &ids[1]);
+    let cases: Vec<Value> = (1..=7)
+        .map(|i| json!({"type": "Case", "Subject": format!("Case {i}"), "ContactId": contact}))
+        .collect();
+    let tasks: Vec<Value> = (1..=7)
+        .map(|i| json!({"type": "Task", "Subject": format!("Task {i}"), "WhoId": lead}))
+        .collect();
+    rig.org.seed(&json!({"records": cases})).unwrap();
+    rig.org.seed(&json!({"records": tasks})).unwrap();
+
+    for (who, expected) in [
+        (
+            "jane@acme.example",
+            ["Case 7", "Case 6", "Case 5", "Case 4", "Case 3"],
+        ),
+        (
+            "roe@initech.example",
+            ["Task 7", "Task 6", "Task 5", "Task 4", "Task 3"],
+        ),
+    ] {
+        let view = lookup(&rig, json!({"email": who}), DEADLINE_MS).unwrap();
+        let subjects: Vec<&str> = view["matches"][0]["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["fields"]["Subject"].as_str().unwrap())
+            .collect();
+        assert_eq!(subjects, expected, "{view:#}");
+    }
+}
+
+#[test]
+fn a_manual_task_for_a_visitor_with_only_a_lead_goes_to_that_lead() {
+    let rig = Connected::start(manual);
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Lead", "LastName": "Roe", "Company": "Initech", "Email": "roe@initech.example"},
+        ]}))
+        .unwrap();
+    let event = chat_ended(
+        "c1",
+        json!({"name": "Rita Roe", "email": "roe@initech.example"}),
+        json!({}),
+    );
+    let task = create(&rig, "Task", &event).unwrap();
+    assert_eq!(task["person"]["object"], "Lead", "{task}");
+    assert_eq!(task["person"]["id"], ids[0].as_str());
+    assert_eq!(rig.records("Task")[0]["WhoId"], ids[0].as_str());
+    assert_eq!(rig.records("Lead").len(), 1, "no new Lead");
+    assert!(rig.records("Contact").is_empty(), "no Contact");
+}
+
+#[test]
+fn a_manual_case_goes_to_a_new_contact_when_none_is_found_even_beside_a_lead() {
+    let rig = Connected::start(manual);
+    rig.org
+        .seed(&json!({"records": [
+            {"type": "Lead", "LastName": "Roe", "Company": "Initech", "Email": "roe@initech.example"},
+        ]}))
+        .unwrap();
+    let event = chat_ended(
+        "c1",
+        json!({"name": "Rita Roe", "email": "roe@initech.example"}),
+        json!({}),
+    );
+    let case = create(&rig, "Case", &event).unwrap();
+    let contacts = rig.records("Contact");
+    assert_eq!(contacts.len(), 1, "a Contact made for the Case");
+    assert_eq!(contacts[0]["Email"], "roe@initech.example");
+    assert_eq!(case["person"]["object"], "Contact");
+    assert_eq!(case["person"]["id"], contacts[0]["Id"]);
+    assert_eq!(rig.records("Case")[0]["ContactId"], contacts[0]["Id"]);
+    assert_eq!(rig.records("Lead").len(), 1, "the Lead left alone");
+}
+
+#[test]
+fn a_manual_create_past_its_deadline_is_a_clear_error_and_the_next_click_finds_the_record() {
+    let rig = Connected::start(manual);
+    let event = chat_ended("c1", jane(), json!({}));
+    rig.org.set_latency(Duration::from_millis(400));
+    let started = Instant::now();
+    let e = create_within(&rig, "Case", &event, 150).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TIMEOUT, "{e}");
+    assert!(e.message.contains("did not answer within 150 ms"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "answered at the deadline"
+    );
+
+    // Salesforce writes it all the same; the agent clicks again as soon as it has.
+    let case = common::eventually("the Case", Duration::from_secs(10), || {
+        rig.records("Case").first().cloned()
+    });
+    rig.org.set_latency(Duration::ZERO);
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], case["Id"], "{again}");
+    assert_eq!(again["already_made"], true);
+    assert_eq!(rig.records("Case").len(), 1, "not written twice");
+    assert_eq!(rig.records("Contact").len(), 1);
 }

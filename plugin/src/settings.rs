@@ -1,13 +1,15 @@
 //! A tenant's settings (host contract §2): decoded, checked, defaults applied.
 //!
-//! Unknown keys are errors (an admin's typo must not be silently ignored). Each top-level
-//! section is checked on its own, so one pass reports every section's first error, each with
-//! its JSON path. Field names are checked for shape here; whether the org has them is checked
-//! against Salesforce's describe once the tenant is connected.
+//! Unknown keys are errors (an admin's typo must not be silently ignored). One pass reports
+//! every error, each with its JSON path: serde stops at the first, so the document's structure
+//! is walked here ([`Check`]) and serde decodes its values one by one. Field names are checked
+//! for shape here; whether the org has them is checked against Salesforce's describe once the
+//! tenant is connected.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -92,30 +94,16 @@ pub struct InboxSettings {
 }
 
 /// Ordered rules per object: a rule is fields that must all equal the visitor's values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "an object")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Identification {
-    #[serde(default = "by_email")]
     pub contact: Vec<Rule>,
-    #[serde(default = "by_email")]
     pub lead: Vec<Rule>,
-    #[serde(default = "by_name")]
     pub account: Vec<Rule>,
 }
 
 /// One identification rule: a non-empty list of fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule(pub Vec<FieldName>);
-
-impl<'de> Deserialize<'de> for Rule {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let fields = Vec::<FieldName>::deserialize(d)?;
-        if fields.is_empty() {
-            return Err(serde::de::Error::custom("must list at least one field"));
-        }
-        Ok(Rule(fields))
-    }
-}
 
 /// A Salesforce field's API name (`Email`, `Customer_Id__c`). Only letters, digits and
 /// underscores: it goes into SOQL, where names cannot be quoted.
@@ -292,60 +280,43 @@ impl Serialize for Source {
 }
 
 impl TenantSettings {
-    /// Decodes and checks a tenant's settings, reporting every section's error.
+    /// Decodes and checks a tenant's settings, reporting every error.
     pub fn parse(json: &str, host: &HostConfig) -> Result<TenantSettings, Vec<DecodeError>> {
         let value = decode::parse_json(json.as_bytes(), MAX_SETTINGS_BYTES).map_err(|e| vec![e])?;
         let Value::Object(top) = value else {
             return Err(vec![DecodeError::new("", "must be a JSON object")]);
         };
-        let mut errors = Vec::new();
-        for key in top.keys() {
-            if !KNOWN_KEYS.contains(&key.as_str()) {
-                errors.push(DecodeError::new(
-                    key.clone(),
-                    format!(
-                        "is not a known setting (expected one of {})",
-                        KNOWN_KEYS.join(", ")
-                    ),
-                ));
-            }
-        }
+        let mut check = Check::default();
+        check.unknown_keys("", &top, &KNOWN_KEYS, "setting");
         let connection = match top.get("connection") {
             None | Some(Value::Null) => {
-                errors.push(DecodeError::new("connection", "is required"));
+                check.push("connection", "is required");
                 None
             }
-            Some(_) => section::<ConnectionSection>(&top, "connection", &mut errors)
-                .and_then(|s| s.resolve(host).map_err(|e| errors.push(e)).ok()),
+            Some(value) => check
+                .flat::<ConnectionSection>("connection", value)
+                .and_then(|s| s.resolve(host).map_err(|e| check.0.push(e)).ok()),
         };
-        let settings = (
-            connection,
-            section_or(&top, "mode", Mode::Automatic, &mut errors),
-            section_or(&top, "webchat", default_webchat(), &mut errors),
-            section_or(&top, "inbox", default_inbox(), &mut errors),
-            section_or(&top, "on_match", OnMatch::FillEmpty, &mut errors),
-            section_or(&top, "max_api_usage_percent", Percent(90), &mut errors),
-            section_or(
-                &top,
-                "identification",
-                default_identification(),
-                &mut errors,
-            ),
-            section_or(&top, "field_mapping", BTreeMap::new(), &mut errors),
-            section_or(&top, "display_fields", BTreeMap::new(), &mut errors),
+        let mode = check.section(&top, "mode", Mode::Automatic, Check::decode);
+        let webchat = check.section(&top, "webchat", default_webchat(), Check::flat);
+        let inbox = check.section(&top, "inbox", default_inbox(), Check::flat);
+        let on_match = check.section(&top, "on_match", OnMatch::FillEmpty, Check::decode);
+        let percent = check.section(&top, "max_api_usage_percent", Percent(90), Check::decode);
+        let identification = check.section(
+            &top,
+            "identification",
+            default_identification(),
+            identification,
         );
-        match settings {
-            (
-                Some(connection),
-                mode,
-                webchat,
-                inbox,
-                on_match,
-                percent,
-                identification,
-                field_mapping,
-                display_fields,
-            ) if errors.is_empty() => Ok(TenantSettings {
+        let field_mapping = check.section(&top, "field_mapping", BTreeMap::new(), |check, p, v| {
+            check.entries(p, v, |check, p, v| check.entries(p, v, Check::decode))
+        });
+        let display_fields =
+            check.section(&top, "display_fields", BTreeMap::new(), |check, p, v| {
+                check.entries(p, v, |check, p, v| check.array(p, v, Check::decode))
+            });
+        match connection {
+            Some(connection) if check.0.is_empty() => Ok(TenantSettings {
                 connection,
                 mode,
                 webchat,
@@ -356,7 +327,7 @@ impl TenantSettings {
                 field_mapping,
                 display_fields,
             }),
-            _ => Err(errors),
+            _ => Err(check.0),
         }
     }
 
@@ -425,36 +396,174 @@ impl<'de> Deserialize<'de> for Percent {
     }
 }
 
-/// Decodes one top-level section, prefixing error paths with its key.
-fn section<T: for<'de> Deserialize<'de>>(
-    top: &Map<String, Value>,
-    key: &str,
-    errors: &mut Vec<DecodeError>,
-) -> Option<T> {
-    let value = top.get(key)?;
-    decode::from_value(value)
-        .map_err(|e| {
-            let path = if e.path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{key}.{}", e.path)
+/// The errors found so far, each with its JSON path. Its methods walk the document's
+/// structure, reporting every error; each answers `None` when its part had one.
+#[derive(Default)]
+struct Check(Vec<DecodeError>);
+
+impl Check {
+    fn push(&mut self, path: impl Into<String>, problem: impl Into<String>) {
+        self.0.push(DecodeError::new(path, problem));
+    }
+
+    /// A top-level section, or its default when absent or null.
+    fn section<T>(
+        &mut self,
+        top: &Map<String, Value>,
+        key: &str,
+        default: T,
+        read: impl FnOnce(&mut Check, &str, &Value) -> Option<T>,
+    ) -> T {
+        match top.get(key) {
+            None | Some(Value::Null) => default,
+            Some(value) => read(self, key, value).unwrap_or(default),
+        }
+    }
+
+    /// `value` decoded by serde: its first error is its only one.
+    fn decode<T: DeserializeOwned>(&mut self, path: &str, value: &Value) -> Option<T> {
+        decode::from_value(value)
+            .map_err(|e| self.push(join(path, &e.path), e.problem))
+            .ok()
+    }
+
+    /// An object of plain values (a struct refusing unknown fields), every bad key reported:
+    /// serde stops at the first error, so the key it names is reported and left out, and the
+    /// rest decoded again.
+    fn flat<T: DeserializeOwned>(&mut self, path: &str, value: &Value) -> Option<T> {
+        let mut fields = self.as_object(path, value)?.clone();
+        let mut left_out: Vec<String> = Vec::new();
+        loop {
+            let e = match decode::from_value(&Value::Object(fields.clone())) {
+                Ok(section) => return left_out.is_empty().then_some(section),
+                Err(e) => e,
             };
-            errors.push(DecodeError::new(path, e.problem));
-        })
-        .ok()
+            let key = e.path.split(['.', '[']).next().unwrap_or_default();
+            if left_out.iter().any(|k| k == key) {
+                // Required, and reported as bad already.
+                return None;
+            }
+            self.push(join(path, &e.path), e.problem.clone());
+            // Not there: a required field missing, or an error of the whole object.
+            fields.shift_remove(key)?;
+            left_out.push(key.to_string());
+        }
+    }
+
+    fn as_object<'v>(&mut self, path: &str, value: &'v Value) -> Option<&'v Map<String, Value>> {
+        let object = value.as_object();
+        if object.is_none() {
+            // serde words it: `must be an object (found string "x")`.
+            self.decode::<Map<String, Value>>(path, value);
+        }
+        object
+    }
+
+    /// `value` as an object; each key not `known` reported.
+    fn object<'v>(
+        &mut self,
+        path: &str,
+        value: &'v Value,
+        known: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let object = self.as_object(path, value)?;
+        self.unknown_keys(path, object, known, "field");
+        Some(object)
+    }
+
+    fn unknown_keys(
+        &mut self,
+        path: &str,
+        object: &Map<String, Value>,
+        known: &[&str],
+        what: &str,
+    ) {
+        for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.push(
+                join(path, key),
+                format!(
+                    "is not a known {what} (expected one of {})",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// An array, each item read by `item`.
+    fn array<T>(
+        &mut self,
+        path: &str,
+        value: &Value,
+        mut item: impl FnMut(&mut Check, &str, &Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let Some(items) = value.as_array() else {
+            // serde words it: `must be an array (found string "x")`.
+            self.decode::<Vec<Value>>(path, value);
+            return None;
+        };
+        let read: Vec<Option<T>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| item(self, &format!("{path}[{i}]"), v))
+            .collect();
+        read.into_iter().collect()
+    }
+
+    /// An object whose keys decode as `K` (object or field names), each value read by `entry`.
+    fn entries<K: DeserializeOwned + Ord, V>(
+        &mut self,
+        path: &str,
+        value: &Value,
+        mut entry: impl FnMut(&mut Check, &str, &Value) -> Option<V>,
+    ) -> Option<BTreeMap<K, V>> {
+        let object = self.as_object(path, value)?;
+        let read: Vec<Option<(K, V)>> = object
+            .iter()
+            .map(|(key, value)| {
+                let path = join(path, key);
+                let key = self.decode(&path, &Value::String(key.clone()));
+                let value = entry(self, &path, value);
+                Some((key?, value?))
+            })
+            .collect();
+        read.into_iter().collect()
+    }
 }
 
-/// A section, or its default when absent or null.
-fn section_or<T: for<'de> Deserialize<'de>>(
-    top: &Map<String, Value>,
-    key: &str,
-    default: T,
-    errors: &mut Vec<DecodeError>,
-) -> T {
-    match top.get(key) {
-        None | Some(Value::Null) => default,
-        Some(_) => section(top, key, errors).unwrap_or(default),
+/// `key` under `path`: `path.key`, or `path[0]` when `key` is an index path.
+fn join(path: &str, key: &str) -> String {
+    match (path.is_empty(), key.is_empty() || key.starts_with('[')) {
+        (true, _) => key.to_string(),
+        (false, true) => format!("{path}{key}"),
+        (false, false) => format!("{path}.{key}"),
     }
+}
+
+/// The `identification` section: per object, its rules (defaults for those left out).
+fn identification(check: &mut Check, path: &str, value: &Value) -> Option<Identification> {
+    let section = check.object(path, value, &["contact", "lead", "account"])?;
+    let mut rules = |key: &str, default: fn() -> Vec<Rule>| match section.get(key) {
+        None => Some(default()),
+        Some(value) => check.array(&join(path, key), value, rule),
+    };
+    let contact = rules("contact", by_email);
+    let lead = rules("lead", by_email);
+    let account = rules("account", by_name);
+    Some(Identification {
+        contact: contact?,
+        lead: lead?,
+        account: account?,
+    })
+}
+
+/// One identification rule: a non-empty array of field names.
+fn rule(check: &mut Check, path: &str, value: &Value) -> Option<Rule> {
+    let fields = check.array(path, value, Check::decode)?;
+    if fields.is_empty() {
+        check.push(path, "must list at least one field");
+        return None;
+    }
+    Some(Rule(fields))
 }
 
 fn chat_ended() -> ChatTrigger {
@@ -549,7 +658,7 @@ mod tests {
     }
 
     #[test]
-    fn every_section_reports_its_error_by_path() {
+    fn every_section_reports_its_errors_by_path() {
         let found = errors(&format!(
             r#"{{{CONNECTION}, "mode": "auto", "webchat": {{"trigger": "chat_ended", "acton": "case"}},
                "max_api_usage_percent": 0,
@@ -566,7 +675,9 @@ mod tests {
                 "webchat.acton is not a known field (expected one of trigger, action, offline_message_action)",
                 "max_api_usage_percent must be between 1 and 100 (found 0)",
                 "identification.contact[1] must list at least one field",
+                "identification.lead[0][0] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"E-mail\")",
                 "field_mapping.Lead.Industry must name the custom field or variable after \"custom.\"",
+                "field_mapping.Opportunity is not an object here: use one of Lead, Contact, Case, Task (found \"Opportunity\")",
                 "display_fields.Contact[0] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"Account..Name\")",
             ]
         );
@@ -578,6 +689,70 @@ mod tests {
         assert_eq!(
             errors(r#"{"connection": {"app": "default"}}"#),
             ["connection.app is default, but this CloudCX host has no default connected app: choose custom and give client_id, client_secret and login_url"]
+        );
+    }
+
+    #[test]
+    fn every_error_of_a_section_is_reported_not_only_its_first() {
+        let found = errors(
+            r#"{"connection": {"app": "own", "client_id": 7, "pkce": "yes", "secret": "x"},
+                "webchat": {"trigger": "chat_begun", "acton": "case", "action": "everything"},
+                "inbox": {"action": "lead_task", "trigger": 5},
+                "identification": {"contact": [["Emial-"], ["Phone", ""]], "lead": [[]],
+                                   "acount": [["Name"]], "account": "Name"},
+                "field_mapping": {"Lead": {"LeadSource": "literal:x", "Industry": "custom.", "Rating": "visitor.age",
+                                           "Bad Name": "chat.id", "Phone": null},
+                                  "Case": "Subject"},
+                "display_fields": {"Lead": ["Name", "", "Owner..Name"], "Task": "Subject", "Opportunity": []}}"#,
+        );
+        assert_eq!(
+            found,
+            [
+                "connection.app must be default or custom (found \"own\")",
+                "connection.client_id must be a string (found integer `7`)",
+                "connection.pkce must be a boolean (found string \"yes\")",
+                "connection.secret is not a known field (expected one of app, client_id, client_secret, login_url, crm_url, pkce)",
+                "webchat.trigger must be chat_started or chat_ended (found \"chat_begun\")",
+                "webchat.acton is not a known field (expected one of trigger, action, offline_message_action)",
+                "webchat.action must be one of contact_case, lead_task, case, contact_task, nothing (found \"everything\")",
+                "inbox.trigger must be string or object (found integer `5`)",
+                "identification.acount is not a known field (expected one of contact, lead, account)",
+                "identification.contact[0][0] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"Emial-\")",
+                "identification.contact[1][1] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"\")",
+                "identification.lead[0] must list at least one field",
+                "identification.account must be an array (found string \"Name\")",
+                "field_mapping.Lead.Industry must name the custom field or variable after \"custom.\"",
+                "field_mapping.Lead.Rating must be visitor.name|email|phone|company, chat.id|channel|request_page|note|wrap_up, custom.NAME or literal:TEXT (found \"visitor.age\")",
+                "field_mapping.Lead.Bad Name must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"Bad Name\")",
+                "field_mapping.Case must be an object (found string \"Subject\")",
+                "display_fields.Lead[1] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"\")",
+                "display_fields.Lead[2] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"Owner..Name\")",
+                "display_fields.Task must be an array (found string \"Subject\")",
+                "display_fields.Opportunity is not an object here: use one of Contact, Lead, Account, Case, Task (found \"Opportunity\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_section_of_the_wrong_shape_is_one_error_and_a_required_field_stays_required() {
+        assert_eq!(
+            errors(
+                r#"{"connection": {"client_id": "id", "pkce": 1}, "webchat": [], "identification": 3,
+                    "field_mapping": [], "display_fields": {"Lead": null}}"#
+            ),
+            [
+                "connection.pkce must be a boolean (found integer `1`)",
+                "connection.app is required",
+                "webchat must be an object (found array)",
+                "identification must be an object (found integer `3`)",
+                "field_mapping must be an object (found array)",
+                "display_fields.Lead must be an array (found null)",
+            ]
+        );
+        // A bad required field is reported once, not again as missing.
+        assert_eq!(
+            errors(r#"{"connection": {"app": "both"}}"#),
+            ["connection.app must be default or custom (found \"both\")"]
         );
     }
 

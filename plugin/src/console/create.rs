@@ -5,6 +5,10 @@
 //! else their Lead, else a new Lead; both through the sync engine. A Lead or Contact is found
 //! (and updated as the match policy says) or created. What a chat's create made is remembered
 //! per object, so a second click answers the record already made.
+//!
+//! A Lead or Contact is written as automatic mode writes it: values cut to their field's length
+//! (the org's describe), and a field Salesforce refuses left out (sync's `repair`), said in a
+//! new record's Description, or in the log for a found one, whose Description is its own.
 
 use std::sync::Arc;
 
@@ -18,8 +22,12 @@ use crate::error::Error;
 use crate::events::{self, Event, EventKind};
 use crate::queue::ActivityRecord;
 use crate::settings::{OnMatch, SyncObject, TenantSettings};
-use crate::sync::api::SubRequest;
-use crate::sync::engine::{agent_email, empty_only, lightning_url, object_name, without, Stop};
+use crate::sync::api::{Responses, SubRequest};
+use crate::sync::describe::OrgSchema;
+use crate::sync::description::append_note;
+use crate::sync::engine::{
+    agent_email, empty_only, lightning_url, object_name, repair, without, Stop, MAX_REPAIRS,
+};
 use crate::sync::mapping::{self, Fields};
 use crate::workers::{Hold, Outcome, WrittenRecord};
 
@@ -98,6 +106,9 @@ impl Console {
             answer["already_made"] = json!(true);
             return Ok(answer);
         }
+        // Read once per org, as automatic mode does, for the fields' lengths; without it,
+        // Salesforce's own checks remain.
+        let schema = self.engine.schema(tenant).ok();
         let records = match object {
             SyncObject::Case => self.write(settings, event, key_id, SyncObject::Contact, object)?,
             SyncObject::Task => {
@@ -118,7 +129,7 @@ impl Console {
                 self.write(settings, event, key_id, person, object)?
             }
             SyncObject::Lead | SyncObject::Contact => {
-                let (object, id) = self.find_or_create(settings, event, object)?;
+                let (object, id) = self.find_or_create(settings, event, object, schema)?;
                 self.queue.remember_activity(
                     tenant,
                     key_id,
@@ -173,6 +184,7 @@ impl Console {
         settings: &TenantSettings,
         event: &Event,
         object: SyncObject,
+        schema: Option<Arc<OrgSchema>>,
     ) -> Result<(String, String), Error> {
         let tenant = event.tenant_id.as_str();
         let scope = match object {
@@ -187,14 +199,13 @@ impl Console {
         };
         let account = found.as_ref().and_then(|f| f.account.clone());
         if let Some(best) = found.and_then(|f| f.matches.into_iter().next()) {
-            self.update(settings, event, &best)?;
+            self.update(settings, event, &best, schema)?;
             return Ok((object_name(best.object).to_string(), best.id().to_string()));
         }
-        let api = self.engine.api(tenant);
         let mut body = mapping::person_fields(object, event, settings);
         let owner = self
             .engine
-            .owner(&api, agent_email(event))
+            .owner(&self.engine.api(tenant), agent_email(event))
             .map_err(failed)?;
         if let Some(owner) = owner {
             body.insert("OwnerId".into(), json!(owner));
@@ -203,13 +214,22 @@ impl Console {
             body.insert("AccountId".into(), json!(account));
         }
         let name = object_name(object);
-        let answers = api.composite(
-            &[SubRequest::create("person", name, Value::Object(body))],
-            true,
-        )?;
-        if let Some(error) = answers.first_error() {
-            return Err(ConsoleError::Salesforce(error.to_string()).into());
-        }
+        let (answers, _) = self.write_person(tenant, name, body, schema, |body, notes| {
+            let mut body = body.clone();
+            if !notes.is_empty() {
+                let mut description = body
+                    .get("Description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                for note in notes {
+                    // A person's Description holds no transcript: no file to attach.
+                    let _ = append_note(&mut description, note);
+                }
+                body.insert("Description".into(), Value::String(description));
+            }
+            SubRequest::create("person", name, Value::Object(body))
+        })?;
         let id = answers
             .get("person")
             .and_then(|a| a.id())
@@ -218,7 +238,13 @@ impl Console {
     }
 
     /// Updates a found Lead or Contact as the tenant's match policy says.
-    fn update(&self, settings: &TenantSettings, event: &Event, found: &Match) -> Result<(), Error> {
+    fn update(
+        &self,
+        settings: &TenantSettings,
+        event: &Event,
+        found: &Match,
+        schema: Option<Arc<OrgSchema>>,
+    ) -> Result<(), Error> {
         let fields = mapping::person_fields(found.object, event, settings);
         let placeholders = mapping::placeholder_fields(found.object, event, settings);
         let update: Fields = match settings.on_match {
@@ -229,20 +255,48 @@ impl Console {
         if update.is_empty() {
             return Ok(());
         }
-        let request = SubRequest::update(
-            "person",
-            object_name(found.object),
-            found.id(),
-            Value::Object(update),
-        );
-        let answers = self
-            .engine
-            .api(&event.tenant_id)
-            .composite(&[request], true)?;
-        match answers.first_error() {
-            Some(error) => Err(ConsoleError::Salesforce(error.to_string()).into()),
-            None => Ok(()),
+        let tenant = event.tenant_id.as_str();
+        let name = object_name(found.object);
+        let (_, notes) = self.write_person(tenant, name, update, schema, |update, _| {
+            SubRequest::update("person", name, found.id(), Value::Object(update.clone()))
+        })?;
+        for note in notes {
+            log::warn!("tenant {tenant}: {name} {}: {note}", found.id());
         }
+        Ok(())
+    }
+
+    /// Writes a Lead's or Contact's `fields` by the subrequest `request` makes of them and the
+    /// notes so far: values longer than their field cut first, then a field Salesforce refuses
+    /// left out and the write tried again, a few times at most. Answers the notes on both.
+    fn write_person(
+        &self,
+        tenant: &str,
+        object: &str,
+        mut fields: Fields,
+        schema: Option<Arc<OrgSchema>>,
+        request: impl Fn(&Fields, &[String]) -> SubRequest,
+    ) -> Result<(Responses, Vec<String>), Error> {
+        let mut notes = match schema {
+            Some(schema) => mapping::fit_lengths(&mut fields, &|f| schema.length(object, f)),
+            None => Vec::new(),
+        };
+        let api = self.engine.api(tenant);
+        for _ in 0..=MAX_REPAIRS {
+            let answers = api.composite(&[request(&fields, &notes)], true)?;
+            let Some(error) = answers.first_error() else {
+                return Ok((answers, notes));
+            };
+            let dropped = repair(&mut fields, &error);
+            if dropped.is_empty() {
+                return Err(ConsoleError::Salesforce(error.to_string()).into());
+            }
+            notes.extend(dropped);
+        }
+        Err(ConsoleError::Salesforce(format!(
+            "Salesforce kept refusing fields of the {object} after {MAX_REPAIRS} were dropped"
+        ))
+        .into())
     }
 }
 

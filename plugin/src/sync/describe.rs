@@ -264,7 +264,7 @@ impl SyncEngine {
     }
 
     /// The describe of the tenant's org: cached, or read in one composite request.
-    pub(super) fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
+    pub(crate) fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
         let org_id = self
             .connections
             .status(tenant)

@@ -48,7 +48,7 @@ use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
 const LIMIT_PAUSE: Duration = Duration::from_secs(15 * 60);
 
 /// Rejected fields dropped from one record before giving up on it.
-pub(super) const MAX_REPAIRS: usize = 5;
+pub(crate) const MAX_REPAIRS: usize = 5;
 
 /// Chats to create in one batch from which they are written together (see [`batch`]).
 const BATCH_MIN: usize = 3;
@@ -996,7 +996,7 @@ pub(crate) fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) ->
 
 /// Drops the fields a field-level error names from `fields`; answers a note per dropped field
 /// (none when the error is not about a field's value).
-pub(super) fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
+pub(crate) fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
     let code = error.code.as_deref().unwrap_or_default();
     if !FIELD_ERRORS.contains(&code) {
         return Vec::new();
