@@ -289,7 +289,8 @@ impl Emulator {
         self.shared.base_url.replacen("http://", "https://", 1)
     }
 
-    /// The self-signed certificate (127.0.0.1 and localhost) HTTPS clients must trust.
+    /// The certificate of the local authority that signed the HTTPS certificate (127.0.0.1 and
+    /// localhost): what HTTPS clients must trust.
     pub fn tls_cert_pem(&self) -> &str {
         &self.tls_cert_pem
     }
