@@ -269,6 +269,8 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
         pairs.extend(req.form());
     }
     let get = |k: &str| param(&pairs, k);
+    // The org's lock before the OAuth state's (lock order: see `Shared`).
+    let user_id = shared.org.lock().login_user.clone();
     let mut auth = shared.auth.lock();
     let Some(client) = get("client_id").and_then(|id| auth.client(id)).cloned() else {
         return error_page("invalid_client_id", "client identifier invalid");
@@ -297,7 +299,6 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
     if auth.deny {
         return fail("access_denied", "end-user denied authorization");
     }
-    let user_id = shared.org.lock().login_user.clone();
     let code = random_token("aPrx", 60);
     auth.codes.retain(|_, c| c.expires > Instant::now());
     let expires = Instant::now() + auth.code_ttl;
