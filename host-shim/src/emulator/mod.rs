@@ -29,14 +29,17 @@
 //! [`Emulator::dump`]; `POST /__emulator/faults` takes a [`FaultRequest`]
 //! (`{"failNext": {"count": 2, "kind": "503"}, "dropAfterWrite": 1, "latencyMs": 200,
 //! "expireAccessTokens": true, "revokeRefreshTokens": true, "apiLimit": 100, "apiUsed": 0,
-//! "duplicateRules": "block", "denyAuthorization": true}`, every key optional);
-//! `POST /__emulator/convert-lead` takes `{"leadId": "00Q…"}`.
+//! "duplicateRules": "block", "denyAuthorization": true}`, every key optional; `dropAfterWrite`
+//! counts only writes that changed the org); `POST /__emulator/convert-lead` takes
+//! `{"leadId": "00Q…"}`.
 //!
 //! **Seed** ([`SeedFile`]): `{"customFields": [{"object": "Lead", "name": "Chat_Id__c", "type":
 //! "string", "length": 64, "externalId": true}], "records": [{"type": "User", "Email":
-//! "agent@example.com"}, {"type": "Lead", "LastName": "Doe", "Company": "Acme"}]}`. Records may
-//! give their `Id` and read-only fields (`IsConverted`, `CaseNumber`, ...); the first User is the
-//! one who logs in (a demo admin is made when there is none).
+//! "agent@example.com", "Password": "s3cret"}, {"type": "Lead", "LastName": "Doe", "Company":
+//! "Acme"}]}`. Records may give their `Id` and read-only fields (`IsConverted`, `CaseNumber`,
+//! ...); a User's `Password` is kept apart (never a field); the first User is the one who logs
+//! in through the authorize endpoint (a demo admin, `admin@example.com`, is made when there is
+//! none).
 //!
 //! Tests use [`Emulator`], whose API is synchronous:
 //!
@@ -356,8 +359,8 @@ impl Emulator {
         self.shared.faults.set_latency(latency);
     }
 
-    /// Applies the next `count` data writes (POST/PATCH/PUT/DELETE), then closes their
-    /// connections without answering.
+    /// Applies the next `count` data writes that change the org (a refused or failed write
+    /// changes nothing and is answered), then closes their connections without answering.
     pub fn drop_after_write(&self, count: u32) {
         self.shared.faults.drop_after_write(count);
     }
@@ -464,7 +467,8 @@ pub struct EmulatorArgs {
     /// 503, 500, UNABLE_TO_LOCK_ROW or REQUEST_LIMIT_EXCEEDED.
     #[arg(long, value_name = "KIND", default_value = "503", value_parser = ["503", "500", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"])]
     pub fail_kind: String,
-    /// Apply the first N writes, then close the connection without answering.
+    /// Apply the first N writes that change the org, then close each connection without
+    /// answering.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub drop_after_write: u32,
     /// Writes the HTTPS certificate (PEM) to FILE, for clients to trust.
