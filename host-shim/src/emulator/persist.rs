@@ -28,6 +28,9 @@ struct Snapshot {
     seq: u64,
     case_number: u64,
     custom_fields: Vec<CustomField>,
+    /// Password digests by User Id (absent from files written before the password grant).
+    #[serde(default)]
+    passwords: BTreeMap<String, String>,
     /// Per object, rows in creation order.
     records: BTreeMap<String, Vec<StoredRow>>,
     /// Base64, by record Id.
@@ -71,6 +74,11 @@ fn snapshot(shared: &Shared) -> Snapshot {
         seq: org.seq,
         case_number: org.case_number,
         custom_fields: org.custom_fields.clone(),
+        passwords: org
+            .passwords
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         records,
         blobs: org
             .blobs
@@ -135,6 +143,7 @@ pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
     fresh.login_user = snap.login_user;
     fresh.seq = snap.seq;
     fresh.case_number = snap.case_number;
+    fresh.passwords = snap.passwords.into_iter().collect();
     for (object, rows) in snap.records {
         for row in rows {
             let id = row

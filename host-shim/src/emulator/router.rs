@@ -13,7 +13,7 @@ use super::html;
 use super::oauth;
 use super::query;
 use super::shared::Shared;
-use super::wire::{Reply, Req};
+use super::wire::{self, Reply, Req};
 
 /// What the server does with a request.
 pub enum Outcome {
@@ -29,6 +29,11 @@ pub fn delayed(path: &str) -> bool {
 
 pub fn route(shared: &Shared, req: &Req) -> Outcome {
     let path = req.path.as_str();
+    // `/services/oauth2/token/` is the token endpoint too.
+    let path = match path.strip_suffix('/') {
+        Some(oauth) if oauth.starts_with("/services/oauth2/") => oauth,
+        _ => path,
+    };
     let reply = match (req.method.as_str(), path) {
         ("GET", "/") => Reply::raw(
             200,
@@ -87,9 +92,8 @@ fn admin_convert(shared: &Shared, req: &Req) -> Reply {
 
 /// The user behind the request's access token, or the 401 Salesforce gives.
 fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
-    let header = req.header("authorization").ok_or_else(ApiError::session)?;
-    let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
-    if !(scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")) {
+    let (scheme, token) = req.authorization().ok_or_else(ApiError::session)?;
+    if !wire::is_bearer(scheme) {
         return Err(ApiError::new(
             401,
             "INVALID_AUTH_HEADER",
@@ -99,7 +103,7 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
     shared
         .auth
         .lock()
-        .session_user(token.trim())
+        .session_user(token)
         .map(str::to_string)
         .ok_or_else(ApiError::session)
 }

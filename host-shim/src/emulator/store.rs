@@ -94,6 +94,9 @@ pub struct Org {
     /// When the schema last changed (start, or a custom field added), to the second, as
     /// HTTP dates count: describe's `If-Modified-Since` compares with it.
     pub schema_changed: OffsetDateTime,
+    /// Seeded Users' password digests by User Id ([`super::oauth::password_digest`]), for the
+    /// username-password grant; not a field, so no API call ever shows one.
+    pub passwords: HashMap<String, String>,
     pub tables: HashMap<String, Table>,
     /// Blob fields (ContentVersion.VersionData, Attachment.Body) by record Id.
     pub blobs: HashMap<String, Vec<u8>>,
@@ -118,6 +121,7 @@ impl Org {
             login_user: String::new(),
             custom_fields: Vec::new(),
             schema_changed: now_to_the_second(),
+            passwords: HashMap::new(),
             tables: HashMap::new(),
             blobs: HashMap::new(),
             seq: 0,
