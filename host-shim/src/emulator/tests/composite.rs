@@ -12,6 +12,20 @@ fn sub(method: &str, url: &str, reference: &str, body: Option<Value>) -> Value {
     s
 }
 
+/// `n` query subrequests, `q0`, `q1`...
+fn query_subs(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            sub(
+                "GET",
+                "/query?q=SELECT+Id+FROM+Lead",
+                &format!("q{i}"),
+                None,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn composite_runs_subrequests_with_references_as_one_call() {
     let org = Org::start();
@@ -108,16 +122,7 @@ fn composite_limits() {
         Some(&json!({"compositeRequest": many})),
     );
     assert_eq!(r.status, 400);
-    let queries: Vec<Value> = (0..6)
-        .map(|i| {
-            sub(
-                "GET",
-                "/query?q=SELECT+Id+FROM+Lead",
-                &format!("q{i}"),
-                None,
-            )
-        })
-        .collect();
+    let queries = query_subs(6);
     let r = org.send(
         "POST",
         &format!("{V}/composite"),
@@ -391,16 +396,7 @@ fn rollback_restores_blobs() {
 #[test]
 fn composite_takes_exactly_25_subrequests_and_5_queries() {
     let org = Org::start();
-    let mut subs: Vec<Value> = (0..5)
-        .map(|i| {
-            sub(
-                "GET",
-                "/query?q=SELECT+Id+FROM+Lead",
-                &format!("q{i}"),
-                None,
-            )
-        })
-        .collect();
+    let mut subs = query_subs(5);
     subs.extend((5..25).map(|i| {
         sub(
             "POST",

@@ -56,15 +56,22 @@ fn token_faults() {
     );
     let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
     org.emulator.revoke_refresh_tokens();
+    assert_eq!(
+        refresh_with(&org, &refresh).json()["error"],
+        "invalid_grant"
+    );
+}
+
+/// The demo app's refresh grant with `refresh`.
+fn refresh_with(org: &Org, refresh: &str) -> super::Resp {
     let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=demo-client&client_secret=demo-secret");
-    let r = raw(
+    raw(
         &org.agent,
         "POST",
         &org.url("/services/oauth2/token"),
         Some(body.into_bytes()),
         &[("Content-Type", "application/x-www-form-urlencoded".into())],
-    );
-    assert_eq!(r.json()["error"], "invalid_grant");
+    )
 }
 
 #[test]
@@ -432,14 +439,9 @@ fn every_fault_key_over_http() {
 
     let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
     post(json!({"revokeRefreshTokens": true}));
-    let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=demo-client&client_secret=demo-secret");
-    let r = raw(
-        &org.agent,
-        "POST",
-        &org.url("/services/oauth2/token"),
-        Some(body.into_bytes()),
-        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+    assert_eq!(
+        refresh_with(&org, &refresh).json()["error"],
+        "invalid_grant"
     );
-    assert_eq!(r.json()["error"], "invalid_grant");
     assert_eq!(limits().status, 401, "its sessions went with it");
 }

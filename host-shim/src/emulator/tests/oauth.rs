@@ -83,6 +83,11 @@ fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
 }
 
 fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
+    exchange_at(emulator, "/services/oauth2/token", code, extra)
+}
+
+/// The demo app's code exchange, posted to `path`.
+fn exchange_at(emulator: &Emulator, path: &str, code: &str, extra: &[(&str, &str)]) -> Resp {
     let mut pairs = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -91,7 +96,17 @@ fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
         ("redirect_uri", CALLBACK),
     ];
     pairs.extend_from_slice(extra);
-    post_form(emulator, "/services/oauth2/token", &pairs, &[])
+    post_form(emulator, path, &pairs, &[])
+}
+
+/// An object's keys, in order.
+fn keys(object: &serde_json::Value) -> Vec<&str> {
+    object
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 fn assert_oauth_error(r: &Resp, error: &str, description: &str) {
@@ -120,14 +135,8 @@ fn web_server_flow_gives_salesforce_token_responses() {
         false,
         "token",
     );
-    let keys: Vec<&str> = token
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&token),
         [
             "access_token",
             "refresh_token",
@@ -685,18 +694,7 @@ fn revoking_an_access_token_ends_that_token_only() {
 fn oauth_endpoints_take_a_trailing_slash_and_bearer_in_any_case() {
     let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
     let code = code_for(&emulator, &[]);
-    let r = post_form(
-        &emulator,
-        "/services/oauth2/token/",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-            ("redirect_uri", CALLBACK),
-        ],
-        &[],
-    );
+    let r = exchange_at(&emulator, "/services/oauth2/token/", &code, &[]);
     assert_eq!(r.status, 200, "{}", r.body);
     let token = r.json();
     let access = token["access_token"].as_str().expect("access");
@@ -840,14 +838,8 @@ fn the_password_grant_logs_in_seeded_users() {
     let r = password_grant(&emulator, "BOB@example.com", "demo-password");
     assert_eq!(r.status, 200, "{}", r.body);
     let token = r.json();
-    let keys: Vec<&str> = token
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&token),
         [
             "access_token",
             "signature",
