@@ -154,6 +154,7 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
         allow_save: ctx.allow_save || sub.allow_save,
         batch_size: ctx.batch_size,
         in_composite: true,
+        if_modified_since: None,
     };
     let query = parse_form(query.as_bytes());
     data::handle(

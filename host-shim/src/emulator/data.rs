@@ -2,6 +2,7 @@
 //! composite subrequest) to its handler, with the org locked by the caller.
 
 use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
 
 use super::composite;
 use super::error::ApiError;
@@ -27,6 +28,8 @@ pub struct Ctx<'a> {
     pub batch_size: usize,
     /// Inside a composite request (which cannot nest).
     pub in_composite: bool,
+    /// `If-Modified-Since`: describe answers 304 when the schema is no newer.
+    pub if_modified_since: Option<OffsetDateTime>,
 }
 
 /// One data request, with the path after the version (`sobjects/Lead/00Q…`), still
@@ -100,7 +103,8 @@ pub fn handle(org: &mut Org, ctx: &Ctx, call: &Call) -> Reply {
         ("GET", ["limits"]) => Ok(limits(ctx)),
         ("GET", ["sobjects"]) => Ok(sobjects::describe_global(org, ctx)),
         (_, ["sobjects", object, rest @ ..]) => sobjects::route(org, ctx, call, object, rest),
-        ("GET", ["query" | "queryAll"]) => query::run(org, ctx, call.param("q")),
+        ("GET", ["query"]) => query::run(org, ctx, call.param("q"), false),
+        ("GET", ["queryAll"]) => query::run(org, ctx, call.param("q"), true),
         ("GET", ["query" | "queryAll", locator]) => query::next_page(ctx, locator),
         ("POST", ["composite"]) if !ctx.in_composite => composite::composite(org, ctx, call),
         ("POST", ["composite", "graph"]) if !ctx.in_composite => composite::graph(org, ctx, call),

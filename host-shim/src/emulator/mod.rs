@@ -3,25 +3,37 @@
 //!
 //! One address, `http://127.0.0.1:PORT`, is login host, instance URL and identity host at once.
 //!
+//! The same port serves HTTPS (for clients that insist on `https://`, such as simple-salesforce)
+//! with a server certificate signed by a local authority made at start: trust
+//! [`Emulator::tls_cert_pem`] (`--tls-cert FILE` writes it).
+//!
 //! **OAuth** (salesforce-api.md §1): `GET /services/oauth2/authorize` checks the client id and the
 //! exact callback, approves at once and redirects with `code` and `state` (or `error=`);
 //! `POST /services/oauth2/token` takes `authorization_code` (PKCE S256 checked when a challenge
-//! was sent; codes are single-use and expire) and `refresh_token` grants, with the client secret
-//! in the body or as Basic; answers have no `expires_in`, `issued_at` is a string, a refresh
+//! was sent; codes are single-use and expire), `refresh_token` and `password` grants, with the
+//! client secret in the body or as Basic (a public app, [`ClientApp::public`], needs none but
+//! for the password grant); answers have no `expires_in`, `issued_at` is a string, a refresh
 //! brings no new refresh token (unless [`EmulatorOptions::rotate_refresh_tokens`]); at most five
-//! grants per user and app. Also `/services/oauth2/revoke`, `/services/oauth2/userinfo`,
+//! grants per user and app. The username-password grant (`username`, `password`: jsforce's
+//! `conn.login` with an OAuth2 client, simple-salesforce's consumer-key login) logs in any
+//! active User by `Username` with the `Password` the seed gave it, or `demo-password`
+//! ([`oauth::DEMO_PASSWORD`]); no security token is asked for (as from a trusted IP range), no
+//! refresh token is issued, and anything else is 400 `invalid_grant` "authentication failure".
+//! Also `/services/oauth2/revoke` (access or refresh token), `/services/oauth2/userinfo`,
 //! `/id/{org}/{user}` and `/.well-known/openid-configuration`. The demo app is `demo-client` /
 //! `demo-secret` and accepts any `http://127.0.0.1:*` or `http://localhost:*` callback.
 //!
-//! **Data API** under `/services/data/vNN.N/` (v21.0 to v62.0; `GET /services/data/` needs no
-//! token and costs nothing): resources, `limits`, `sobjects` (describe global), `sobjects/{O}`
-//! (POST create, GET basic info), `sobjects/{O}/describe`, `sobjects/{O}/{id}` (GET with
-//! `?fields=`, PATCH, DELETE), `sobjects/{O}/{id}/{VersionData|Body}`, `sobjects/{O}/{ExtField}/
-//! {value}` (GET, PATCH upsert: 201 / 200 with `created` / 300, `?updateOnly=true`, DELETE),
-//! `query` and `queryAll` (`?q=`, pages by `nextRecordsUrl`, `Sforce-Query-Options:
-//! batchSize=N`), `composite` (25 subrequests, 5 queries, `@{ref.path}` references,
-//! `allOrNone`) and `composite/sobjects` (create, update, upsert, retrieve, delete; 200
-//! records). Every answer carries `Sforce-Limit-Info: api-usage=N/M`; each request counts one
+//! **Data API** under `/services/data/vNN.N/` (v21.0 to v62.0, or `latest`; `GET
+//! /services/data/` needs no token and costs nothing): resources, `limits`, `sobjects` (describe
+//! global), `sobjects/{O}` (POST create, GET basic info), `sobjects/{O}/describe` (both
+//! describes answer 304 to an `If-Modified-Since` no older than the schema),
+//! `sobjects/{O}/{id}` (GET with `?fields=`, PATCH, DELETE), `sobjects/{O}/{id}/{VersionData|Body}`,
+//! `sobjects/{O}/{ExtField}/{value}` (GET, PATCH upsert: 201 / 200 with `created` / 300,
+//! `?updateOnly=true`, DELETE), `query` and `queryAll` (deleted records too, `IsDeleted` true;
+//! `?q=`, pages by `nextRecordsUrl`, `Sforce-Query-Options: batchSize=N`), `composite` (25
+//! subrequests, 5 queries, `@{ref.path}` references, `allOrNone`) and `composite/sobjects`
+//! (create, update, upsert, retrieve by GET or POST, delete; 200 records). HEAD is GET without
+//! the body. Every answer carries `Sforce-Limit-Info: api-usage=N/M`; each request counts one
 //! call (a composite or collections request too) and 403 REQUEST_LIMIT_EXCEEDED follows once
 //! the budget is spent. Records follow Salesforce's rules and errors: see `rules.rs`.
 //!
@@ -29,14 +41,17 @@
 //! [`Emulator::dump`]; `POST /__emulator/faults` takes a [`FaultRequest`]
 //! (`{"failNext": {"count": 2, "kind": "503"}, "dropAfterWrite": 1, "latencyMs": 200,
 //! "expireAccessTokens": true, "revokeRefreshTokens": true, "apiLimit": 100, "apiUsed": 0,
-//! "duplicateRules": "block", "denyAuthorization": true}`, every key optional);
-//! `POST /__emulator/convert-lead` takes `{"leadId": "00Q…"}`.
+//! "duplicateRules": "block", "denyAuthorization": true}`, every key optional; `dropAfterWrite`
+//! counts only writes that changed the org); `POST /__emulator/convert-lead` takes
+//! `{"leadId": "00Q…"}`.
 //!
 //! **Seed** ([`SeedFile`]): `{"customFields": [{"object": "Lead", "name": "Chat_Id__c", "type":
 //! "string", "length": 64, "externalId": true}], "records": [{"type": "User", "Email":
-//! "agent@example.com"}, {"type": "Lead", "LastName": "Doe", "Company": "Acme"}]}`. Records may
-//! give their `Id` and read-only fields (`IsConverted`, `CaseNumber`, ...); the first User is the
-//! one who logs in (a demo admin is made when there is none).
+//! "agent@example.com", "Password": "s3cret"}, {"type": "Lead", "LastName": "Doe", "Company":
+//! "Acme"}]}`. Records may give their `Id` and read-only fields (`IsConverted`, `CaseNumber`,
+//! ...); a User's `Password` is kept apart (never a field); the first User is the one who logs
+//! in through the authorize endpoint (a demo admin, `admin@example.com`, is made when there is
+//! none).
 //!
 //! Tests use [`Emulator`], whose API is synchronous:
 //!
@@ -289,7 +304,8 @@ impl Emulator {
         self.shared.base_url.replacen("http://", "https://", 1)
     }
 
-    /// The self-signed certificate (127.0.0.1 and localhost) HTTPS clients must trust.
+    /// The certificate of the local authority that signed the HTTPS certificate (127.0.0.1 and
+    /// localhost): what HTTPS clients must trust.
     pub fn tls_cert_pem(&self) -> &str {
         &self.tls_cert_pem
     }
@@ -355,8 +371,8 @@ impl Emulator {
         self.shared.faults.set_latency(latency);
     }
 
-    /// Applies the next `count` data writes (POST/PATCH/PUT/DELETE), then closes their
-    /// connections without answering.
+    /// Applies the next `count` data writes that change the org (a refused or failed write
+    /// changes nothing and is answered), then closes their connections without answering.
     pub fn drop_after_write(&self, count: u32) {
         self.shared.faults.drop_after_write(count);
     }
@@ -436,9 +452,14 @@ pub struct EmulatorArgs {
     /// Loads custom fields and records from FILE (`{"records": [{"type": "User", ...}]}`).
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
-    /// A connected app as ID:SECRET (repeatable); without it, demo-client:demo-secret.
+    /// A connected app as ID:SECRET (repeatable); without it (or --public-client), the demo
+    /// app demo-client:demo-secret.
     #[arg(long = "client", value_name = "ID:SECRET")]
     pub clients: Vec<String>,
+    /// A public connected app by ID (repeatable): no client secret is needed, as with
+    /// "Require Secret for Web Server Flow" off (not for the password grant).
+    #[arg(long = "public-client", value_name = "ID")]
+    pub public_clients: Vec<String>,
     /// A callback URL the apps accept exactly (repeatable); without it, any loopback URL.
     #[arg(long = "callback", value_name = "URL")]
     pub callbacks: Vec<String>,
@@ -463,7 +484,8 @@ pub struct EmulatorArgs {
     /// 503, 500, UNABLE_TO_LOCK_ROW or REQUEST_LIMIT_EXCEEDED.
     #[arg(long, value_name = "KIND", default_value = "503", value_parser = ["503", "500", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"])]
     pub fail_kind: String,
-    /// Apply the first N writes, then close the connection without answering.
+    /// Apply the first N writes that change the org, then close each connection without
+    /// answering.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub drop_after_write: u32,
     /// Writes the HTTPS certificate (PEM) to FILE, for clients to trust.
@@ -487,6 +509,12 @@ impl EmulatorArgs {
                     })
                     .ok_or_else(|| format!("--client {c:?}: expected ID:SECRET"))
             })
+            .chain(self.public_clients.iter().map(|id| {
+                Ok(ClientApp {
+                    callbacks: self.callbacks.clone(),
+                    ..ClientApp::public(id)
+                })
+            }))
             .collect::<Result<Vec<_>, _>>()?;
         let clients = if clients.is_empty() && !self.callbacks.is_empty() {
             vec![ClientApp {

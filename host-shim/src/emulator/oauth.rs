@@ -1,6 +1,7 @@
-//! OAuth 2.0 web server flow as Salesforce runs it (salesforce-api.md §1): authorize (approves
-//! at once), token (authorization_code and refresh_token grants, PKCE S256), revoke, userinfo
-//! and the identity URL. Codes, tokens and client secrets are never logged.
+//! OAuth 2.0 as Salesforce runs it (salesforce-api.md §1): authorize (approves at once), token
+//! (authorization_code with PKCE S256, refresh_token, and the username-password grant),
+//! revoke, userinfo and the identity URL. Codes, tokens, passwords and client secrets are never
+//! logged.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,10 +14,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::shared::Shared;
+use super::store::Org;
 use super::wire::{param, Reply, Req};
 
-/// A connected app: its consumer key and secret, and the callback URLs it accepts exactly.
-/// With no callbacks it accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
+/// A connected app: its consumer key and secret (empty for a public app, see
+/// [`ClientApp::public`]), and the callback URLs it accepts exactly. With no callbacks it
+/// accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientApp {
     pub id: String,
@@ -42,6 +45,25 @@ impl ClientApp {
             id: "demo-client".into(),
             secret: "demo-secret".into(),
             callbacks: Vec::new(),
+        }
+    }
+
+    /// A public app: "Require Secret for Web Server Flow" is off (an empty `secret`), so its
+    /// token requests may leave the secret out (salesforce-api.md §1.5).
+    pub fn public(id: &str) -> ClientApp {
+        ClientApp {
+            id: id.into(),
+            secret: String::new(),
+            callbacks: Vec::new(),
+        }
+    }
+
+    /// Whether a token request's client secret is right: the app's secret, or none for a
+    /// public app, except with the username-password grant, which always needs it.
+    fn authenticates(&self, secret: Option<&str>, grant_type: &str) -> bool {
+        match secret.filter(|s| !s.is_empty()) {
+            Some(secret) => secret == self.secret,
+            None => self.secret.is_empty() && grant_type != "password",
         }
     }
 
@@ -104,6 +126,14 @@ pub struct OAuth {
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
+}
+
+/// The password of every User seeded without a `Password` (username-password grant).
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// How a User's password is kept (in the data file too): its SHA-256, base64.
+pub fn password_digest(password: &str) -> String {
+    STANDARD.encode(Sha256::digest(password.as_bytes()))
 }
 
 /// The most grants one user may hold for one app (salesforce-api.md §1.9).
@@ -269,6 +299,8 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
         pairs.extend(req.form());
     }
     let get = |k: &str| param(&pairs, k);
+    // The org's lock before the OAuth state's (lock order: see `Shared`).
+    let user_id = shared.org.lock().login_user.clone();
     let mut auth = shared.auth.lock();
     let Some(client) = get("client_id").and_then(|id| auth.client(id)).cloned() else {
         return error_page("invalid_client_id", "client identifier invalid");
@@ -297,7 +329,6 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
     if auth.deny {
         return fail("access_denied", "end-user denied authorization");
     }
-    let user_id = shared.org.lock().login_user.clone();
     let code = random_token("aPrx", 60);
     auth.codes.retain(|_, c| c.expires > Instant::now());
     let expires = Instant::now() + auth.code_ttl;
@@ -320,9 +351,9 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
 /// The client's id and secret from `Authorization: Basic` or the form body.
 fn client_credentials(req: &Req, form: &[(String, String)]) -> (Option<String>, Option<String>) {
     let basic = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .authorization()
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
+        .and_then(|(_, b)| STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             s.split_once(':')
@@ -345,75 +376,143 @@ fn decode_component(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `POST /services/oauth2/token`.
+/// What a grant gives: the user, the scope to report (the username-password grant reports
+/// none) and the tokens.
+type Granted = (String, Option<String>, Tokens);
+
+/// `authorization_code`: the one-time code, its app and redirect URI, and PKCE.
+fn code_grant(
+    auth: &mut OAuth,
+    org_id: &str,
+    client: &ClientApp,
+    form: &[(String, String)],
+) -> Result<Granted, Reply> {
+    let get = |k: &str| param(form, k);
+    let Some(code) = get("code").and_then(|c| auth.codes.remove(c)) else {
+        return Err(oauth_error("invalid_grant", "invalid authorization code"));
+    };
+    if code.expires <= Instant::now() {
+        return Err(oauth_error("invalid_grant", "expired authorization code"));
+    }
+    if code.client_id != client.id {
+        return Err(oauth_error("invalid_grant", "authentication failure"));
+    }
+    if get("redirect_uri") != Some(code.redirect_uri.as_str()) {
+        return Err(oauth_error(
+            "invalid_grant",
+            "redirect_uri must match configuration",
+        ));
+    }
+    if let Some(challenge) = &code.challenge {
+        let Some(verifier) = get("code_verifier") else {
+            return Err(oauth_error("invalid_grant", "authentication failure"));
+        };
+        if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
+            return Err(oauth_error("invalid_request", "invalid code verifier"));
+        }
+    }
+    let scope = code
+        .scope
+        .unwrap_or_else(|| "api refresh_token id".to_string());
+    let wants_refresh = scope
+        .split(' ')
+        .any(|s| matches!(s, "refresh_token" | "offline_access" | "full"));
+    let tokens = auth.issue(org_id, &client.id, &code.user_id, &scope, wants_refresh);
+    Ok((code.user_id, Some(scope), tokens))
+}
+
+/// `refresh_token`: a new access token for a live grant of this app (and a new refresh
+/// token when rotating).
+fn refresh_grant(
+    auth: &mut OAuth,
+    org_id: &str,
+    client: &ClientApp,
+    form: &[(String, String)],
+) -> Result<Granted, Reply> {
+    let presented = param(form, "refresh_token").unwrap_or_default().to_string();
+    let Some(grant) = auth
+        .grants
+        .get(&presented)
+        .filter(|g| g.client_id == client.id)
+        .cloned()
+    else {
+        return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+    };
+    let tokens = if auth.rotate_refresh_tokens {
+        auth.revoke_refresh(&presented);
+        auth.issue(org_id, &client.id, &grant.user_id, &grant.scope, true)
+    } else {
+        let access_token = auth.new_session(org_id, &client.id, &grant.user_id, Some(presented));
+        Tokens {
+            access_token,
+            refresh_token: None,
+        }
+    };
+    Ok((grant.user_id, Some(grant.scope), tokens))
+}
+
+/// The active User whose `Username` (any case) and password these are, for the
+/// username-password grant. A User has its seeded `Password`, or [`DEMO_PASSWORD`]. No
+/// security token is asked for, as from a trusted IP range.
+fn password_user(org: &Org, username: Option<&str>, password: Option<&str>) -> Option<String> {
+    let (username, password) = (username?, password?);
+    let digest = password_digest(password);
+    org.find("User", "Username", username)
+        .into_iter()
+        .find(|id| {
+            let active = org
+                .live(id)
+                .is_some_and(|(_, user)| user.get("IsActive") != Some(&Value::Bool(false)));
+            let expected = org
+                .passwords
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| password_digest(DEMO_PASSWORD));
+            active && expected == digest
+        })
+}
+
+/// `POST /services/oauth2/token`: the `authorization_code`, `refresh_token` and `password`
+/// grants.
 pub fn token(shared: &Shared, req: &Req) -> Reply {
     let form = req.form();
     let get = |k: &str| param(&form, k);
     let (client_id, secret) = client_credentials(req, &form);
     let grant_type = match get("grant_type") {
         None => return oauth_error("invalid_request", "grant type is missing"),
-        Some(g @ ("authorization_code" | "refresh_token")) => g,
+        Some(g @ ("authorization_code" | "refresh_token" | "password")) => g,
         Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
     };
-    let (org_id, base) = (shared.org.lock().org_id.clone(), shared.base_url.clone());
+    // The org's lock before the OAuth state's (lock order: see `Shared`).
+    let (org_id, password_user) = {
+        let org = shared.org.lock();
+        let user = (grant_type == "password")
+            .then(|| password_user(&org, get("username"), get("password")))
+            .flatten();
+        (org.org_id.clone(), user)
+    };
+    let base = shared.base_url.clone();
     let mut auth = shared.auth.lock();
     let Some(client) = client_id.as_deref().and_then(|id| auth.client(id)).cloned() else {
         return oauth_error("invalid_client_id", "client identifier invalid");
     };
-    if secret.as_deref() != Some(client.secret.as_str()) {
+    if !client.authenticates(secret.as_deref(), grant_type) {
         return oauth_error("invalid_client", "invalid client credentials");
     }
-    let (user_id, scope, tokens) = if grant_type == "authorization_code" {
-        let Some(code) = get("code").and_then(|c| auth.codes.remove(c)) else {
-            return oauth_error("invalid_grant", "invalid authorization code");
-        };
-        if code.expires <= Instant::now() {
-            return oauth_error("invalid_grant", "expired authorization code");
-        }
-        if code.client_id != client.id {
-            return oauth_error("invalid_grant", "authentication failure");
-        }
-        if get("redirect_uri") != Some(code.redirect_uri.as_str()) {
-            return oauth_error("invalid_grant", "redirect_uri must match configuration");
-        }
-        if let Some(challenge) = &code.challenge {
-            let Some(verifier) = get("code_verifier") else {
-                return oauth_error("invalid_grant", "authentication failure");
-            };
-            if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-                return oauth_error("invalid_request", "invalid code verifier");
-            }
-        }
-        let scope = code
-            .scope
-            .unwrap_or_else(|| "api refresh_token id".to_string());
-        let wants_refresh = scope
-            .split(' ')
-            .any(|s| matches!(s, "refresh_token" | "offline_access" | "full"));
-        let tokens = auth.issue(&org_id, &client.id, &code.user_id, &scope, wants_refresh);
-        (code.user_id, scope, tokens)
-    } else {
-        let presented = get("refresh_token").unwrap_or_default().to_string();
-        let Some(grant) = auth
-            .grants
-            .get(&presented)
-            .filter(|g| g.client_id == client.id)
-            .cloned()
-        else {
-            return oauth_error("invalid_grant", "expired access/refresh token");
-        };
-        let tokens = if auth.rotate_refresh_tokens {
-            auth.revoke_refresh(&presented);
-            auth.issue(&org_id, &client.id, &grant.user_id, &grant.scope, true)
-        } else {
-            let access_token =
-                auth.new_session(&org_id, &client.id, &grant.user_id, Some(presented));
-            Tokens {
-                access_token,
-                refresh_token: None,
-            }
-        };
-        (grant.user_id, grant.scope, tokens)
+    let granted = match grant_type {
+        "authorization_code" => code_grant(&mut auth, &org_id, &client, &form),
+        "refresh_token" => refresh_grant(&mut auth, &org_id, &client, &form),
+        _ => password_user
+            .map(|user| {
+                // Salesforce's username-password flow gives no refresh token.
+                let tokens = auth.issue(&org_id, &client.id, &user, "api", false);
+                (user, None, tokens)
+            })
+            .ok_or_else(|| oauth_error("invalid_grant", "authentication failure")),
+    };
+    let (user_id, scope, tokens) = match granted {
+        Ok(granted) => granted,
+        Err(reply) => return reply,
     };
     drop(auth);
     shared.mark_dirty();
@@ -428,9 +527,11 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     if let Some(refresh) = tokens.refresh_token {
         body["refresh_token"] = json!(refresh);
     }
+    body["signature"] = json!(signature);
+    if let Some(scope) = scope {
+        body["scope"] = json!(scope);
+    }
     for (k, v) in [
-        ("signature", signature),
-        ("scope", scope),
         ("instance_url", base),
         ("id", id),
         ("token_type", "Bearer".to_string()),
@@ -463,17 +564,13 @@ pub fn revoke(shared: &Shared, req: &Req) -> Reply {
 /// endpoints, which answer a plain 403 `Bad_OAuth_Token` otherwise.
 fn identity_user(shared: &Shared, req: &Req) -> Result<String, Reply> {
     let token = req
-        .header("authorization")
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("OAuth "))
-        })
+        .bearer_token()
         .or_else(|| req.param("oauth_token"))
         .unwrap_or_default();
     shared
         .auth
         .lock()
-        .session_user(token.trim())
+        .session_user(token)
         .map(str::to_string)
         .ok_or_else(|| Reply::raw(403, "text/plain;charset=UTF-8", "Bad_OAuth_Token"))
 }

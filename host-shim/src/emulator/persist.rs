@@ -28,6 +28,9 @@ struct Snapshot {
     seq: u64,
     case_number: u64,
     custom_fields: Vec<CustomField>,
+    /// Password digests by User Id (absent from files written before the password grant).
+    #[serde(default)]
+    passwords: BTreeMap<String, String>,
     /// Per object, rows in creation order.
     records: BTreeMap<String, Vec<StoredRow>>,
     /// Base64, by record Id.
@@ -71,6 +74,11 @@ fn snapshot(shared: &Shared) -> Snapshot {
         seq: org.seq,
         case_number: org.case_number,
         custom_fields: org.custom_fields.clone(),
+        passwords: org
+            .passwords
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         records,
         blobs: org
             .blobs
@@ -135,6 +143,7 @@ pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
     fresh.login_user = snap.login_user;
     fresh.seq = snap.seq;
     fresh.case_number = snap.case_number;
+    fresh.passwords = snap.passwords.into_iter().collect();
     for (object, rows) in snap.records {
         for row in rows {
             let id = row
@@ -166,4 +175,52 @@ pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
     auth.seq = snap.grant_seq;
     shared.usage.used.store(snap.api_used, Ordering::SeqCst);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::snapshot;
+    use crate::emulator::wire::{parse_form, Req};
+    use crate::emulator::{oauth, Emulator, EmulatorOptions};
+
+    /// The data-file writer and the authorize endpoint both hold the org and OAuth locks at once:
+    /// taken in opposite orders, two threads doing so soon wait for each other forever.
+    #[test]
+    fn writing_the_data_file_while_authorizing_cannot_deadlock() {
+        let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+        let authorize = Req {
+            method: "GET".into(),
+            path: "/services/oauth2/authorize".into(),
+            query: parse_form(
+                b"response_type=code&client_id=demo-client&redirect_uri=http://127.0.0.1:9/cb",
+            ),
+            headers: HashMap::new(),
+            body: Bytes::new(),
+        };
+        let (finished, done) = mpsc::channel();
+        for writer in [true, false] {
+            let (shared, authorize, finished) =
+                (emulator.shared.clone(), authorize.clone(), finished.clone());
+            std::thread::spawn(move || {
+                for _ in 0..3000 {
+                    if writer {
+                        drop(snapshot(&shared));
+                    } else {
+                        assert_eq!(oauth::authorize(&shared, &authorize).status, 302);
+                    }
+                }
+                let _ = finished.send(());
+            });
+        }
+        for _ in 0..2 {
+            done.recv_timeout(Duration::from_secs(30))
+                .expect("both threads finish: no lock-order deadlock");
+        }
+    }
 }

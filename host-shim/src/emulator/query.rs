@@ -1,12 +1,12 @@
-//! `GET /query?q=` and its pages (`nextRecordsUrl`, salesforce-api.md §2.9). The SOQL itself
-//! is [`super::soql`]'s.
+//! `GET /query?q=`, `GET /queryAll?q=` (deleted records too) and their pages
+//! (`nextRecordsUrl`, salesforce-api.md §2.9). The SOQL itself is [`super::soql`]'s.
 
 use serde_json::{json, Value};
 
 use super::data::Ctx;
 use super::error::ApiError;
 use super::soql;
-use super::store::Org;
+use super::store::{Org, WithDeleted};
 use super::wire::Reply;
 
 /// The page size a request asks for with `Sforce-Query-Options: batchSize=N` (200 to 2,000).
@@ -33,13 +33,15 @@ fn page(ctx: &Ctx, query_id: &str, rows: &[Value], offset: usize, batch: usize) 
     out
 }
 
-/// Runs a query and answers its first page. (`queryAll` comes here too: SOQL sees no recycle
-/// bin in the emulator.)
-pub fn run(org: &Org, ctx: &Ctx, q: Option<&str>) -> Result<Reply, ApiError> {
+/// Runs a query and answers its first page; `with_deleted` for `queryAll`, which also
+/// returns deleted records.
+pub fn run(org: &Org, ctx: &Ctx, q: Option<&str>, with_deleted: bool) -> Result<Reply, ApiError> {
     let q = q.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
         ApiError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
-    let rows = soql::execute(org, q, &ctx.version)
+    let all = WithDeleted(org);
+    let catalog: &dyn soql::Catalog = if with_deleted { &all } else { org };
+    let rows = soql::execute(catalog, q, &ctx.version)
         .map_err(|e| ApiError::bad_request(e.error_code, e.message))?;
     if let Some(count) = rows.count {
         return Ok(Reply::json(

@@ -3,6 +3,8 @@
 //! endpoints.
 
 use serde_json::Value;
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
 
 use super::data::{self, Call, Ctx};
 use super::error::ApiError;
@@ -11,7 +13,7 @@ use super::html;
 use super::oauth;
 use super::query;
 use super::shared::Shared;
-use super::wire::{Reply, Req};
+use super::wire::{self, Reply, Req};
 
 /// What the server does with a request.
 pub enum Outcome {
@@ -27,6 +29,11 @@ pub fn delayed(path: &str) -> bool {
 
 pub fn route(shared: &Shared, req: &Req) -> Outcome {
     let path = req.path.as_str();
+    // `/services/oauth2/token/` is the token endpoint too.
+    let path = match path.strip_suffix('/') {
+        Some(oauth) if oauth.starts_with("/services/oauth2/") => oauth,
+        _ => path,
+    };
     let reply = match (req.method.as_str(), path) {
         ("GET", "/") => Reply::raw(
             200,
@@ -85,9 +92,8 @@ fn admin_convert(shared: &Shared, req: &Req) -> Reply {
 
 /// The user behind the request's access token, or the 401 Salesforce gives.
 fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
-    let header = req.header("authorization").ok_or_else(ApiError::session)?;
-    let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
-    if !(scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")) {
+    let (scheme, token) = req.authorization().ok_or_else(ApiError::session)?;
+    if !wire::is_bearer(scheme) {
         return Err(ApiError::new(
             401,
             "INVALID_AUTH_HEADER",
@@ -97,7 +103,7 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
     shared
         .auth
         .lock()
-        .session_user(token.trim())
+        .session_user(token)
         .map(str::to_string)
         .ok_or_else(ApiError::session)
 }
@@ -108,22 +114,30 @@ fn data_request(shared: &Shared, req: &Req) -> Outcome {
     let Some(version) = data::version(version) else {
         return Outcome::Reply(Reply::error(&ApiError::not_found()));
     };
-    let write = matches!(req.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
-    // Only a request that reached its handler can have been applied.
-    let (reply, handled) = match answer(shared, req, version, path) {
-        Ok(reply) => (reply, true),
-        Err(e) => (Reply::error(&e), false),
-    };
-    if write && handled {
-        shared.mark_dirty();
-        if shared.faults.take_drop() {
-            return Outcome::Drop;
+    let reply = match answer(shared, req, version, path) {
+        Ok(Answer { reply, changed }) => {
+            // Only a write that changed the org can be "applied, then dropped": a refused or
+            // failed one (400, 404, 300, all of a collection refused) applied nothing.
+            if changed {
+                shared.mark_dirty();
+                if shared.faults.take_drop() {
+                    return Outcome::Drop;
+                }
+            }
+            reply
         }
-    }
+        Err(e) => Reply::error(&e),
+    };
     Outcome::Reply(reply.with_header("Sforce-Limit-Info", shared.usage.header()))
 }
 
-fn answer(shared: &Shared, req: &Req, version: String, path: &str) -> Result<Reply, ApiError> {
+/// A data request's reply, and whether it changed the org.
+struct Answer {
+    reply: Reply,
+    changed: bool,
+}
+
+fn answer(shared: &Shared, req: &Req, version: String, path: &str) -> Result<Answer, ApiError> {
     let user_id = authenticate(shared, req)?;
     if let Some(failure) = shared.faults.take_failure() {
         return Err(failure);
@@ -144,9 +158,13 @@ fn answer(shared: &Shared, req: &Req, version: String, path: &str) -> Result<Rep
             .is_some_and(|h| h.replace(' ', "").eq_ignore_ascii_case("allowSave=true")),
         batch_size: query::batch_size(req.header("sforce-query-options"), shared.batch_size),
         in_composite: false,
+        if_modified_since: req
+            .header("if-modified-since")
+            .and_then(|date| OffsetDateTime::parse(date, &Rfc2822).ok()),
     };
     let mut org = shared.org.lock();
-    Ok(data::handle(
+    let before = org.changes();
+    let reply = data::handle(
         &mut org,
         &ctx,
         &Call {
@@ -155,5 +173,9 @@ fn answer(shared: &Shared, req: &Req, version: String, path: &str) -> Result<Rep
             query: &req.query,
             body: body.as_ref(),
         },
-    ))
+    );
+    Ok(Answer {
+        reply,
+        changed: org.changes() != before,
+    })
 }

@@ -1,9 +1,12 @@
 //! The seed file: `{"customFields": [...], "records": [{"type": "User", "Email": "...", ...}]}`.
-//! The first User is the one who logs in (a demo admin is made when there is none).
+//! The first User is the one who logs in (a demo admin is made when there is none). A User may
+//! carry a `Password` (kept apart from its fields) for the username-password grant; without
+//! one its password is [`oauth::DEMO_PASSWORD`].
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::oauth;
 use super::rules::Writer;
 use super::schema::CustomField;
 use super::store::Org;
@@ -53,6 +56,11 @@ pub fn ensure_login_user(org: &mut Org) -> Result<(), String> {
 }
 
 fn create_user(org: &mut Org, mut fields: Map<String, Value>) -> Result<String, String> {
+    let password = match fields.shift_remove("Password") {
+        None => None,
+        Some(Value::String(p)) => Some(p),
+        Some(_) => return Err("Password must be a string".into()),
+    };
     fill_user(&mut fields);
     let id = org.next_id("005");
     let id = fields
@@ -71,6 +79,10 @@ fn create_user(org: &mut Org, mut fields: Map<String, Value>) -> Result<String, 
             },
         )
         .map_err(|e| e.message)?;
+    if let Some(password) = password {
+        org.passwords
+            .insert(created.clone(), oauth::password_digest(&password));
+    }
     if org.login_user.is_empty() {
         org.login_user = created.clone();
     }

@@ -172,8 +172,14 @@ async fn serve(
                 .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
         })
         .collect();
+    // HEAD is answered as GET: hyper then sends the headers (Content-Length too) and no body.
+    let method = if parts.method == hyper::Method::HEAD {
+        hyper::Method::GET
+    } else {
+        parts.method
+    };
     let req = Req {
-        method: parts.method.as_str().to_string(),
+        method: method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         query: parts
             .uri

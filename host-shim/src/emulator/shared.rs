@@ -42,6 +42,9 @@ impl Cursors {
     }
 }
 
+/// Lock order: code holding two of these locks at once takes `org` first (then `auth`, or
+/// `cursors` while answering a query); the data-file writer holds `org` and `auth` together,
+/// so taking `auth` before `org` can deadlock with it.
 pub struct Shared {
     /// `http://127.0.0.1:PORT`: login host, instance URL and identity host at once.
     pub base_url: String,

@@ -162,7 +162,7 @@ pub fn route(
             Ok(Reply::json(201, save_result(&id, None))
                 .with_header("Location", record_url(&ctx.version, &obj.name, &id)))
         }
-        ("GET", ["describe"]) => Ok(Reply::json(200, describe(org, ctx, &obj))),
+        ("GET", ["describe"]) => Ok(unless_unmodified(org, ctx, || describe(org, ctx, &obj))),
         (_, ["describe"]) | (_, []) => {
             Err(ApiError::method_not_allowed(call.method, "GET,HEAD,POST"))
         }
@@ -277,18 +277,26 @@ fn object_summary(ctx: &Ctx, obj: &ObjectDef) -> Value {
     })
 }
 
+/// A describe answer, or 304 with no body when the request's `If-Modified-Since` is no older
+/// than the schema (salesforce-api.md §2.8).
+fn unless_unmodified(org: &Org, ctx: &Ctx, describe: impl FnOnce() -> Value) -> Reply {
+    match ctx.if_modified_since {
+        Some(since) if since >= org.schema_changed => Reply::empty(304),
+        _ => Reply::json(200, describe()),
+    }
+}
+
 /// `GET /sobjects`.
 pub fn describe_global(org: &Org, ctx: &Ctx) -> Reply {
-    let objects: Vec<Value> = org
-        .schema
-        .objects
-        .iter()
-        .map(|o| object_summary(ctx, o))
-        .collect();
-    Reply::json(
-        200,
-        json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}),
-    )
+    unless_unmodified(org, ctx, || {
+        let objects: Vec<Value> = org
+            .schema
+            .objects
+            .iter()
+            .map(|o| object_summary(ctx, o))
+            .collect();
+        json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
+    })
 }
 
 /// `GET /sobjects/{object}`: the summary and recent items.

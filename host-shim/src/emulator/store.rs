@@ -27,6 +27,11 @@ pub fn now_datetime() -> String {
         .unwrap_or_default()
 }
 
+fn now_to_the_second() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
 /// A record's URL: `/services/data/v62.0/sobjects/Lead/00Q…`.
 pub fn record_url(version: &str, object: &str, id: &str) -> String {
     format!("/services/data/{version}/sobjects/{object}/{id}")
@@ -86,6 +91,12 @@ pub struct Org {
     pub login_user: String,
     /// Custom fields added to the standard schema (kept for the data file).
     pub custom_fields: Vec<CustomField>,
+    /// When the schema last changed (start, or a custom field added), to the second, as
+    /// HTTP dates count: describe's `If-Modified-Since` compares with it.
+    pub schema_changed: OffsetDateTime,
+    /// Seeded Users' password digests by User Id ([`super::oauth::password_digest`]), for the
+    /// username-password grant; not a field, so no API call ever shows one.
+    pub passwords: HashMap<String, String>,
     pub tables: HashMap<String, Table>,
     /// Blob fields (ContentVersion.VersionData, Attachment.Body) by record Id.
     pub blobs: HashMap<String, Vec<u8>>,
@@ -95,6 +106,8 @@ pub struct Org {
     pub case_number: u64,
     pub duplicate_rules: DuplicateRules,
     journal: Option<Vec<Undo>>,
+    /// Rows and blobs written and not rolled back: whether a request changed anything.
+    changes: u64,
     /// Live records by (object, field) and lower-cased value, for the fields [`Org::find`]
     /// looks up often: external IDs and the duplicate-rule keys.
     index: HashMap<(String, String), HashMap<String, Vec<String>>>,
@@ -107,12 +120,15 @@ impl Org {
             org_id: ids::make("00D", 1),
             login_user: String::new(),
             custom_fields: Vec::new(),
+            schema_changed: now_to_the_second(),
+            passwords: HashMap::new(),
             tables: HashMap::new(),
             blobs: HashMap::new(),
             seq: 0,
             case_number: 1000,
             duplicate_rules: DuplicateRules::None,
             journal: None,
+            changes: 0,
             index: HashMap::new(),
         }
     }
@@ -121,6 +137,7 @@ impl Org {
     pub fn add_custom_field(&mut self, field: CustomField) -> Result<(), String> {
         Arc::make_mut(&mut self.schema).add_custom_field(&field)?;
         self.custom_fields.push(field);
+        self.schema_changed = now_to_the_second();
         Ok(())
     }
 
@@ -155,8 +172,18 @@ impl Org {
             .map(|row| &row.record)
     }
 
+    /// Every record of an object, deleted ones too (`IsDeleted` true), in creation order.
+    pub fn all_records(&self, object: &str) -> impl Iterator<Item = &Record> {
+        self.tables
+            .get(object)
+            .into_iter()
+            .flat_map(|t| t.order.iter().filter_map(|id| t.rows.get(id)))
+            .map(|row| &row.record)
+    }
+
     /// Writes a row, remembering the old one when a transaction is open.
     pub fn put(&mut self, object: &str, id: &str, row: Row) {
+        self.changes += 1;
         self.index_row(object, id, Some(&row));
         let table = self.tables.entry(object.to_string()).or_default();
         let before = table.rows.insert(id.to_string(), row);
@@ -174,6 +201,7 @@ impl Org {
 
     /// Stores a record's blob, remembering the old one when a transaction is open.
     pub fn put_blob(&mut self, id: &str, bytes: Vec<u8>) {
+        self.changes += 1;
         let before = self.blobs.insert(id.to_string(), bytes);
         if let Some(journal) = &mut self.journal {
             journal.push(Undo::Blob {
@@ -181,6 +209,12 @@ impl Org {
                 before,
             });
         }
+    }
+
+    /// A count that moves with every write that stays (a rolled-back one moves it back): equal
+    /// before and after a request when that request changed nothing.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Whether [`Org::find`] answers `object.field` from the index.
@@ -262,6 +296,7 @@ impl Org {
             (Some(mark), Some(journal)) => journal.split_off(mark.min(journal.len())),
             _ => self.journal.take().unwrap_or_default(),
         };
+        self.changes -= undos.len() as u64;
         for undo in undos.into_iter().rev() {
             match undo {
                 Undo::Blob {
@@ -366,6 +401,36 @@ impl Catalog for Org {
 
     fn record_by_id(&self, id: &str) -> Option<(String, &Record)> {
         self.live(id).map(|(o, r)| (o.to_string(), r))
+    }
+}
+
+/// The org as `queryAll` sees it: the queried object's deleted rows too (salesforce-api.md
+/// §2.9). Parents and semi-joins still see live records only.
+pub struct WithDeleted<'a>(pub &'a Org);
+
+impl Catalog for WithDeleted<'_> {
+    fn object(&self, name: &str) -> Option<String> {
+        self.0.object(name)
+    }
+
+    fn field(&self, object: &str, field: &str) -> Option<FieldInfo> {
+        self.0.field(object, field)
+    }
+
+    fn parent_relationship(&self, object: &str, relationship: &str) -> Option<FieldInfo> {
+        self.0.parent_relationship(object, relationship)
+    }
+
+    fn child_relationship(&self, object: &str, relationship: &str) -> Option<(String, String)> {
+        self.0.child_relationship(object, relationship)
+    }
+
+    fn records(&self, object: &str) -> Vec<&Record> {
+        self.0.all_records(object).collect()
+    }
+
+    fn record_by_id(&self, id: &str) -> Option<(String, &Record)> {
+        self.0.record_by_id(id)
     }
 }
 

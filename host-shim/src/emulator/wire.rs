@@ -32,6 +32,21 @@ impl Req {
         param(&self.query, name)
     }
 
+    /// The `Authorization` header as (scheme, credentials). Schemes are case-insensitive
+    /// (RFC 9110 §11.1): callers compare them with `eq_ignore_ascii_case`.
+    pub fn authorization(&self) -> Option<(&str, &str)> {
+        let header = self.header("authorization")?.trim();
+        let (scheme, credentials) = header.split_once(' ').unwrap_or((header, ""));
+        Some((scheme, credentials.trim()))
+    }
+
+    /// The access token of `Authorization: Bearer …` (or Salesforce's older `OAuth …`).
+    pub fn bearer_token(&self) -> Option<&str> {
+        self.authorization()
+            .filter(|(scheme, _)| is_bearer(scheme))
+            .map(|(_, token)| token)
+    }
+
     /// The body as form fields (`application/x-www-form-urlencoded`).
     pub fn form(&self) -> Vec<(String, String)> {
         parse_form(&self.body)
@@ -41,6 +56,11 @@ impl Req {
     pub fn json(&self) -> Result<Value, ApiError> {
         parse_json(&self.body)
     }
+}
+
+/// `Bearer` or `OAuth`, in any case: the schemes Salesforce takes for an access token.
+pub fn is_bearer(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")
 }
 
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {

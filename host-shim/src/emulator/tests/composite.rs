@@ -12,6 +12,20 @@ fn sub(method: &str, url: &str, reference: &str, body: Option<Value>) -> Value {
     s
 }
 
+/// `n` query subrequests, `q0`, `q1`...
+fn query_subs(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            sub(
+                "GET",
+                "/query?q=SELECT+Id+FROM+Lead",
+                &format!("q{i}"),
+                None,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn composite_runs_subrequests_with_references_as_one_call() {
     let org = Org::start();
@@ -108,16 +122,7 @@ fn composite_limits() {
         Some(&json!({"compositeRequest": many})),
     );
     assert_eq!(r.status, 400);
-    let queries: Vec<Value> = (0..6)
-        .map(|i| {
-            sub(
-                "GET",
-                "/query?q=SELECT+Id+FROM+Lead",
-                &format!("q{i}"),
-                None,
-            )
-        })
-        .collect();
+    let queries = query_subs(6);
     let r = org.send(
         "POST",
         &format!("{V}/composite"),
@@ -386,4 +391,99 @@ fn rollback_restores_blobs() {
             .body,
         "new"
     );
+}
+
+#[test]
+fn composite_takes_exactly_25_subrequests_and_5_queries() {
+    let org = Org::start();
+    let mut subs = query_subs(5);
+    subs.extend((5..25).map(|i| {
+        sub(
+            "POST",
+            "/sobjects/Lead",
+            &format!("l{i}"),
+            Some(json!({"LastName": format!("L{i}"), "Company": "C"})),
+        )
+    }));
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite"),
+        Some(&json!({"compositeRequest": subs})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let statuses: Vec<u64> = r.json()["compositeResponse"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .filter_map(|s| s["httpStatusCode"].as_u64())
+        .collect();
+    assert_eq!(statuses, [[200; 5].as_slice(), &[201; 20]].concat());
+    assert_eq!(org.emulator.records("Lead").len(), 20);
+    assert_eq!(org.emulator.api_calls(), 1);
+}
+
+#[test]
+fn collections_retrieve_by_post_delete_all_or_none_and_the_id_limit() {
+    let org = Org::start();
+    let a = org.create("Account", json!({"Name": "A"}));
+    let b = org.create("Account", json!({"Name": "B"}));
+    let missing = "001000000000099AAA";
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite/sobjects/Account"),
+        Some(&json!({"ids": [&b, missing, &a], "fields": ["Id", "Name"]})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let records = r.json();
+    assert_eq!(
+        (&records[0]["Name"], &records[1], &records[2]["Id"]),
+        (&json!("B"), &Value::Null, &json!(a))
+    );
+    assert_eq!(records[0]["attributes"]["type"], "Account");
+
+    // allOrNone: one bad id keeps every record.
+    let r = org.send(
+        "DELETE",
+        &format!("{V}/composite/sobjects?ids={a},{missing}&allOrNone=true"),
+        None,
+    );
+    let results = r.json();
+    assert_eq!(
+        (
+            results[0]["errors"][0]["statusCode"].as_str(),
+            results[1]["errors"][0]["statusCode"].as_str()
+        ),
+        (
+            Some("ALL_OR_NONE_OPERATION_ROLLED_BACK"),
+            Some("INVALID_CROSS_REFERENCE_KEY")
+        )
+    );
+    assert_eq!(org.emulator.records("Account").len(), 2);
+    let r = org.send(
+        "DELETE",
+        &format!("{V}/composite/sobjects?ids={a},{b}&allOrNone=true"),
+        None,
+    );
+    assert!(r
+        .json()
+        .as_array()
+        .is_some_and(|r| r.iter().all(|i| i["success"] == true)));
+    assert!(org.emulator.records("Account").is_empty());
+
+    let ids: Vec<String> = (0..201).map(|_| a.clone()).collect();
+    let r = org.send(
+        "DELETE",
+        &format!("{V}/composite/sobjects?ids={}", ids.join(",")),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "EXCEEDED_ID_LIMIT".to_string())
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/composite/sobjects/Account"),
+        Some(&json!({"ids": ids, "fields": ["Name"]})),
+    );
+    assert_eq!(r.error_code(), "EXCEEDED_ID_LIMIT");
 }

@@ -892,3 +892,88 @@ fn files_make_documents_links_and_blobs() {
     );
     assert_eq!(r.status, 400, "an Attachment can't be linked: {}", r.body);
 }
+
+#[test]
+fn describe_answers_304_when_the_schema_is_not_newer() {
+    use time::format_description::well_known::Rfc2822;
+    let org = Org::start();
+    // Clients send RFC 7231 dates: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    let http_date =
+        |t: time::OffsetDateTime| t.format(&Rfc2822).expect("date").replace("+0000", "GMT");
+    let since = |date: &str| {
+        let describe = org.send_with(
+            "GET",
+            &format!("{V}/sobjects/Lead/describe"),
+            None,
+            &[("If-Modified-Since", date)],
+        );
+        let global = org.send_with(
+            "GET",
+            &format!("{V}/sobjects/"),
+            None,
+            &[("If-Modified-Since", date)],
+        );
+        assert_eq!(describe.status, global.status, "{date}");
+        if describe.status == 304 {
+            assert_eq!((describe.body.as_str(), global.body.as_str()), ("", ""));
+        }
+        describe.status
+    };
+    let now = http_date(time::OffsetDateTime::now_utc());
+    assert_eq!(since(&now), 304);
+    assert_eq!(since("Sat, 01 Jan 2000 00:00:00 GMT"), 200);
+    assert_eq!(since("not a date"), 200);
+    // A custom field added later is a change.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    org.emulator
+        .seed(&chat_id_seed(json!([])))
+        .expect("custom field");
+    assert_eq!(since(&now), 200);
+    let later = http_date(time::OffsetDateTime::now_utc());
+    assert_eq!(since(&later), 304);
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let org = Org::start();
+    let lead = org.create("Lead", json!({"LastName": "Head", "Company": "C"}));
+    for path in [
+        format!("{V}/sobjects/Lead/{lead}"),
+        format!("{V}/sobjects/Lead/describe"),
+        format!("{V}/sobjects/Lead"),
+        format!("{V}/limits"),
+    ] {
+        let get = org.get(&path);
+        let head = org.send("HEAD", &path, None);
+        assert_eq!((head.status, head.body.as_str()), (200, ""), "{path}");
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{path}"
+        );
+        assert_eq!(head.header("content-type"), get.header("content-type"));
+    }
+    // The connection stays usable after a HEAD (no stray body on it).
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+}
+
+#[test]
+fn the_latest_alias_and_trailing_slashes() {
+    let org = Org::start();
+    let resources = org.get("/services/data/latest/").json();
+    assert_eq!(resources["sobjects"], format!("{V}/sobjects").as_str());
+    assert_eq!(
+        org.get("/services/data/latest/sobjects/Lead/describe")
+            .json()["name"],
+        "Lead"
+    );
+    let global = org.get(&format!("{V}/sobjects/"));
+    assert_eq!(global.status, 200);
+    assert!(global.json()["sobjects"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|o| o["name"] == "Lead")));
+    assert_eq!(
+        org.get("/services/data/v63.0/limits").error_code(),
+        "NOT_FOUND"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{raw, Org, V};
+use super::{chat_id_seed, raw, Org, V};
 use crate::emulator::{DuplicateRules, EmulatorOptions, FaultKind};
 
 #[test]
@@ -56,15 +56,22 @@ fn token_faults() {
     );
     let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
     org.emulator.revoke_refresh_tokens();
+    assert_eq!(
+        refresh_with(&org, &refresh).json()["error"],
+        "invalid_grant"
+    );
+}
+
+/// The demo app's refresh grant with `refresh`.
+fn refresh_with(org: &Org, refresh: &str) -> super::Resp {
     let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=demo-client&client_secret=demo-secret");
-    let r = raw(
+    raw(
         &org.agent,
         "POST",
         &org.url("/services/oauth2/token"),
         Some(body.into_bytes()),
         &[("Content-Type", "application/x-www-form-urlencoded".into())],
-    );
-    assert_eq!(r.json()["error"], "invalid_grant");
+    )
 }
 
 #[test]
@@ -244,4 +251,197 @@ fn duplicate_rules_alert_or_block() {
             .status,
         201
     );
+}
+
+/// Sends one request on its own connection (`Connection: close`): its status, or `None` when
+/// the connection closed with no answer.
+fn status_or_dropped(org: &Org, method: &str, path: &str, body: &serde_json::Value) -> Option<u16> {
+    let addr = org.emulator.base_url().trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = body.to_string();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        org.token,
+        body.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("closed, not timed out");
+    let status = answer.split(' ').nth(1)?;
+    Some(status.parse().expect("a status code"))
+}
+
+#[test]
+fn only_a_write_that_changed_the_org_is_dropped() {
+    let org = Org::seeded(chat_id_seed(json!([
+        {"type": "Lead", "LastName": "Twin", "Company": "C", "Chat_Id__c": "twin"},
+        {"type": "Lead", "LastName": "Twin", "Company": "C", "Chat_Id__c": "TWIN"},
+    ])));
+    let lead = org.create("Lead", json!({"LastName": "Kept", "Company": "C"}));
+    let deleted = org.create("Lead", json!({"LastName": "Gone", "Company": "C"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Lead/{deleted}"), None)
+            .status,
+        204
+    );
+    org.emulator.drop_after_write(1);
+    let leads = || org.emulator.records("Lead");
+    let before = leads();
+    let missing = "00Q000000000099AAA";
+    let refused = json!({"allOrNone": true, "records": [
+        {"attributes": {"type": "Lead"}, "LastName": "Fine", "Company": "C"},
+        {"attributes": {"type": "Lead"}, "LastName": "No company"},
+    ]});
+    let halted = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "POST", "url": format!("{V}/sobjects/Lead"), "referenceId": "ok", "body": {"LastName": "Fine", "Company": "C"}},
+        {"method": "PATCH", "url": format!("{V}/sobjects/Lead/{missing}"), "referenceId": "bad", "body": {"Title": "x"}},
+    ]});
+    for (method, path, body, status) in [
+        (
+            "POST",
+            format!("{V}/sobjects/Lead"),
+            json!({"LastName": "No company"}),
+            400,
+        ),
+        (
+            "PATCH",
+            format!("{V}/sobjects/Lead/{missing}"),
+            json!({"Title": "x"}),
+            404,
+        ),
+        (
+            "DELETE",
+            format!("{V}/sobjects/Lead/{deleted}"),
+            json!({}),
+            404,
+        ),
+        (
+            "PATCH",
+            format!("{V}/sobjects/Lead/Chat_Id__c/twin"),
+            json!({"Title": "x"}),
+            300,
+        ),
+        ("POST", format!("{V}/composite/sobjects"), refused, 200),
+        ("POST", format!("{V}/composite"), halted, 200),
+        ("GET", format!("{V}/sobjects/Lead/{lead}"), json!({}), 200),
+    ] {
+        assert_eq!(
+            status_or_dropped(&org, method, &path, &body),
+            Some(status),
+            "{method} {path} changed nothing: answered"
+        );
+    }
+    assert_eq!(leads(), before, "nothing was applied");
+    assert_eq!(org.emulator.dropped_writes(), 0);
+
+    // Each kind of write that changes the org is applied, then left unanswered.
+    let create =
+        json!({"records": [{"attributes": {"type": "Lead"}, "LastName": "Batch", "Company": "C"}]});
+    let composite = json!({"compositeRequest": [
+        {"method": "PATCH", "url": format!("{V}/sobjects/Lead/{lead}"), "referenceId": "p", "body": {"Title": "Composite"}},
+    ]});
+    let writes = [
+        (
+            "PATCH",
+            format!("{V}/sobjects/Lead/{lead}"),
+            json!({"Title": "Patched"}),
+        ),
+        ("POST", format!("{V}/composite/sobjects"), create),
+        ("POST", format!("{V}/composite"), composite),
+        ("DELETE", format!("{V}/sobjects/Lead/{lead}"), json!({})),
+    ];
+    for (n, (method, path, body)) in writes.into_iter().enumerate() {
+        org.emulator.drop_after_write(1);
+        assert_eq!(
+            status_or_dropped(&org, method, &path, &body),
+            None,
+            "{method} {path}"
+        );
+        assert_eq!(org.emulator.dropped_writes(), n as u32 + 1);
+    }
+    let names: Vec<String> = org
+        .emulator
+        .records("Lead")
+        .iter()
+        .map(|l| l["LastName"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(names.contains(&"Batch".to_string()), "{names:?}");
+    assert!(!names.contains(&"Kept".to_string()), "deleted: {names:?}");
+    let kept = org.get(&format!(
+        "{V}/queryAll?q=SELECT+Title+FROM+Lead+WHERE+Id='{lead}'"
+    ));
+    assert_eq!(kept.json()["records"][0]["Title"], "Composite");
+}
+
+#[test]
+fn every_fault_key_over_http() {
+    let org = Org::start();
+    let post = |body: serde_json::Value| {
+        let r = raw(
+            &org.agent,
+            "POST",
+            &org.url("/__emulator/faults"),
+            Some(body.to_string().into_bytes()),
+            &[],
+        );
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+    };
+    let limits = || org.get(&format!("{V}/limits"));
+
+    post(json!({"apiUsed": 40}));
+    assert_eq!(
+        limits().header("sforce-limit-info"),
+        Some("api-usage=41/15000")
+    );
+
+    post(json!({"latencyMs": 300}));
+    let started = Instant::now();
+    limits();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    post(json!({"latencyMs": 0}));
+
+    post(json!({"duplicateRules": "block"}));
+    let lead = json!({"LastName": "D", "Company": "C", "Email": "d@example.com"});
+    org.create("Lead", lead.clone());
+    let r = org.send("POST", &format!("{V}/sobjects/Lead"), Some(&lead));
+    assert_eq!(r.error_code(), "DUPLICATES_DETECTED");
+    post(json!({"duplicateRules": "none"}));
+    org.create("Lead", lead);
+
+    post(json!({"dropAfterWrite": 1}));
+    let body = json!({"LastName": "Dropped", "Company": "C"});
+    assert_eq!(
+        status_or_dropped(&org, "POST", &format!("{V}/sobjects/Lead"), &body),
+        None
+    );
+    assert_eq!(org.emulator.dropped_writes(), 1);
+
+    let authorize = "/services/oauth2/authorize?response_type=code&client_id=demo-client&redirect_uri=http://127.0.0.1:9/cb&state=s";
+    post(json!({"denyAuthorization": true}));
+    let denied = raw(&org.agent, "GET", &org.url(authorize), None, &[]);
+    let location = denied.header("location").unwrap_or_default();
+    assert!(
+        location.starts_with("http://127.0.0.1:9/cb?error=access_denied"),
+        "{location}"
+    );
+    post(json!({"denyAuthorization": false}));
+    let approved = raw(&org.agent, "GET", &org.url(authorize), None, &[]);
+    assert!(approved
+        .header("location")
+        .unwrap_or_default()
+        .contains("?code="));
+
+    let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
+    post(json!({"revokeRefreshTokens": true}));
+    assert_eq!(
+        refresh_with(&org, &refresh).json()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(limits().status, 401, "its sessions went with it");
 }

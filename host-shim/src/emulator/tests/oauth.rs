@@ -83,6 +83,11 @@ fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
 }
 
 fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
+    exchange_at(emulator, "/services/oauth2/token", code, extra)
+}
+
+/// The demo app's code exchange, posted to `path`.
+fn exchange_at(emulator: &Emulator, path: &str, code: &str, extra: &[(&str, &str)]) -> Resp {
     let mut pairs = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -91,7 +96,17 @@ fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
         ("redirect_uri", CALLBACK),
     ];
     pairs.extend_from_slice(extra);
-    post_form(emulator, "/services/oauth2/token", &pairs, &[])
+    post_form(emulator, path, &pairs, &[])
+}
+
+/// An object's keys, in order.
+fn keys(object: &serde_json::Value) -> Vec<&str> {
+    object
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 fn assert_oauth_error(r: &Resp, error: &str, description: &str) {
@@ -120,14 +135,8 @@ fn web_server_flow_gives_salesforce_token_responses() {
         false,
         "token",
     );
-    let keys: Vec<&str> = token
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&token),
         [
             "access_token",
             "refresh_token",
@@ -414,7 +423,7 @@ fn token_endpoint_checks_client_redirect_pkce_and_expiry() {
         &post_form(
             &emulator,
             "/services/oauth2/token",
-            &[("grant_type", "password")],
+            &[("grant_type", "client_credentials")],
             &[],
         ),
         "unsupported_grant_type",
@@ -605,5 +614,290 @@ fn client_secrets_stay_out_of_debug_output() {
     assert!(
         shown.contains("app") && !shown.contains("s3cret-value"),
         "{shown}"
+    );
+}
+
+fn basic(id: &str, secret: &str) -> (&'static str, String) {
+    (
+        "Authorization",
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+    )
+}
+
+#[test]
+fn the_code_grant_takes_the_client_by_basic_auth() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let grant = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("redirect_uri", CALLBACK.to_string()),
+        ]
+    };
+    let send = |code: &str, auth: (&str, String)| {
+        let pairs = grant(code);
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&emulator, "/services/oauth2/token", &refs, &[auth])
+    };
+    let r = send(
+        &code_for(&emulator, &[]),
+        basic("demo-client", "demo-secret"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["access_token"].is_string());
+    // The scheme is case-insensitive; the secret is not.
+    let (name, value) = basic("demo-client", "demo-secret");
+    let lower = (name, value.replacen("Basic", "basic", 1));
+    assert_eq!(send(&code_for(&emulator, &[]), lower).status, 200);
+    assert_oauth_error(
+        &send(
+            &code_for(&emulator, &[]),
+            basic("demo-client", "Demo-Secret"),
+        ),
+        "invalid_client",
+        "invalid client credentials",
+    );
+}
+
+#[test]
+fn revoking_an_access_token_ends_that_token_only() {
+    let org = Org::start();
+    let refresh = org.emulator.issue_tokens().refresh_token.expect("refresh");
+    assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+    let r = post_form(
+        &org.emulator,
+        "/services/oauth2/revoke",
+        &[("token", &org.token)],
+        &[],
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+    assert_eq!(
+        org.get(&format!("{V}/limits")).error_code(),
+        "INVALID_SESSION_ID"
+    );
+    // Its refresh token lives on.
+    let r = post_form(
+        &org.emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn oauth_endpoints_take_a_trailing_slash_and_bearer_in_any_case() {
+    let emulator = Emulator::start(EmulatorOptions::default()).expect("start");
+    let code = code_for(&emulator, &[]);
+    let r = exchange_at(&emulator, "/services/oauth2/token/", &code, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json();
+    let access = token["access_token"].as_str().expect("access");
+    let identity = token["id"].as_str().expect("id");
+    for scheme in ["bearer", "BEARER", "Bearer", "oauth"] {
+        let auth = [("Authorization", format!("{scheme} {access}"))];
+        let info = raw(
+            &agent(),
+            "GET",
+            &format!("{}/services/oauth2/userinfo/", emulator.base_url()),
+            None,
+            &auth,
+        );
+        assert_eq!(info.status, 200, "{scheme}: {}", info.body);
+        assert_eq!(raw(&agent(), "GET", identity, None, &auth).status, 200);
+    }
+}
+
+#[test]
+fn a_public_app_exchanges_codes_without_a_secret() {
+    let emulator = Emulator::start(EmulatorOptions {
+        clients: vec![ClientApp::public("mobile-app"), ClientApp::demo()],
+        ..EmulatorOptions::default()
+    })
+    .expect("start");
+    let verifier = "a-verifier-of-the-public-client-0123456789-abcdefgh";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let code = |client: &str| {
+        let pairs = redirect_params(&authorize(
+            &emulator,
+            &[
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", CALLBACK),
+                ("code_challenge", &challenge),
+            ],
+        ));
+        param(&pairs, "code").expect("code").to_string()
+    };
+    let exchange_as = |client: &str, code: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", client),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+        ];
+        pairs.extend_from_slice(extra);
+        post_form(&emulator, "/services/oauth2/token", &pairs, &[])
+    };
+    let r = exchange_as("mobile-app", &code("mobile-app"), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let refresh = r.json()["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let r = post_form(
+        &emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", "mobile-app"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A secret sent by a public client must still be right; an app that requires its
+    // secret (the default, salesforce-api.md §1.5) refuses a request without it.
+    assert_oauth_error(
+        &exchange_as(
+            "mobile-app",
+            &code("mobile-app"),
+            &[("client_secret", "guess")],
+        ),
+        "invalid_client",
+        "invalid client credentials",
+    );
+    assert_oauth_error(
+        &exchange_as("demo-client", &code("demo-client"), &[]),
+        "invalid_client",
+        "invalid client credentials",
+    );
+    // The username-password grant always needs the secret.
+    assert_oauth_error(
+        &post_form(
+            &emulator,
+            "/services/oauth2/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", "mobile-app"),
+                ("username", "admin@example.com"),
+                ("password", crate::emulator::oauth::DEMO_PASSWORD),
+            ],
+            &[],
+        ),
+        "invalid_client",
+        "invalid client credentials",
+    );
+}
+
+fn password_grant(emulator: &Emulator, username: &str, password: &str) -> Resp {
+    post_form(
+        emulator,
+        "/services/oauth2/token",
+        &[
+            ("grant_type", "password"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+            ("username", username),
+            ("password", password),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn the_password_grant_logs_in_seeded_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("org.json");
+    let options = || EmulatorOptions {
+        data_file: Some(data.clone()),
+        seed: Some(
+            crate::emulator::SeedFile::from_json(&json!({"records": [
+                {"type": "User", "Email": "ada@example.com", "Password": "engine-1843"},
+                {"type": "User", "Email": "bob@example.com"},
+                {"type": "User", "Email": "gone@example.com", "IsActive": false},
+            ]}))
+            .expect("seed"),
+        ),
+        ..EmulatorOptions::default()
+    };
+    let emulator = Emulator::start(options()).expect("start");
+    let users: Vec<String> = emulator
+        .records("User")
+        .iter()
+        .map(|u| u["Id"].as_str().expect("Id").to_string())
+        .collect();
+
+    // Bob, seeded without a password, has the demo password; usernames match in any case.
+    let r = password_grant(&emulator, "BOB@example.com", "demo-password");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json();
+    assert_eq!(
+        keys(&token),
+        [
+            "access_token",
+            "signature",
+            "instance_url",
+            "id",
+            "token_type",
+            "issued_at"
+        ],
+        "no refresh token from this grant"
+    );
+    assert!(token["id"].as_str().expect("id").ends_with(&users[1]));
+    let access = token["access_token"].as_str().expect("access").to_string();
+    let info = raw(
+        &agent(),
+        "GET",
+        &format!("{}/services/oauth2/userinfo", emulator.base_url()),
+        None,
+        &[("Authorization", format!("Bearer {access}"))],
+    );
+    assert_eq!(info.json()["email"], "bob@example.com");
+
+    let failure = json!({"error": "invalid_grant", "error_description": "authentication failure"});
+    for (user, password) in [
+        ("ada@example.com", "demo-password"),
+        ("ada@example.com", "engine-1844"),
+        ("nobody@example.com", "demo-password"),
+        ("gone@example.com", "demo-password"),
+        ("", ""),
+    ] {
+        let r = password_grant(&emulator, user, password);
+        assert_eq!((r.status, r.json()), (400, failure.clone()), "{user}");
+    }
+    assert_eq!(
+        password_grant(&emulator, "ada@example.com", "engine-1843").status,
+        200
+    );
+    // The password is no field of the record.
+    assert!(emulator.records("User")[0].get("Password").is_none());
+    emulator.stop();
+    let file = std::fs::read_to_string(&data).expect("data file");
+    assert!(!file.contains("engine-1843"), "kept only as a digest");
+
+    // The data file keeps it across a restart.
+    let again = Emulator::start(options()).expect("restart");
+    assert_eq!(
+        password_grant(&again, "ada@example.com", "engine-1843").status,
+        200
+    );
+    assert_eq!(
+        raw(
+            &agent(),
+            "GET",
+            &format!("{}{V}/limits", again.base_url()),
+            None,
+            &[("Authorization", format!("Bearer {access}"))],
+        )
+        .status,
+        200,
+        "sessions survive the restart too"
     );
 }

@@ -394,7 +394,7 @@ fn the_emulator_can_be_shared_across_threads() {
 }
 
 #[test]
-fn https_on_the_same_port_with_the_self_signed_certificate() {
+fn https_on_the_same_port_with_the_emulator_authority() {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
     let org = Org::start();
     let pem = org.emulator.tls_cert_pem().as_bytes().to_vec();
@@ -431,4 +431,47 @@ fn https_on_the_same_port_with_the_self_signed_certificate() {
         .get(&format!("{}/services/data/", org.emulator.https_url()))
         .call()
         .is_err());
+}
+
+/// OpenSSL (Python, Node) does not take a self-signed server certificate as its own trust
+/// anchor: the server's certificate is signed by the authority clients trust, which the
+/// server sends after it.
+#[test]
+fn the_https_certificate_is_signed_by_the_authority_clients_trust() {
+    use base64::Engine as _;
+    use std::sync::Arc;
+    use tokio_rustls::rustls::{self, pki_types::CertificateDer, pki_types::ServerName};
+    let org = Org::start();
+    let body: String = org
+        .emulator
+        .tls_cert_pem()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let authority = CertificateDer::from(
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("PEM body"),
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(authority.clone()).expect("a usable root");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").expect("name");
+    let mut tls = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut tcp =
+        std::net::TcpStream::connect(org.emulator.base_url().trim_start_matches("http://"))
+            .expect("connect");
+    while tls.is_handshaking() {
+        tls.complete_io(&mut tcp).expect("handshake verifies");
+    }
+    let chain = tls.peer_certificates().expect("certificates");
+    assert_eq!(chain.len(), 2, "server certificate, then the authority");
+    assert_ne!(chain[0], authority, "not self-signed");
+    assert_eq!(chain[1], authority);
 }

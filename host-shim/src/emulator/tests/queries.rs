@@ -168,3 +168,45 @@ fn query_results_have_the_fixture_shape_for_relationships() {
         format!("{V}/sobjects/Task/{task}").as_str()
     );
 }
+
+#[test]
+fn query_all_returns_deleted_records_and_query_does_not() {
+    let org = Org::start();
+    let kept = org.create("Lead", json!({"LastName": "Kept", "Company": "C"}));
+    let gone = org.create("Lead", json!({"LastName": "Gone", "Company": "C"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Lead/{gone}"), None)
+            .status,
+        204
+    );
+    let soql = "SELECT Id, IsDeleted FROM Lead ORDER BY LastName";
+    let rows = |path: String| -> Vec<(String, Value)> {
+        let page = org.get(&path).json();
+        page["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| {
+                (
+                    r["Id"].as_str().unwrap_or_default().to_string(),
+                    r["IsDeleted"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(rows(q(soql)), vec![(kept.clone(), json!(false))]);
+    let all = q(soql).replace("/query?", "/queryAll?");
+    assert_eq!(
+        rows(all),
+        vec![(gone.clone(), json!(true)), (kept, json!(false))]
+    );
+    let count = |path: String| org.get(&path).json()["totalSize"].clone();
+    let soql = "SELECT COUNT() FROM Lead WHERE IsDeleted = true";
+    assert_eq!(count(q(soql)), 0);
+    assert_eq!(count(q(soql).replace("/query?", "/queryAll?")), 1);
+    // A deleted record is still gone for everything else.
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/{gone}")).error_code(),
+        "ENTITY_IS_DELETED"
+    );
+}
