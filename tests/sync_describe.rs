@@ -59,9 +59,9 @@ fn a_connected_tenants_settings_naming_a_field_the_org_lacks_are_refused_by_name
     assert_eq!(
         refused.strip_prefix("invalid input: ").unwrap(),
         [
-            "identification.contact[1] names a field Contact does not have: \"Emial\"",
-            "field_mapping.Case.Chat_Id__c names a field Case does not have: \"Chat_Id__c\"",
-            "display_fields.Contact[1] names a relationship Contact does not have: \"Acount\"",
+            "identification.contact[1]: Contact has no field \"Emial\"",
+            "field_mapping.Case.Chat_Id__c: Case has no field \"Chat_Id__c\"",
+            "display_fields.Contact[1]: Contact has no relationship \"Acount\"",
         ]
         .join("\n")
     );
@@ -99,7 +99,7 @@ fn settings_given_before_connecting_are_checked_at_connect() {
     assert_eq!(
         status["connection"]["last_error"],
         "the settings name fields the Salesforce org does not have: \
-         identification.contact[0] names a field Contact does not have: \"Emial\""
+         identification.contact[0]: Contact has no field \"Emial\""
     );
 }
 

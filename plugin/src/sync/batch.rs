@@ -28,11 +28,13 @@ use serde_json::{json, Value};
 use super::api::{DataApi, Save, SubRequest, MAX_COLLECTION, MAX_QUERIES};
 use super::describe::KEY_FIELD;
 use super::engine::{
-    account_value, agent_email, empty_only, link_field, object_name, person_value, repair,
-    rule_values, stop_for, stop_for_salesforce, without, Chat, Draft, Job, Phase, Step, Stop,
-    SyncEngine, MAX_REPAIRS,
+    agent_email, stop_for, stop_for_salesforce, Chat, Job, Step, Stop, SyncEngine, MAX_REPAIRS,
 };
-use super::mapping::{self, Fields};
+use super::mapping::Fields;
+use super::plan::{
+    account_value, link_field, match_update, object_name, person_value, repair, rule_values,
+    without, Draft,
+};
 use super::soql_text::quote;
 use crate::salesforce::SalesforceError;
 use crate::settings::{OnMatch, Rule, SyncObject, TenantSettings};
@@ -61,7 +63,7 @@ pub(super) fn deliver<'j>(
     };
     for &job in jobs {
         let chat = engine.chat(tenant, settings, job);
-        match chat.known_activity(job.activity, Phase::Create) {
+        match chat.known_activity(job.activity, job.phase) {
             Ok(Some(done)) => {
                 let outcome = chat.delivered(vec![(done.object, done.id)]);
                 delivery.outcomes.push((job.seq, outcome));
@@ -77,16 +79,15 @@ pub(super) fn deliver<'j>(
                 return declined;
             }
         }
-        let act = chat.activity(job.activity);
-        if act.transcript_file.is_some() || !mapping::parts_of(&job.event).attachments.is_empty() {
+        let mut draft = chat.draft(job.activity, job.phase);
+        if !draft
+            .pending_files(&job.event, &chat.key_value())
+            .is_empty()
+        {
             declined.push(job);
             continue;
         }
-        let mut draft = Draft {
-            act,
-            person: Fields::new(),
-            attach: false,
-        };
+        draft.attach = false;
         let placeholders = match job.person {
             Some(object) => chat.person(object, &mut draft),
             None => Vec::new(),
@@ -159,6 +160,16 @@ enum Sought {
     Person(&'static str),
     Converted,
     Account,
+}
+
+impl Sought {
+    fn label(self) -> &'static str {
+        match self {
+            Sought::Person(object) => object,
+            Sought::Converted => "converted Lead",
+            Sought::Account => "Account",
+        }
+    }
 }
 
 /// One query of the lookups, for the chats in `members`.
@@ -368,7 +379,9 @@ impl<'a> Batch<'a> {
     fn values(&self, sought: Sought, i: usize, rule: &Rule) -> Option<Vec<(String, String)>> {
         match sought {
             Sought::Person(_) | Sought::Converted => self.person_values(i, rule),
-            Sought::Account => rule_values(rule, |f| account_value(&self.items[i].job.event, f)),
+            Sought::Account => rule_values(rule, |f| {
+                account_value(&self.items[i].job.event, self.settings, f)
+            }),
         }
     }
 
@@ -410,11 +423,25 @@ impl<'a> Batch<'a> {
 
     /// Reads each chat's person and Account from the rows found; answers the people to create.
     fn resolve(&mut self, rows: &HashMap<(Sought, usize), Vec<Value>>) -> Vec<NewPerson> {
-        let find = |sought: Sought, r: usize, values: &[(String, String)]| {
-            rows.get(&(sought, r))?
+        // Rows come newest first: the first that matches is the most recently modified.
+        let find = |sought: Sought, r: usize, values: &[(String, String)], chat: &str| {
+            let mut matching = rows
+                .get(&(sought, r))?
                 .iter()
-                .find(|row| matches(row, values))
-                .cloned()
+                .filter(|row| matches(row, values));
+            let first = matching.next()?.clone();
+            let more = matching.count();
+            if more > 0 {
+                log::info!(
+                    "{} {} records match the visitor of {chat} by rule {}; using the most \
+                     recently modified, {}",
+                    more + 1,
+                    sought.label(),
+                    r + 1,
+                    first["Id"]
+                );
+            }
+            Some(first)
         };
         let mut people: Vec<NewPerson> = Vec::new();
         let mut by_visitor: HashMap<String, usize> = HashMap::new();
@@ -425,7 +452,8 @@ impl<'a> Batch<'a> {
             if self.wants_account(i) {
                 self.items[i].account = self.first_account_rule(i).and_then(|r| {
                     let rule = &self.settings.identification.account[r];
-                    let row = find(Sought::Account, r, &self.values(Sought::Account, i, rule)?)?;
+                    let values = self.values(Sought::Account, i, rule)?;
+                    let row = find(Sought::Account, r, &values, &self.items[i].job.event.id)?;
                     row["Id"].as_str().map(str::to_string)
                 });
             }
@@ -438,6 +466,7 @@ impl<'a> Batch<'a> {
                     Sought::Person(object_name(object)),
                     r,
                     &self.person_values(i, rule)?,
+                    &self.items[i].job.event.id,
                 )?;
                 Some(Who::Found {
                     object: object_name(object).into(),
@@ -448,7 +477,7 @@ impl<'a> Batch<'a> {
             let converted = || {
                 let r = self.first_rule(i)?;
                 let values = self.person_values(i, &rules[r])?;
-                let row = find(Sought::Converted, r, &values)?;
+                let row = find(Sought::Converted, r, &values, &self.items[i].job.event.id)?;
                 let contact = row["ConvertedContactId"].as_str()?;
                 log::info!(
                     "the visitor's Lead {} was converted; using its Contact {contact}",
@@ -501,13 +530,13 @@ impl<'a> Batch<'a> {
                 continue;
             };
             let own = item.job.person.map(object_name) == Some(object.as_str());
-            let update = match self.settings.on_match {
-                // A converted Lead's Contact takes no Lead fields.
-                _ if !own => Fields::new(),
-                OnMatch::Keep => Fields::new(),
-                OnMatch::Overwrite => without(&item.draft.person, &item.placeholders),
-                OnMatch::FillEmpty => empty_only(&item.draft.person, &item.placeholders, row),
-            };
+            let update = match_update(
+                self.settings.on_match,
+                own,
+                &item.draft.person,
+                &item.placeholders,
+                row,
+            );
             if update.is_empty() {
                 continue;
             }
