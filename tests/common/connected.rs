@@ -322,3 +322,50 @@ impl Connected {
         }
     }
 }
+
+impl Connected {
+    /// Like [`Connected::start`], against an emulator the test started itself.
+    pub fn start_on(org: Emulator, patch: impl FnOnce(&mut Value)) -> Connected {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = start_plugin(dir.path());
+        let settings = settings_for(&org, patch);
+        let connected = Connected {
+            org,
+            plugin,
+            state: dir,
+        };
+        connected.configure(&settings);
+        connected.connect();
+        connected
+    }
+
+    /// Enables and connects another tenant of the same plugin to the same org.
+    pub fn add_tenant(&self, tenant: &str, settings: &Value) {
+        let plugin = &self.plugin.plugin;
+        let answer = plugin.configure_tenant(tenant.into(), settings.to_string().as_str().into());
+        if let RResult::RErr(e) = answer {
+            panic!("settings refused: {e}");
+        }
+        let start = crate::common::answer(plugin.connect_start(tenant.into()));
+        let redirect = follow(start["authorize_url"].as_str().unwrap());
+        crate::common::answer(plugin.connect_finish(
+            tenant.into(),
+            Value::Object(redirect).to_string().as_str().into(),
+        ));
+    }
+
+    /// Changes a record as a user of the org would (one API call), making it the most
+    /// recently modified.
+    pub fn touch(&self, object: &str, id: &str, fields: Value) {
+        let tokens = self.org.issue_tokens();
+        let url = format!(
+            "{}/services/data/v62.0/sobjects/{object}/{id}",
+            self.org.base_url().trim_end_matches('/')
+        );
+        ureq::patch(&url)
+            .header("Authorization", &format!("Bearer {}", tokens.access_token))
+            .header("Content-Type", "application/json")
+            .send(fields.to_string())
+            .unwrap();
+    }
+}

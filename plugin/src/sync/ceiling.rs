@@ -70,40 +70,37 @@ impl HeldOn {
 }
 
 impl SyncEngine {
-    /// Whether the tenant may send now: `Err` holds it; `Ok(Some)` lets it go, then rests.
-    pub(super) fn ceiling(
-        &self,
-        tenant: &str,
-        settings: &TenantSettings,
-    ) -> Result<Option<Hold>, Hold> {
+    /// Whether the tenant may send now; the hold when it may not.
+    pub(super) fn admit(&self, tenant: &str, settings: &TenantSettings) -> Result<(), Hold> {
+        let max = settings.max_api_usage_percent;
         let held_on = self.held_on.0.lock().get(tenant).copied();
-        let mut decision = verdict(
-            self.connections.api_usage(tenant),
-            held_on,
-            settings.max_api_usage_percent,
-        );
+        let mut decision = verdict(self.connections.api_usage(tenant), held_on, max);
         if decision == Verdict::Probe {
             if let Err(e) = self.api(tenant).limits() {
                 log::warn!("tenant {tenant}: the org's API usage could not be read: {e}");
             }
             // A failed probe leaves the figure as it was: held on it again.
-            decision = verdict(
-                self.connections.api_usage(tenant),
-                None,
-                settings.max_api_usage_percent,
-            );
+            decision = verdict(self.connections.api_usage(tenant), None, max);
         }
         match decision {
-            Verdict::Go | Verdict::Probe => Ok(None),
-            Verdict::Slow(reason) => Ok(Some(Hold::Until(
-                SystemTime::now() + SLOWDOWN_PAUSE,
-                reason,
-            ))),
-            Verdict::Hold(reason) => {
-                self.remember_hold(tenant);
-                Err(Hold::Until(SystemTime::now() + LIMIT_PAUSE, reason))
-            }
+            Verdict::Hold(reason) => Err(self.hold(tenant, reason)),
+            Verdict::Go | Verdict::Slow(_) | Verdict::Probe => Ok(()),
         }
+    }
+
+    /// After a delivery, by the usage it reported: a rest near the ceiling, a hold at it.
+    pub(super) fn after_delivery(&self, tenant: &str, settings: &TenantSettings) -> Option<Hold> {
+        let usage = self.connections.api_usage(tenant);
+        match verdict(usage, None, settings.max_api_usage_percent) {
+            Verdict::Slow(reason) => Some(Hold::Until(SystemTime::now() + SLOWDOWN_PAUSE, reason)),
+            Verdict::Hold(reason) => Some(self.hold(tenant, reason)),
+            Verdict::Go | Verdict::Probe => None,
+        }
+    }
+
+    fn hold(&self, tenant: &str, reason: String) -> Hold {
+        self.remember_hold(tenant);
+        Hold::Until(SystemTime::now() + LIMIT_PAUSE, reason)
     }
 
     /// The tenant is held for its API usage (the ceiling, or Salesforce's own limit): the

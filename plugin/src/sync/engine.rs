@@ -115,13 +115,10 @@ impl SyncEngine {
         stop: &StopSignal,
     ) -> Delivery {
         let mut delivery = Delivery::default();
-        let rest = match self.ceiling(tenant, settings) {
-            Ok(rest) => rest,
-            Err(hold) => {
-                delivery.hold = Some(hold);
-                return delivery;
-            }
-        };
+        if let Err(hold) = self.admit(tenant, settings) {
+            delivery.hold = Some(hold);
+            return delivery;
+        }
         // Read once per org, for the lengths (see `Chat::fit`); without it, Salesforce's own
         // checks remain.
         let _ = self.schema(tenant);
@@ -177,7 +174,7 @@ impl SyncEngine {
             delivery.hold = Some(Hold::Until(SystemTime::now(), "shutting down".into()));
         }
         if delivery.hold.is_none() {
-            delivery.hold = rest;
+            delivery.hold = self.after_delivery(tenant, settings);
         }
         delivery
     }
