@@ -193,19 +193,20 @@ impl SyncEngine {
             self.chat(tenant, settings, job)
                 .write(job.person, job.activity, job.phase)
         };
-        let outcome = write()?;
-        if !unknown_field(&outcome) || *refreshed {
-            return Ok(outcome);
+        let failed = match write() {
+            Ok(outcome) | Err(Stop::Outcome(outcome)) if unknown_field(&outcome) => outcome,
+            other => return other,
+        };
+        if *refreshed {
+            return Ok(failed);
         }
         *refreshed = true;
-        log::info!(
-            "tenant {tenant}: Salesforce named a field the org does not have ({}); reading the \
-             org's describe again",
-            match &outcome {
-                Outcome::Failed { message, .. } => message.as_str(),
-                _ => "",
-            }
-        );
+        if let Outcome::Failed { message, .. } = &failed {
+            log::info!(
+                "tenant {tenant}: Salesforce named a field the org does not have ({message}); \
+                 reading the org's describe again"
+            );
+        }
         self.forget_schema(tenant);
         let _ = self.schema(tenant);
         write()
@@ -273,8 +274,17 @@ impl SyncEngine {
     }
 }
 
+/// Salesforce named a field the org does not have: one the chat maps, or the key field an
+/// upsert names (`NOT_FOUND`, "Provided external ID field does not exist or is not
+/// accessible").
 fn unknown_field(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Failed { code, .. } if code == "INVALID_FIELD")
+    match outcome {
+        Outcome::Failed { code, message } => {
+            code == "INVALID_FIELD"
+                || (code == "NOT_FOUND" && message.contains("external ID field does not exist"))
+        }
+        _ => false,
+    }
 }
 
 /// The job an event asks for: `None` when it asks for nothing, the failure when it cannot be
