@@ -134,9 +134,9 @@ impl SyncEngine {
         }
         // Not a chat after a lost answer, which looks for its key first, unless the org has the
         // key field: an upsert finds the record by itself.
-        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|job| {
-            job.phase != Phase::Complete && (!job.maybe_applied || self.keyed(tenant, job.activity))
-        });
+        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs
+            .iter()
+            .partition(|job| !job.maybe_applied || self.keyed(tenant, job.activity));
         if together.len() >= BATCH_MIN && !stop.is_set() {
             single.extend(batch::deliver(
                 self,
@@ -263,6 +263,19 @@ impl SyncEngine {
             api: self.api(tenant),
         };
         chat.write(person, activity, Phase::Create)
+    }
+
+    /// The owner of a chat's Case or Task as its end makes it: the ending agent's User (looked
+    /// up already), else the connecting user; `None` when the end names no agent (the owner
+    /// stays as the start made it).
+    pub(super) fn ending_owner(&self, tenant: &str, event: &Event) -> Option<String> {
+        let email = agent_email(event)
+            .map(str::trim)
+            .filter(|e| !e.is_empty())?;
+        self.known_owner(tenant, email).flatten().or_else(|| {
+            let status = self.connections.status(tenant).ok()?;
+            Some(status.identity?.user_id)
+        })
     }
 
     pub(crate) fn api<'a>(&'a self, tenant: &'a str) -> DataApi<'a> {
@@ -404,11 +417,7 @@ impl Chat<'_> {
         activity: SyncObject,
         phase: Phase,
     ) -> Step<Option<ActivityRecord>> {
-        let queue = &self.engine.queue;
-        if let Some(known) = queue
-            .activity(self.tenant, self.key_id)
-            .map_err(retry_local)?
-        {
+        if let Some(known) = self.remembered_activity()? {
             return Ok(Some(known));
         }
         let object = object_name(activity);
@@ -452,6 +461,14 @@ impl Chat<'_> {
         Ok(found)
     }
 
+    /// The Case or Task this chat became, as remembered here.
+    pub(super) fn remembered_activity(&self) -> Step<Option<ActivityRecord>> {
+        self.engine
+            .queue
+            .activity(self.tenant, self.key_id)
+            .map_err(retry_local)
+    }
+
     fn remember(&self, record: &ActivityRecord) -> Step<()> {
         let queue = &self.engine.queue;
         if self.settled_later {
@@ -476,16 +493,9 @@ impl Chat<'_> {
     fn complete(&self, activity: SyncObject, record: &ActivityRecord) -> Step<()> {
         let mut draft = self.draft(activity, Phase::Complete);
         let mut update = completion(&draft);
-        if agent_email(self.event).is_some() {
-            let owner = self.engine.owner(&self.api, agent_email(self.event))?;
-            // No such user: the connecting user, as if the record were made now.
-            let owner = owner.or_else(|| {
-                let status = self.engine.connections.status(self.tenant).ok()?;
-                Some(status.identity?.user_id)
-            });
-            if let Some(owner) = owner {
-                update.insert("OwnerId".into(), json!(owner));
-            }
+        self.engine.owner(&self.api, agent_email(self.event))?;
+        if let Some(owner) = self.engine.ending_owner(self.tenant, self.event) {
+            update.insert("OwnerId".into(), json!(owner));
         }
         let follow = FollowUp {
             update,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::api::SubRequest;
 use super::description::{cut, utf16_len};
-use super::mapping::{self, TextFile};
+use super::mapping::{self, Fields, TextFile};
 use crate::events::{Event, BASE64};
 
 /// The longest Title and PathOnClient Salesforce takes (ContentVersion.Title).
@@ -30,13 +30,22 @@ pub struct FileSpec {
 impl FileSpec {
     /// The ContentVersion that attaches the file to `parent` (an id or a reference).
     pub fn request(&self, parent: &str) -> SubRequest {
-        let name = cut(&self.name, NAME_MAX_CHARS, |_| "…".to_string());
         SubRequest::create(
             &self.reference,
             "ContentVersion",
-            json!({"Title": name, "PathOnClient": name, "VersionData": self.data,
-                   "FirstPublishLocationId": parent, "Description": self.marker}),
+            Value::Object(self.fields(parent)),
         )
+    }
+
+    /// The ContentVersion's fields.
+    pub fn fields(&self, parent: &str) -> Fields {
+        let name = cut(&self.name, NAME_MAX_CHARS, |_| "…".to_string());
+        let fields = json!({"Title": name, "PathOnClient": name, "VersionData": self.data,
+                            "FirstPublishLocationId": parent, "Description": self.marker});
+        match fields {
+            Value::Object(fields) => fields,
+            _ => unreachable!("an object literal"),
+        }
     }
 }
 
