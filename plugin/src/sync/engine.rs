@@ -858,11 +858,33 @@ impl Chat<'_> {
         let record = follow.record.clone();
         let key = self.key_value();
         if self.files_unsure && !draft.pending_files(self.event, &key).is_empty() {
-            let rows = self
-                .api
-                .query(&markers_query(&record.id))
-                .map_err(|e| written(stop_for(&e, false)))?;
-            draft.settled_files.extend(markers_in(&rows));
+            // The files on the record, and (for the notes a refused file adds) its Description,
+            // in one call.
+            let mut asked = vec![SubRequest::query("files", &markers_query(&record.id))];
+            if follow.description.is_none() {
+                asked.push(SubRequest::query(
+                    "held",
+                    &format!(
+                        "SELECT Description FROM {} WHERE Id = {}",
+                        record.object,
+                        quote(&record.id)
+                    ),
+                ));
+            }
+            let answers = self.run(&asked, false).map_err(written)?;
+            if let Some(error) = answers.first_error() {
+                return Err(written(stop_for_salesforce(&error, false)));
+            }
+            let files = answers.get("files").map_or(&[][..], |a| a.records());
+            draft.settled_files.extend(markers_in(files));
+            let held = answers.get("held").and_then(|a| a.records().first());
+            if let Some(description) = held.and_then(|r| r["Description"].as_str()) {
+                draft
+                    .act
+                    .fields
+                    .insert("Description".into(), json!(description));
+                follow.description = Some(description.to_string());
+            }
         }
         for _ in 0..=MAX_REPAIRS {
             let mut update = follow.update.clone();
@@ -1122,3 +1144,7 @@ pub(super) fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop 
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
