@@ -103,18 +103,6 @@ fn settings_given_before_connecting_are_checked_at_connect() {
     );
 }
 
-/// The org gets the external-ID field that makes CloudCX upsert Cases; a reconnect reads it.
-fn with_the_key_field(rig: &Connected) {
-    rig.org
-        .seed(
-            &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
-                                        "type": "string", "length": 255, "externalId": true}]}),
-        )
-        .unwrap();
-    rig.plugin.plugin.disconnect(TENANT.into());
-    rig.connect();
-}
-
 fn case_of(rig: &Connected, chat: &str) -> Value {
     let cases: Vec<Value> = rig
         .records("Case")
@@ -133,7 +121,7 @@ fn case_of(rig: &Connected, chat: &str) -> Value {
 #[test]
 fn with_the_key_field_a_case_is_upserted_so_a_lost_answer_needs_no_lookup() {
     let rig = Connected::start(|_| {});
-    with_the_key_field(&rig);
+    rig.with_the_key_field();
     let jane = json!({"name": "Jane", "email": "jane@acme.example"});
     rig.deliver(&[chat_ended("c0", jane.clone(), json!({}))]);
     assert_eq!(case_of(&rig, "c0")["CloudCX_Key__c"], "acme/c0");
@@ -153,7 +141,7 @@ fn with_the_key_field_waiting_chats_are_upserted_together() {
         .map(|n| json!({"type": "Contact", "LastName": format!("V{n}"), "Email": format!("v{n}@acme.example")}))
         .collect();
     rig.org.seed(&json!({ "records": visitors })).unwrap();
-    with_the_key_field(&rig);
+    rig.with_the_key_field();
     rig.plugin.plugin.disconnect(TENANT.into());
     for n in 0..5 {
         let visitor = json!({"email": format!("v{n}@acme.example")});

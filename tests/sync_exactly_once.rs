@@ -7,7 +7,7 @@ mod common;
 #[allow(dead_code)] // The harness serves several test files; this one uses part of it.
 mod connected;
 
-use connected::{attachments, chat_ended, chat_started, offline_message, Connected, TENANT};
+use connected::{attachments, chat_ended, chat_started, offline_message, Connected};
 use serde_json::{json, Value};
 
 fn settled_once(rig: &Connected, written: u64) {
@@ -208,14 +208,7 @@ fn a_converted_lead_overwritten_takes_no_lead_fields_on_its_contact() {
 #[test]
 fn with_the_key_field_files_land_once_after_a_lost_answer() {
     let rig = Connected::start(|_| {});
-    rig.org
-        .seed(
-            &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
-                                        "type": "string", "length": 255, "externalId": true}]}),
-        )
-        .unwrap();
-    rig.plugin.plugin.disconnect(TENANT.into());
-    rig.connect();
+    rig.with_the_key_field();
     let jane = json!({"name": "Jane", "email": "jane@acme.example"});
     rig.deliver(&[chat_ended("c0", jane.clone(), json!({}))]);
     let (files, expected) = attachments(3);

@@ -369,3 +369,18 @@ impl Connected {
             .unwrap();
     }
 }
+
+impl Connected {
+    /// Gives the org the external-ID field that makes CloudCX upsert Cases, and reconnects
+    /// the tenant so that the org's describe is read again.
+    pub fn with_the_key_field(&self) {
+        self.org
+            .seed(
+                &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
+                                            "type": "string", "length": 255, "externalId": true}]}),
+            )
+            .unwrap();
+        self.plugin.plugin.disconnect(TENANT.into());
+        self.connect();
+    }
+}

@@ -769,12 +769,7 @@ impl<'a> Batch<'a> {
         self.save(how, &mut records, |batch, r, saved| {
             let item = &mut batch.items[chats[r]];
             match saved {
-                Saved::Noted(note, fields) => {
-                    item.draft.note(note);
-                    if let Some(description) = item.draft.act.fields.get("Description") {
-                        fields.insert("Description".into(), description.clone());
-                    }
-                }
+                Saved::Noted(note, fields) => noted(&mut item.draft, note, fields),
                 Saved::Done(Ok(id)) => {
                     let outcome = match item.chat.remembered(object_name(item.job.activity), &id) {
                         Ok(record) => {
@@ -847,12 +842,7 @@ impl<'a> Batch<'a> {
         self.save(Save::Update, &mut records, |batch, r, saved| {
             let done = &mut batch.completions[r];
             match saved {
-                Saved::Noted(note, fields) => {
-                    done.draft.note(note);
-                    if let Some(description) = done.draft.act.fields.get("Description") {
-                        fields.insert("Description".into(), description.clone());
-                    }
-                }
+                Saved::Noted(note, fields) => noted(&mut done.draft, note, fields),
                 Saved::Done(Ok(_)) => {
                     done.settled = true;
                     let record = done.record.clone();
@@ -1022,6 +1012,15 @@ impl Record {
             body.insert("id".into(), json!(id));
         }
         Value::Object(body)
+    }
+}
+
+/// A note about a Case or Task being saved: in its draft's Description, which the record
+/// takes for its next try.
+fn noted(draft: &mut Draft, note: &str, fields: &mut Fields) {
+    draft.note(note);
+    if let Some(description) = draft.act.fields.get("Description") {
+        fields.insert("Description".into(), description.clone());
     }
 }
 

@@ -268,25 +268,28 @@ fn with_files() -> Event {
     crate::sync::mapping::tests::event(&with_files_json().to_string())
 }
 
-#[test]
-fn a_file_refused_for_good_leaves_the_chat_written_and_says_so_on_its_case() {
-    let rig = harness(
+/// A known visitor's chat with two files: the first round writes the Case and the second
+/// file, Salesforce refuses the first with `refusal`; `then` answers the follow-up.
+fn known_visitor_with_files(refusal: Value, then: Vec<(&str, u16, Value)>) -> Harness {
+    harness(
         |_| {},
         &[
             vec![
                 ("p0", 200, found("003A")),
                 ("act", 201, created("500A")),
-                (
-                    "file0",
-                    400,
-                    refused("STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", &[]),
-                ),
+                ("file0", 400, refusal),
                 ("file1", 201, created("068B")),
             ],
-            // The follow-up: the Description's note about the file.
-            vec![("act", 204, Value::Null)],
+            then,
         ],
-    );
+    )
+}
+
+#[test]
+fn a_file_refused_for_good_leaves_the_chat_written_and_says_so_on_its_case() {
+    let refusal = refused("STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", &[]);
+    // The follow-up: the Description's note about the file.
+    let rig = known_visitor_with_files(refusal, vec![("act", 204, Value::Null)]);
     let outcome = rig.write(&with_files());
     assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
     let follow = rig.sent(1);
@@ -305,26 +308,12 @@ fn a_file_refused_for_good_leaves_the_chat_written_and_says_so_on_its_case() {
 
 #[test]
 fn a_file_refused_for_now_is_sent_again_to_the_written_case_not_the_case_again() {
-    let rig = harness(
-        |_| {},
-        &[
-            vec![
-                ("p0", 200, found("003A")),
-                ("act", 201, created("500A")),
-                (
-                    "file0",
-                    400,
-                    refused(
-                        "UNABLE_TO_LOCK_ROW",
-                        "unable to obtain exclusive access to this record",
-                        &[],
-                    ),
-                ),
-                ("file1", 201, created("068B")),
-            ],
-            vec![("file0", 201, created("068A"))],
-        ],
+    let refusal = refused(
+        "UNABLE_TO_LOCK_ROW",
+        "unable to obtain exclusive access to this record",
+        &[],
     );
+    let rig = known_visitor_with_files(refusal, vec![("file0", 201, created("068A"))]);
     let outcome = rig.write(&with_files());
     assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
     let follow = rig.sent(1);
