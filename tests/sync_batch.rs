@@ -8,6 +8,8 @@ mod connected;
 
 use std::collections::HashMap;
 
+use base64::Engine;
+
 use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use connected::{chat_ended, Connected, TENANT};
 use serde_json::{json, Value};
@@ -237,4 +239,90 @@ fn in_a_batch_the_match_policy_and_converted_leads_work_as_one_chat_at_a_time() 
     assert_eq!(leads.len(), 1, "one Lead for one visitor: {leads:#?}");
     assert_eq!(task_of("o2")["WhoId"], leads[0]["Id"]);
     assert_eq!(task_of("o3")["WhoId"], leads[0]["Id"]);
+}
+
+#[test]
+fn a_thousand_waiting_chats_with_files_cost_at_most_one_call_per_twenty_and_each_file_lands_once() {
+    let rig = Connected::start(|_| {});
+    let events: Vec<Value> = (0..1000)
+        .map(|n| {
+            let visitor = json!({"name": format!("V{n}"), "email": format!("f{n}@acme.example")});
+            let bytes = format!("file of chat {n}");
+            let data = base64::engine::general_purpose::STANDARD.encode(bytes.as_bytes());
+            let mut extra = json!({"attachments": [{"name": format!("f{n}.txt"), "data_base64": data}]});
+            if n % 100 == 7 {
+                // A transcript longer than the Description: attached whole, as a second file.
+                let long: Vec<Value> = (0..400)
+                    .map(|i| json!({"from": "visitor", "name": "V", "text": format!("{i:04} {}", "x".repeat(100))}))
+                    .collect();
+                extra["messages"] = json!(long);
+            }
+            chat_ended(&format!("f{n}"), visitor, extra)
+        })
+        .collect();
+    let calls = deliver_after_outage(&rig, &events);
+    eprintln!("1,000 waiting chats with files: {calls} API calls");
+    assert!(
+        calls as f64 / 1000.0 <= 0.05,
+        "{calls} API calls for 1,000 chats"
+    );
+    let status = rig.status();
+    assert_eq!(status["queue"]["written"], 1000, "{status}");
+    assert_eq!(status["queue"]["failed"], 0, "{status}");
+    let files = rig.records("ContentVersion");
+    assert_eq!(
+        files.len(),
+        1000 + 10,
+        "one attachment each, ten transcripts"
+    );
+    for n in [0, 1, 7, 499, 999] {
+        let case = rig.activity_of("Case", &format!("f{n}"));
+        let on_case = rig.files_on(&case);
+        let attachment = on_case
+            .iter()
+            .find(|f| f["PathOnClient"] == format!("f{n}.txt"))
+            .unwrap_or_else(|| panic!("the file of f{n}"));
+        assert_eq!(
+            rig.file_bytes(attachment),
+            format!("file of chat {n}").into_bytes()
+        );
+        assert_eq!(on_case.len(), if n % 100 == 7 { 2 } else { 1 }, "f{n}");
+    }
+}
+
+#[test]
+fn a_thousand_waiting_started_chats_cost_at_most_one_call_per_twenty_and_each_is_one_record() {
+    let rig = Connected::start(|s| {
+        s["webchat"] = json!({"trigger": "chat_started", "action": "contact_task",
+                              "offline_message_action": "nothing"});
+    });
+    let mut events = Vec::new();
+    for n in 0..1000 {
+        let visitor = json!({"name": format!("V{n}"), "email": format!("s{n}@acme.example")});
+        events.push(connected::chat_started(
+            &format!("s{n}"),
+            visitor.clone(),
+            json!({}),
+        ));
+        events.push(chat_ended(&format!("s{n}"), visitor, json!({})));
+    }
+    let calls = deliver_after_outage(&rig, &events);
+    eprintln!("1,000 waiting started chats (2,000 events): {calls} API calls");
+    assert!(
+        calls as f64 / 1000.0 <= 0.05,
+        "{calls} API calls for 1,000 chats"
+    );
+    let status = rig.status();
+    assert_eq!(status["queue"]["written"], 2000, "{status}");
+    assert_eq!(status["queue"]["failed"], 0, "{status}");
+    let tasks = rig.records("Task");
+    assert_eq!(tasks.len(), 1000, "one Task per chat");
+    assert!(
+        tasks.iter().all(|t| t["Status"] == "Completed"),
+        "each completed"
+    );
+    assert!(tasks
+        .iter()
+        .all(|t| t["Description"].as_str().unwrap().contains("Hi there")));
+    assert_eq!(rig.records("Contact").len(), 1000);
 }

@@ -4,6 +4,7 @@
 
 mod common;
 #[path = "common/connected.rs"]
+#[allow(dead_code)] // The harness serves several test files; this one uses part of it.
 mod connected;
 
 use cloudcx_shim::emulator::FaultKind;

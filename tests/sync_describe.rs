@@ -59,9 +59,9 @@ fn a_connected_tenants_settings_naming_a_field_the_org_lacks_are_refused_by_name
     assert_eq!(
         refused.strip_prefix("invalid input: ").unwrap(),
         [
-            "identification.contact[1] names a field Contact does not have: \"Emial\"",
-            "field_mapping.Case.Chat_Id__c names a field Case does not have: \"Chat_Id__c\"",
-            "display_fields.Contact[1] names a relationship Contact does not have: \"Acount\"",
+            "identification.contact[1]: Contact has no field \"Emial\"",
+            "field_mapping.Case.Chat_Id__c: Case has no field \"Chat_Id__c\"",
+            "display_fields.Contact[1]: Contact has no relationship \"Acount\"",
         ]
         .join("\n")
     );
@@ -99,20 +99,8 @@ fn settings_given_before_connecting_are_checked_at_connect() {
     assert_eq!(
         status["connection"]["last_error"],
         "the settings name fields the Salesforce org does not have: \
-         identification.contact[0] names a field Contact does not have: \"Emial\""
+         identification.contact[0]: Contact has no field \"Emial\""
     );
-}
-
-/// The org gets the external-ID field that makes CloudCX upsert Cases; a reconnect reads it.
-fn with_the_key_field(rig: &Connected) {
-    rig.org
-        .seed(
-            &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
-                                        "type": "string", "length": 255, "externalId": true}]}),
-        )
-        .unwrap();
-    rig.plugin.plugin.disconnect(TENANT.into());
-    rig.connect();
 }
 
 fn case_of(rig: &Connected, chat: &str) -> Value {
@@ -133,7 +121,7 @@ fn case_of(rig: &Connected, chat: &str) -> Value {
 #[test]
 fn with_the_key_field_a_case_is_upserted_so_a_lost_answer_needs_no_lookup() {
     let rig = Connected::start(|_| {});
-    with_the_key_field(&rig);
+    rig.with_the_key_field();
     let jane = json!({"name": "Jane", "email": "jane@acme.example"});
     rig.deliver(&[chat_ended("c0", jane.clone(), json!({}))]);
     assert_eq!(case_of(&rig, "c0")["CloudCX_Key__c"], "acme/c0");
@@ -153,7 +141,7 @@ fn with_the_key_field_waiting_chats_are_upserted_together() {
         .map(|n| json!({"type": "Contact", "LastName": format!("V{n}"), "Email": format!("v{n}@acme.example")}))
         .collect();
     rig.org.seed(&json!({ "records": visitors })).unwrap();
-    with_the_key_field(&rig);
+    rig.with_the_key_field();
     rig.plugin.plugin.disconnect(TENANT.into());
     for n in 0..5 {
         let visitor = json!({"email": format!("v{n}@acme.example")});
@@ -201,4 +189,111 @@ fn a_reconnect_to_another_org_reads_that_orgs_describe() {
         cases[0]["Note__c"], "fifteen chars!!",
         "not cut to the first org's 10 characters"
     );
+}
+
+#[test]
+fn tenants_connected_to_one_org_share_its_describe() {
+    let mut rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    rig.add_tenant("globex", &settings);
+    // A restart forgets every describe; the host hands both tenants their settings again.
+    let before = rig.org.api_calls();
+    rig.restart(&settings);
+    assert_eq!(
+        rig.org.api_calls() - before,
+        1,
+        "acme's check reads the org's describe"
+    );
+    let before = rig.org.api_calls();
+    configure_tenant(&rig, "globex", &settings);
+    assert_eq!(
+        rig.org.api_calls() - before,
+        0,
+        "globex's check uses the same one"
+    );
+
+    let mut chat = chat_ended("g1", json!({"email": "g@globex.example"}), json!({}));
+    chat["tenant_id"] = json!("globex");
+    let before = rig.org.api_calls();
+    rig.send(&chat).unwrap();
+    common::eventually("globex's chat", connected::DELIVERY, || {
+        let status = common::answer(rig.plugin.plugin.status("globex".into()));
+        (status["queue"]["written"] == 1).then_some(())
+    });
+    assert_eq!(
+        rig.org.api_calls() - before,
+        2,
+        "a new visitor; no describe read"
+    );
+    assert!(rig.records("Case")[0]["Subject"]
+        .as_str()
+        .unwrap()
+        .ends_with("[CloudCX globex/g1]"));
+}
+
+fn configure_tenant(rig: &Connected, tenant: &str, settings: &Value) {
+    let answer = rig
+        .plugin
+        .plugin
+        .configure_tenant(tenant.into(), settings.to_string().as_str().into());
+    assert!(matches!(answer, RResult::ROk(_)), "{tenant} configured");
+}
+
+/// Removes `field` from every object of a JSON document.
+fn without_field(value: &mut Value, field: &str) {
+    match value {
+        Value::Object(map) => {
+            map.remove(field);
+            map.values_mut().for_each(|v| without_field(v, field));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| without_field(v, field)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_field_the_describe_promised_that_is_gone_is_noticed_and_the_chat_written_anyway() {
+    use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("org.json");
+    let options = || EmulatorOptions {
+        port,
+        data_file: Some(data.clone()),
+        ..EmulatorOptions::default()
+    };
+    let org = Emulator::start(options()).unwrap();
+    org.seed(
+        &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
+                                       "type": "string", "length": 255, "externalId": true}]}),
+    )
+    .unwrap();
+    let mut rig = Connected::start_on(org, |_| {});
+    let jane = json!({"name": "Jane", "email": "jane@acme.example"});
+    rig.deliver(&[chat_ended("c0", jane.clone(), json!({}))]);
+    assert_eq!(
+        case_of(&rig, "c0")["CloudCX_Key__c"],
+        "acme/c0",
+        "upserted by key"
+    );
+
+    // The admin deletes the key field (the org is stopped, edited and started again).
+    let stand_in = Emulator::start(EmulatorOptions::default()).unwrap();
+    std::mem::replace(&mut rig.org, stand_in).stop();
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    without_field(&mut saved, "CloudCX_Key__c");
+    saved["customFields"] = json!([]);
+    std::fs::write(&data, saved.to_string()).unwrap();
+    let org = Emulator::start(options()).unwrap();
+    std::mem::replace(&mut rig.org, org).stop();
+
+    rig.deliver(&[chat_ended("c1", jane, json!({}))]);
+    let status = rig.status();
+    assert_eq!(status["queue"]["written"], 2, "{status}");
+    assert_eq!(status["queue"]["failed"], 0, "{status}");
+    assert!(case_of(&rig, "c1")["CloudCX_Key__c"].is_null());
 }

@@ -183,3 +183,204 @@ pub fn chat_ended(id: &str, visitor: Value, extra: Value) -> Value {
     }
     event
 }
+
+/// A `chat.started` of the tenant, with `visitor`, and `extra` fields merged in.
+pub fn chat_started(id: &str, visitor: Value, extra: Value) -> Value {
+    merged(
+        json!({
+            "type": "chat.started", "tenant_id": TENANT, "id": id, "channel": "webchat",
+            "at": "2026-11-24T10:00:00Z", "visitor": visitor, "started_at": "2026-11-24T10:00:00Z",
+        }),
+        extra,
+    )
+}
+
+/// A `chat.offline_message` of the tenant, with `visitor`, and `extra` fields merged in.
+pub fn offline_message(id: &str, visitor: Value, extra: Value) -> Value {
+    merged(
+        json!({
+            "type": "chat.offline_message", "tenant_id": TENANT, "id": id, "channel": "webchat",
+            "at": "2026-11-24T22:40:00Z", "visitor": visitor, "message": "Please call me back",
+        }),
+        extra,
+    )
+}
+
+/// An `inbox.conversation_started` of the tenant, with `contact` (Inbox names).
+pub fn conversation_started(id: &str, contact: Value, extra: Value) -> Value {
+    merged(
+        json!({
+            "type": "inbox.conversation_started", "tenant_id": TENANT, "id": id,
+            "channel": "email", "at": "2026-11-24T09:00:00Z", "contact": contact,
+            "subject": "Order 77", "started_at": "2026-11-24T09:00:00Z",
+        }),
+        extra,
+    )
+}
+
+/// An `inbox.conversation_ended` of the tenant, with `contact` (Inbox names).
+pub fn conversation_ended(id: &str, contact: Value, extra: Value) -> Value {
+    merged(
+        json!({
+            "type": "inbox.conversation_ended", "tenant_id": TENANT, "id": id,
+            "channel": "email", "at": "2026-11-24T09:30:00Z", "contact": contact,
+            "subject": "Order 77", "started_at": "2026-11-24T09:00:00Z",
+            "ended_at": "2026-11-24T09:30:00Z",
+            "messages": [
+                {"at": "2026-11-24T09:00:05Z", "from": "visitor", "name": "C", "text": "Where is order 77?"},
+                {"at": "2026-11-24T09:10:00Z", "from": "agent", "name": "A", "text": "On its way"}
+            ],
+        }),
+        extra,
+    )
+}
+
+fn merged(mut event: Value, extra: Value) -> Value {
+    if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
+        event.extend(extra);
+    }
+    event
+}
+
+/// `n` attachments named `file-<i>.bin`, each of different bytes; answers them with their
+/// bytes.
+pub fn attachments(n: usize) -> (Value, Vec<(String, Vec<u8>)>) {
+    use base64::Engine;
+    let files: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let bytes: Vec<u8> = (0..(100 + i * 7)).map(|b| (b * 31 + i) as u8).collect();
+            (format!("file-{i}.bin"), bytes)
+        })
+        .collect();
+    let json: Vec<Value> = files
+        .iter()
+        .map(|(name, bytes)| {
+            json!({"name": name, "content_type": "application/octet-stream",
+                   "data_base64": base64::engine::general_purpose::STANDARD.encode(bytes)})
+        })
+        .collect();
+    (Value::Array(json), files)
+}
+
+impl Connected {
+    /// The Cases or Tasks (`object`) whose Subject carries the chat's key.
+    pub fn activities_of(&self, object: &str, chat: &str) -> Vec<Value> {
+        let key = format!("[CloudCX {TENANT}/{chat}]");
+        self.records(object)
+            .into_iter()
+            .filter(|r| r["Subject"].as_str().is_some_and(|s| s.ends_with(&key)))
+            .collect()
+    }
+
+    /// The one Case or Task the chat became; panics unless there is exactly one.
+    pub fn activity_of(&self, object: &str, chat: &str) -> Value {
+        let found = self.activities_of(object, chat);
+        assert_eq!(found.len(), 1, "one {object} for {chat}: {found:#?}");
+        found.into_iter().next().unwrap()
+    }
+
+    /// The files (ContentVersions) first published on `record`.
+    pub fn files_on(&self, record: &Value) -> Vec<Value> {
+        self.records("ContentVersion")
+            .into_iter()
+            .filter(|f| f["FirstPublishLocationId"] == record["Id"])
+            .collect()
+    }
+
+    /// A file's bytes, as Salesforce serves them (one API call).
+    pub fn file_bytes(&self, file: &Value) -> Vec<u8> {
+        let tokens = self.org.issue_tokens();
+        let url = format!(
+            "{}/services/data/v62.0/sobjects/ContentVersion/{}/VersionData",
+            self.org.base_url().trim_end_matches('/'),
+            file["Id"].as_str().unwrap()
+        );
+        let mut response = ureq::get(&url)
+            .header("Authorization", &format!("Bearer {}", tokens.access_token))
+            .call()
+            .unwrap();
+        response.body_mut().read_to_vec().unwrap()
+    }
+
+    /// Every attachment in `expected` is on `record` exactly once, byte for byte.
+    pub fn assert_files(&self, record: &Value, expected: &[(String, Vec<u8>)]) {
+        let files = self.files_on(record);
+        let titles: Vec<&str> = files.iter().filter_map(|f| f["Title"].as_str()).collect();
+        assert_eq!(
+            files.len(),
+            expected.len(),
+            "files on the record: {titles:?}"
+        );
+        for (name, bytes) in expected {
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            let same: Vec<&Value> = files
+                .iter()
+                .filter(|f| f["PathOnClient"] == name.as_str() || f["Title"] == stem)
+                .collect();
+            assert_eq!(same.len(), 1, "{name} once: {titles:?}");
+            assert_eq!(&self.file_bytes(same[0]), bytes, "{name} byte for byte");
+        }
+    }
+}
+
+impl Connected {
+    /// Like [`Connected::start`], against an emulator the test started itself.
+    pub fn start_on(org: Emulator, patch: impl FnOnce(&mut Value)) -> Connected {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = start_plugin(dir.path());
+        let settings = settings_for(&org, patch);
+        let connected = Connected {
+            org,
+            plugin,
+            state: dir,
+        };
+        connected.configure(&settings);
+        connected.connect();
+        connected
+    }
+
+    /// Enables and connects another tenant of the same plugin to the same org.
+    pub fn add_tenant(&self, tenant: &str, settings: &Value) {
+        let plugin = &self.plugin.plugin;
+        let answer = plugin.configure_tenant(tenant.into(), settings.to_string().as_str().into());
+        if let RResult::RErr(e) = answer {
+            panic!("settings refused: {e}");
+        }
+        let start = crate::common::answer(plugin.connect_start(tenant.into()));
+        let redirect = follow(start["authorize_url"].as_str().unwrap());
+        crate::common::answer(plugin.connect_finish(
+            tenant.into(),
+            Value::Object(redirect).to_string().as_str().into(),
+        ));
+    }
+
+    /// Changes a record as a user of the org would (one API call), making it the most
+    /// recently modified.
+    pub fn touch(&self, object: &str, id: &str, fields: Value) {
+        let tokens = self.org.issue_tokens();
+        let url = format!(
+            "{}/services/data/v62.0/sobjects/{object}/{id}",
+            self.org.base_url().trim_end_matches('/')
+        );
+        ureq::patch(&url)
+            .header("Authorization", &format!("Bearer {}", tokens.access_token))
+            .header("Content-Type", "application/json")
+            .send(fields.to_string())
+            .unwrap();
+    }
+}
+
+impl Connected {
+    /// Gives the org the external-ID field that makes CloudCX upsert Cases, and reconnects
+    /// the tenant so that the org's describe is read again.
+    pub fn with_the_key_field(&self) {
+        self.org
+            .seed(
+                &json!({"customFields": [{"object": "Case", "name": "CloudCX_Key__c",
+                                            "type": "string", "length": 255, "externalId": true}]}),
+            )
+            .unwrap();
+        self.plugin.plugin.disconnect(TENANT.into());
+        self.connect();
+    }
+}

@@ -139,3 +139,31 @@ pub fn repo_root() -> PathBuf {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// The log lines of every plugin loaded in this process through the shim's host (which hands
+/// them to this process's `log`), from the first call of [`captured_log`] on.
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        CAPTURED.lock().push(record.args().to_string());
+    }
+
+    fn flush(&self) {}
+}
+
+/// Starts capturing (once per process) and answers the lines captured so far.
+pub fn captured_log() -> Vec<String> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).expect("no other logger in this test process");
+        log::set_max_level(log::LevelFilter::Info);
+    });
+    CAPTURED.lock().clone()
+}

@@ -26,9 +26,10 @@ use crate::sync::api::{Responses, SubRequest};
 use crate::sync::describe::OrgSchema;
 use crate::sync::description::append_note;
 use crate::sync::engine::{
-    agent_email, empty_only, lightning_url, object_name, repair, without, Stop, MAX_REPAIRS,
+    agent_email, empty_only, lightning_url, object_name, without, Stop, MAX_REPAIRS,
 };
 use crate::sync::mapping::{self, Fields};
+use crate::sync::plan::repair;
 use crate::workers::{Hold, Outcome, WrittenRecord};
 
 #[derive(Deserialize)]

@@ -253,6 +253,17 @@ impl DataApi<'_> {
         Ok(results.iter().map(saved).collect())
     }
 
+    /// `GET /limits`: one cheap call, made for the fresh `Sforce-Limit-Info` it carries (which
+    /// [`Connections::send`] records).
+    pub fn limits(&self) -> Result<(), ConnectionError> {
+        self.connections.send(self.tenant, |instance| {
+            http::Request::get(format!("{instance}/services/data/{}/limits", self.version))
+                .header("Accept", "application/json")
+                .body(Vec::new())
+        })?;
+        Ok(())
+    }
+
     /// One SOQL query (its first page; callers ask for few rows).
     pub fn query(&self, soql: &str) -> Result<Vec<Value>, ConnectionError> {
         let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();

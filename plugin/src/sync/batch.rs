@@ -8,7 +8,10 @@
 //!    (...)`, or `(A = 'x' AND B = 'y') OR ...` for a rule of several fields), likewise for
 //!    converted Leads and for Accounts; five queries go in one composite request;
 //! 3. the people found updated as the match policy says, the new ones created, then the
-//!    Cases and Tasks, each through sObject Collections (200 records a call, each on its own).
+//!    Cases and Tasks, each through sObject Collections (200 records a call, each on its own);
+//! 4. the Cases and Tasks of chats ending (their start made them) completed, one Collections
+//!    update for up to 200;
+//! 5. the files of all these chats, through Collections too (as many as fit in a request).
 //!
 //! The outcome is the single chat's: the first rule that matches wins (the most recently
 //! modified record), a converted Lead's Contact is used, chats of one visitor make one Contact
@@ -16,9 +19,10 @@
 //! Description), and a record refused otherwise settles only its own chats. Each Case or Task is
 //! remembered as soon as Salesforce answers for it.
 //!
-//! A chat with files (attachments, or a transcript longer than the Description) is left to the
-//! single-chat way, whose composite request writes the Case and its files all or none: written
-//! apart, a retry could not tell a Case that lost its files from a whole one. So is a chat whose
+//! A chat is settled once its files are attached; one whose files did not all land is retried
+//! as "maybe applied", and the single-chat way then reads its record's file markers and sends
+//! only the missing ones. A chat tried before, with files or ending, goes the single-chat way
+//! from the start, and so does a chat ending whose record is not remembered here, or whose
 //! visitor's query answered more rows than one page.
 
 use std::collections::HashMap;
@@ -28,12 +32,16 @@ use serde_json::{json, Value};
 use super::api::{DataApi, Save, SubRequest, MAX_COLLECTION, MAX_QUERIES};
 use super::describe::KEY_FIELD;
 use super::engine::{
-    account_value, agent_email, empty_only, link_field, object_name, person_value, repair,
-    rule_values, stop_for, stop_for_salesforce, without, Chat, Draft, Job, Phase, Step, Stop,
-    SyncEngine, MAX_REPAIRS,
+    agent_email, stop_for, stop_for_salesforce, Chat, Job, Step, Stop, SyncEngine, MAX_REPAIRS,
 };
-use super::mapping::{self, Fields};
+use super::files::FileSpec;
+use super::mapping::Fields;
+use super::plan::{
+    account_value, completion, link_field, match_update, object_name, person_value, repair,
+    rule_values, without, Draft, Phase,
+};
 use super::soql_text::quote;
+use crate::queue::ActivityRecord;
 use crate::salesforce::SalesforceError;
 use crate::settings::{OnMatch, Rule, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Outcome};
@@ -41,6 +49,9 @@ use crate::workers::{Delivery, Outcome};
 /// The longest WHERE condition of one query: Salesforce caps a query's URL at about 16,000
 /// characters, and escaping a value for a URL can make it longer.
 const MAX_CONDITION_CHARS: usize = 8_000;
+
+/// The most base64 sent in one Collections request of files (a larger file goes alone).
+const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Delivers `jobs` (chats to create) together; records each one's outcome in `delivery`, or
 /// sets its hold. Answers the jobs left for the single-chat way.
@@ -57,11 +68,28 @@ pub(super) fn deliver<'j>(
         engine,
         settings,
         items: Vec::new(),
+        completing: Vec::new(),
+        completions: Vec::new(),
+        owed: Vec::new(),
         outcomes: Vec::new(),
     };
     for &job in jobs {
         let chat = engine.chat(tenant, settings, job);
-        match chat.known_activity(job.activity, Phase::Create) {
+        let mut draft = chat.draft(job.activity, job.phase);
+        let files = !draft
+            .pending_files(&job.event, &chat.key_value())
+            .is_empty();
+        if job.tried && (files || job.phase == Phase::Complete) {
+            // What an earlier try wrote must be read first: the single-chat way does.
+            declined.push(job);
+            continue;
+        }
+        if job.phase == Phase::Complete {
+            // Completed once the chats starting in this batch are written.
+            batch.completing.push(job);
+            continue;
+        }
+        match chat.known_activity(job.activity, job.phase) {
             Ok(Some(done)) => {
                 let outcome = chat.delivered(vec![(done.object, done.id)]);
                 delivery.outcomes.push((job.seq, outcome));
@@ -77,16 +105,6 @@ pub(super) fn deliver<'j>(
                 return declined;
             }
         }
-        let act = chat.activity(job.activity);
-        if act.transcript_file.is_some() || !mapping::parts_of(&job.event).attachments.is_empty() {
-            declined.push(job);
-            continue;
-        }
-        let mut draft = Draft {
-            act,
-            person: Fields::new(),
-            attach: false,
-        };
         let placeholders = match job.person {
             Some(object) => chat.person(object, &mut draft),
             None => Vec::new(),
@@ -102,15 +120,45 @@ pub(super) fn deliver<'j>(
         });
     }
     if let Err(stop) = batch.write(&mut declined) {
-        match stop {
-            Stop::Outcome(outcome) => {
-                for item in batch.items.iter_mut().filter(|i| !i.settled) {
-                    item.settled = true;
-                    batch.outcomes.push((item.job.seq, outcome.clone()));
+        let outcome = match stop {
+            Stop::Outcome(outcome) => outcome,
+            Stop::Hold(hold) => {
+                delivery.hold = Some(hold.clone());
+                Outcome::Retry {
+                    reason: format!("{hold:?}"),
+                    maybe_applied: true,
                 }
             }
-            Stop::Hold(hold) => delivery.hold = Some(hold),
+        };
+        let unsettled = batch
+            .items
+            .iter_mut()
+            .map(|i| (&mut i.settled, i.job.seq))
+            .chain(
+                batch
+                    .completions
+                    .iter_mut()
+                    .map(|c| (&mut c.settled, c.job.seq)),
+            );
+        for (settled, seq) in unsettled {
+            if !*settled {
+                *settled = true;
+                batch.outcomes.push((seq, outcome.clone()));
+            }
         }
+        // Written, their files maybe not: the retry reads what is on their records.
+        for owed in std::mem::take(&mut batch.owed) {
+            let reason = format!("the files were not all attached: {outcome:?}");
+            batch.outcomes.push((
+                owed.seq,
+                Outcome::Retry {
+                    reason,
+                    maybe_applied: true,
+                },
+            ));
+        }
+        // Not reached: they stay queued, as they were.
+        declined.append(&mut batch.completing);
     }
     delivery.outcomes.append(&mut batch.outcomes);
     declined
@@ -121,7 +169,30 @@ struct Batch<'a> {
     api: DataApi<'a>,
     settings: &'a TenantSettings,
     items: Vec<Item<'a>>,
+    /// Chats ending, to complete once the chats starting are written.
+    completing: Vec<&'a Job>,
+    completions: Vec<Completion<'a>>,
+    /// Chats written, settled once their files are attached.
+    owed: Vec<Owed>,
     outcomes: Vec<(u64, Outcome)>,
+}
+
+/// A chat ending, and the Case or Task its start made.
+struct Completion<'a> {
+    job: &'a Job,
+    chat: Chat<'a>,
+    record: ActivityRecord,
+    draft: Draft,
+    settled: bool,
+}
+
+/// A chat whose Case or Task is written, and its files still to attach.
+struct Owed {
+    seq: u64,
+    /// Its outcome once the files are on the record.
+    delivered: Outcome,
+    record: String,
+    files: Vec<FileSpec>,
 }
 
 struct Item<'a> {
@@ -161,6 +232,16 @@ enum Sought {
     Account,
 }
 
+impl Sought {
+    fn label(self) -> &'static str {
+        match self {
+            Sought::Person(object) => object,
+            Sought::Converted => "converted Lead",
+            Sought::Account => "Account",
+        }
+    }
+}
+
 /// One query of the lookups, for the chats in `members`.
 struct Probe {
     sought: Sought,
@@ -195,7 +276,9 @@ impl<'a> Batch<'a> {
         let emails: Vec<&str> = self
             .items
             .iter()
-            .filter_map(|i| agent_email(&i.job.event))
+            .map(|i| i.job)
+            .chain(self.completing.iter().copied())
+            .filter_map(|job| agent_email(&job.event))
             .collect();
         self.engine.find_owners(&self.api, emails)?;
         for item in &mut self.items {
@@ -210,7 +293,9 @@ impl<'a> Batch<'a> {
         let people = self.resolve(&rows);
         self.update_found()?;
         self.create_people(&people)?;
-        self.create_activities()
+        self.create_activities()?;
+        self.complete_activities(declined)?;
+        self.attach_files()
     }
 
     /// Runs the lookups; answers the rows found per (sought, rule). Chats whose query had more
@@ -368,7 +453,9 @@ impl<'a> Batch<'a> {
     fn values(&self, sought: Sought, i: usize, rule: &Rule) -> Option<Vec<(String, String)>> {
         match sought {
             Sought::Person(_) | Sought::Converted => self.person_values(i, rule),
-            Sought::Account => rule_values(rule, |f| account_value(&self.items[i].job.event, f)),
+            Sought::Account => rule_values(rule, |f| {
+                account_value(&self.items[i].job.event, self.settings, f)
+            }),
         }
     }
 
@@ -410,11 +497,25 @@ impl<'a> Batch<'a> {
 
     /// Reads each chat's person and Account from the rows found; answers the people to create.
     fn resolve(&mut self, rows: &HashMap<(Sought, usize), Vec<Value>>) -> Vec<NewPerson> {
-        let find = |sought: Sought, r: usize, values: &[(String, String)]| {
-            rows.get(&(sought, r))?
+        // Rows come newest first: the first that matches is the most recently modified.
+        let find = |sought: Sought, r: usize, values: &[(String, String)], chat: &str| {
+            let mut matching = rows
+                .get(&(sought, r))?
                 .iter()
-                .find(|row| matches(row, values))
-                .cloned()
+                .filter(|row| matches(row, values));
+            let first = matching.next()?.clone();
+            let more = matching.count();
+            if more > 0 {
+                log::info!(
+                    "{} {} records match the visitor of {chat} by rule {}; using the most \
+                     recently modified, {}",
+                    more + 1,
+                    sought.label(),
+                    r + 1,
+                    first["Id"]
+                );
+            }
+            Some(first)
         };
         let mut people: Vec<NewPerson> = Vec::new();
         let mut by_visitor: HashMap<String, usize> = HashMap::new();
@@ -425,7 +526,8 @@ impl<'a> Batch<'a> {
             if self.wants_account(i) {
                 self.items[i].account = self.first_account_rule(i).and_then(|r| {
                     let rule = &self.settings.identification.account[r];
-                    let row = find(Sought::Account, r, &self.values(Sought::Account, i, rule)?)?;
+                    let values = self.values(Sought::Account, i, rule)?;
+                    let row = find(Sought::Account, r, &values, &self.items[i].job.event.id)?;
                     row["Id"].as_str().map(str::to_string)
                 });
             }
@@ -438,6 +540,7 @@ impl<'a> Batch<'a> {
                     Sought::Person(object_name(object)),
                     r,
                     &self.person_values(i, rule)?,
+                    &self.items[i].job.event.id,
                 )?;
                 Some(Who::Found {
                     object: object_name(object).into(),
@@ -448,7 +551,7 @@ impl<'a> Batch<'a> {
             let converted = || {
                 let r = self.first_rule(i)?;
                 let values = self.person_values(i, &rules[r])?;
-                let row = find(Sought::Converted, r, &values)?;
+                let row = find(Sought::Converted, r, &values, &self.items[i].job.event.id)?;
                 let contact = row["ConvertedContactId"].as_str()?;
                 log::info!(
                     "the visitor's Lead {} was converted; using its Contact {contact}",
@@ -501,13 +604,13 @@ impl<'a> Batch<'a> {
                 continue;
             };
             let own = item.job.person.map(object_name) == Some(object.as_str());
-            let update = match self.settings.on_match {
-                // A converted Lead's Contact takes no Lead fields.
-                _ if !own => Fields::new(),
-                OnMatch::Keep => Fields::new(),
-                OnMatch::Overwrite => without(&item.draft.person, &item.placeholders),
-                OnMatch::FillEmpty => empty_only(&item.draft.person, &item.placeholders, row),
-            };
+            let update = match_update(
+                self.settings.on_match,
+                own,
+                &item.draft.person,
+                &item.placeholders,
+                row,
+            );
             if update.is_empty() {
                 continue;
             }
@@ -666,12 +769,7 @@ impl<'a> Batch<'a> {
         self.save(how, &mut records, |batch, r, saved| {
             let item = &mut batch.items[chats[r]];
             match saved {
-                Saved::Noted(note, fields) => {
-                    item.draft.note(note);
-                    if let Some(description) = item.draft.act.fields.get("Description") {
-                        fields.insert("Description".into(), description.clone());
-                    }
-                }
+                Saved::Noted(note, fields) => noted(&mut item.draft, note, fields),
                 Saved::Done(Ok(id)) => {
                     let outcome = match item.chat.remembered(object_name(item.job.activity), &id) {
                         Ok(record) => {
@@ -682,7 +780,17 @@ impl<'a> Batch<'a> {
                                 written.push((object.clone(), id.clone()));
                             }
                             written.push((record.object, record.id));
-                            item.chat.delivered(written)
+                            let delivered = item.chat.delivered(written);
+                            let files = item
+                                .draft
+                                .pending_files(&item.job.event, &item.chat.key_value());
+                            if !files.is_empty() {
+                                item.settled = true;
+                                let seq = item.job.seq;
+                                batch.owe(seq, delivered, &id, files);
+                                return;
+                            }
+                            delivered
                         }
                         // Written but not remembered: the retry looks for its key first.
                         Err(_) => Outcome::Retry {
@@ -697,6 +805,146 @@ impl<'a> Batch<'a> {
         })
     }
 
+    /// Completes the Cases and Tasks the ending chats' starts made (remembered here; the
+    /// others go the single-chat way, which looks for them), each with its owner as the
+    /// ending agent makes it.
+    fn complete_activities(&mut self, declined: &mut Vec<&'a Job>) -> Step<()> {
+        for job in std::mem::take(&mut self.completing) {
+            let chat = self.engine.chat(self.api.tenant, self.settings, job);
+            match chat.remembered_activity() {
+                Ok(Some(record)) => {
+                    let draft = chat.draft(job.activity, Phase::Complete);
+                    self.completions.push(Completion {
+                        job,
+                        chat,
+                        record,
+                        draft,
+                        settled: false,
+                    });
+                }
+                Ok(None) => declined.push(job),
+                Err(Stop::Outcome(outcome)) => self.outcomes.push((job.seq, outcome)),
+                Err(hold) => return Err(hold),
+            }
+        }
+        let mut records: Vec<Record> = Vec::new();
+        for done in &self.completions {
+            let mut fields = completion(&done.draft);
+            if let Some(owner) = self.engine.ending_owner(self.api.tenant, &done.job.event) {
+                fields.insert("OwnerId".into(), json!(owner));
+            }
+            records.push(Record {
+                object: done.record.object.clone(),
+                id: Some(done.record.id.clone()),
+                fields,
+            });
+        }
+        self.save(Save::Update, &mut records, |batch, r, saved| {
+            let done = &mut batch.completions[r];
+            match saved {
+                Saved::Noted(note, fields) => noted(&mut done.draft, note, fields),
+                Saved::Done(Ok(_)) => {
+                    done.settled = true;
+                    let record = done.record.clone();
+                    let delivered = done
+                        .chat
+                        .delivered(vec![(record.object.clone(), record.id.clone())]);
+                    let files = done
+                        .draft
+                        .pending_files(&done.job.event, &done.chat.key_value());
+                    let seq = done.job.seq;
+                    if files.is_empty() {
+                        batch.outcomes.push((seq, delivered));
+                    } else {
+                        batch.owe(seq, delivered, &record.id, files);
+                    }
+                }
+                Saved::Done(Err(error)) => {
+                    done.settled = true;
+                    let seq = done.job.seq;
+                    batch.outcomes.push((seq, outcome_of(&error)));
+                }
+            }
+        })
+    }
+
+    fn owe(&mut self, seq: u64, delivered: Outcome, record: &str, files: Vec<FileSpec>) {
+        self.owed.push(Owed {
+            seq,
+            delivered,
+            record: record.to_string(),
+            files,
+        });
+    }
+
+    /// Attaches the written chats' files through Collections, as many as fit in a request;
+    /// settles each chat: delivered once all its files are on its record, else retried as
+    /// "maybe applied" (the retry sends only the missing files).
+    fn attach_files(&mut self) -> Step<()> {
+        let owed = std::mem::take(&mut self.owed);
+        let files: Vec<(usize, Value)> = owed
+            .iter()
+            .enumerate()
+            .flat_map(|(o, owed)| {
+                owed.files.iter().map(move |f| {
+                    let mut body = f.fields(&owed.record);
+                    body.insert("attributes".into(), json!({"type": "ContentVersion"}));
+                    (o, Value::Object(body))
+                })
+            })
+            .collect();
+        let mut attached = vec![0; owed.len()];
+        let mut stopped = None;
+        for chunk in by_size(
+            &files,
+            |(_, f)| f["VersionData"].as_str().map_or(0, str::len),
+            MAX_FILE_BYTES,
+        ) {
+            for part in chunk.chunks(MAX_COLLECTION) {
+                let bodies: Vec<Value> = part.iter().map(|(_, body)| body.clone()).collect();
+                match self.api.save_many(&bodies, Save::Create) {
+                    Ok(answers) => {
+                        for ((o, _), answer) in part.iter().zip(answers) {
+                            match answer {
+                                Ok(_) => attached[*o] += 1,
+                                Err(error) => log::warn!(
+                                    "tenant {}: a file was not attached, retried alone: {error}",
+                                    self.api.tenant
+                                ),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        stopped = Some(stop_for(&e, true));
+                        break;
+                    }
+                }
+            }
+            if stopped.is_some() {
+                break;
+            }
+        }
+        for (o, owed) in owed.into_iter().enumerate() {
+            let outcome = if attached[o] == owed.files.len() {
+                owed.delivered
+            } else {
+                Outcome::Retry {
+                    reason: format!(
+                        "{} of its {} files were attached; the retry attaches the others",
+                        attached[o],
+                        owed.files.len()
+                    ),
+                    maybe_applied: true,
+                }
+            };
+            self.outcomes.push((owed.seq, outcome));
+        }
+        match stopped {
+            Some(Stop::Hold(hold)) => Err(Stop::Hold(hold)),
+            _ => Ok(()),
+        }
+    }
+
     fn settle(&mut self, i: usize, outcome: Outcome) {
         let item = &mut self.items[i];
         if !item.settled {
@@ -707,14 +955,7 @@ impl<'a> Batch<'a> {
 
     /// Settles a chat with the error Salesforce gave one of its records.
     fn settle_error(&mut self, i: usize, error: &SalesforceError) {
-        let outcome = match stop_for_salesforce(error, false) {
-            Stop::Outcome(outcome) => outcome,
-            Stop::Hold(hold) => Outcome::Retry {
-                reason: format!("{hold:?}"),
-                maybe_applied: false,
-            },
-        };
-        self.settle(i, outcome);
+        self.settle(i, outcome_of(error));
     }
 
     /// Writes `records` through Collections, 200 a call. A record refused for a field's value
@@ -774,6 +1015,26 @@ impl Record {
     }
 }
 
+/// A note about a Case or Task being saved: in its draft's Description, which the record
+/// takes for its next try.
+fn noted(draft: &mut Draft, note: &str, fields: &mut Fields) {
+    draft.note(note);
+    if let Some(description) = draft.act.fields.get("Description") {
+        fields.insert("Description".into(), description.clone());
+    }
+}
+
+/// A chat's outcome for the error Salesforce gave one of its records.
+fn outcome_of(error: &SalesforceError) -> Outcome {
+    match stop_for_salesforce(error, false) {
+        Stop::Outcome(outcome) => outcome,
+        Stop::Hold(hold) => Outcome::Retry {
+            reason: format!("{hold:?}"),
+            maybe_applied: false,
+        },
+    }
+}
+
 fn too_many_repairs() -> SalesforceError {
     SalesforceError {
         status: 400,
@@ -807,11 +1068,17 @@ fn matches(row: &Value, values: &[(String, String)]) -> bool {
 
 /// Splits `values` into runs whose total length (`len` each) stays within a query's condition.
 pub(super) fn by_length<T>(values: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    by_size(values, len, MAX_CONDITION_CHARS)
+}
+
+/// Splits `values` into runs whose total size (`size` each) stays within `max`; a value larger
+/// than `max` goes alone, never lost.
+fn by_size<T>(values: &[T], size: impl Fn(&T) -> usize, max: usize) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let (mut start, mut total) = (0, 0);
     for (i, value) in values.iter().enumerate() {
-        let length = len(value);
-        if i > start && total + length > MAX_CONDITION_CHARS {
+        let length = size(value);
+        if i > start && total + length > max {
             chunks.push(&values[start..i]);
             (start, total) = (i, 0);
         }

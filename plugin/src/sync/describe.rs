@@ -1,7 +1,7 @@
 //! What a tenant's org says about the objects CloudCX writes: the describe of Contact, Lead,
 //! Account, Case and Task, fetched in one composite request when first needed and kept per
-//! tenant for its org (a reconnect to another org, or Salesforce naming an unknown field,
-//! drops it).
+//! org, for every tenant connected to it (Salesforce naming an unknown field, or a settings
+//! check that finds one missing, reads it again).
 //!
 //! It serves to cut values to their field's length before Salesforce refuses them, to check the
 //! field names of a tenant's settings, and to find the external-ID field [`KEY_FIELD`].
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::api::SubRequest;
 use super::engine::{object_name, stop_for, Step, SyncEngine};
+use super::plan::account_rule_errors;
 use crate::decode::DecodeError;
 use crate::settings::{Rule, SyncObject, TenantSettings};
 
@@ -114,7 +115,7 @@ impl OrgSchema {
     }
 
     /// Each field name of the settings that the org does not have, by its path in the settings:
-    /// `identification.contact[1] names a field Contact does not have: "Emial"`.
+    /// `identification.contact[1]: Contact has no field "Emial"`.
     pub fn check(&self, settings: &TenantSettings) -> Vec<DecodeError> {
         let mut errors = Vec::new();
         let ident = &settings.identification;
@@ -126,10 +127,7 @@ impl OrgSchema {
             for (i, Rule(fields)) in rules.iter().enumerate() {
                 for field in fields {
                     if let Some(problem) = self.missing(object, &field.0) {
-                        errors.push(DecodeError::new(
-                            format!("identification.{section}[{i}]"),
-                            problem,
-                        ));
+                        errors.push(named(format!("identification.{section}[{i}]"), problem));
                     }
                 }
             }
@@ -139,7 +137,7 @@ impl OrgSchema {
             let object = format!("{object:?}");
             for field in fields.keys() {
                 if let Some(problem) = self.missing(&object, &field.0) {
-                    errors.push(DecodeError::new(
+                    errors.push(named(
                         format!("field_mapping.{object}.{}", field.0),
                         problem,
                     ));
@@ -150,10 +148,7 @@ impl OrgSchema {
             let object = format!("{object:?}");
             for (i, path) in paths.iter().enumerate() {
                 if let Some(problem) = self.missing_path(&object, &path.0) {
-                    errors.push(DecodeError::new(
-                        format!("display_fields.{object}[{i}]"),
-                        problem,
-                    ));
+                    errors.push(named(format!("display_fields.{object}[{i}]"), problem));
                 }
             }
         }
@@ -164,7 +159,7 @@ impl OrgSchema {
     fn missing(&self, object: &str, field: &str) -> Option<String> {
         let fields = self.objects.get(object)?;
         (!fields.contains_key(&field.to_lowercase()))
-            .then(|| format!("names a field {object} does not have: {field:?}"))
+            .then(|| format!("{object} has no field {field:?}"))
     }
 
     /// Like [`Self::missing`], following a lookup's relationship (`Account.Name`).
@@ -179,9 +174,7 @@ impl OrgSchema {
                 .filter(|(name, _)| name.eq_ignore_ascii_case(relationship))
         });
         match target {
-            None => Some(format!(
-                "names a relationship {object} does not have: {relationship:?}"
-            )),
+            None => Some(format!("{object} has no relationship {relationship:?}")),
             // A polymorphic lookup (Owner: User or Group) is not checked further.
             Some((_, to)) if to.len() == 1 => self.missing_path(&to[0], rest),
             Some(_) => None,
@@ -189,21 +182,27 @@ impl OrgSchema {
     }
 }
 
-/// The describes of the tenants' orgs.
+/// `path: problem`, as the issue words a settings error naming a field (`identification.
+/// contact[1]: Contact has no field "Emial"`).
+fn named(path: String, problem: String) -> DecodeError {
+    DecodeError::new("", format!("{path}: {problem}"))
+}
+
+/// The describes of the tenants' orgs, by org id: tenants connected to one org share it.
 #[derive(Default)]
 pub struct Describes(Mutex<HashMap<String, Arc<OrgSchema>>>);
 
 impl Describes {
-    pub fn get(&self, tenant: &str) -> Option<Arc<OrgSchema>> {
-        self.0.lock().get(tenant).cloned()
+    fn get(&self, org_id: &str) -> Option<Arc<OrgSchema>> {
+        self.0.lock().get(org_id).cloned()
     }
 
-    pub fn set(&self, tenant: &str, schema: Arc<OrgSchema>) {
-        self.0.lock().insert(tenant.to_string(), schema);
+    fn set(&self, schema: Arc<OrgSchema>) {
+        self.0.lock().insert(schema.org_id.clone(), schema);
     }
 
-    pub fn forget(&self, tenant: &str) {
-        self.0.lock().remove(tenant);
+    fn forget(&self, org_id: &str) {
+        self.0.lock().remove(org_id);
     }
 }
 
@@ -211,9 +210,26 @@ impl SyncEngine {
     /// Whether the tenant's org has [`KEY_FIELD`] on the Case or Task: then it is written by
     /// upsert on the chat's key.
     pub(super) fn keyed(&self, tenant: &str, activity: SyncObject) -> bool {
-        self.describes
-            .get(tenant)
+        self.cached_schema(tenant)
             .is_some_and(|schema| schema.has_key_field(object_name(activity)))
+    }
+
+    /// The id of the org the tenant is connected to (or was, while it needs reconnecting).
+    fn org_of(&self, tenant: &str) -> Option<String> {
+        let identity = self.connections.status(tenant).ok()?.identity?;
+        Some(identity.org_id)
+    }
+
+    /// The describe of the tenant's org, if read already.
+    pub(super) fn cached_schema(&self, tenant: &str) -> Option<Arc<OrgSchema>> {
+        self.describes.get(&self.org_of(tenant)?)
+    }
+
+    /// Drops the describe of the tenant's org: it is read again when next needed.
+    pub(super) fn forget_schema(&self, tenant: &str) {
+        if let Some(org) = self.org_of(tenant) {
+            self.describes.forget(&org);
+        }
     }
 
     /// Checks the field names of a tenant's settings against its org (`configure_tenant`, and
@@ -224,13 +240,18 @@ impl SyncEngine {
         tenant: &str,
         settings: &TenantSettings,
     ) -> Result<(), Vec<DecodeError>> {
+        // Needs no org: an account rule no visitor value can ever satisfy.
+        let unusable = account_rule_errors(settings);
+        if !unusable.is_empty() {
+            return Err(unusable);
+        }
         if self.connections.session(tenant).is_err() {
             return Ok(());
         }
         let mut errors = self.checked(tenant, settings);
         if errors.as_ref().is_some_and(|e| !e.is_empty()) {
             // The admin may have just added the field: ask the org again before refusing.
-            self.describes.forget(tenant);
+            self.forget_schema(tenant);
             errors = self.checked(tenant, settings);
         }
         match errors {
@@ -252,7 +273,7 @@ impl SyncEngine {
         tenant: &str,
         settings: &TenantSettings,
     ) -> Result<(), Vec<DecodeError>> {
-        self.describes.forget(tenant);
+        self.forget_schema(tenant);
         self.check_settings(tenant, settings)
     }
 
@@ -265,14 +286,8 @@ impl SyncEngine {
 
     /// The describe of the tenant's org: cached, or read in one composite request.
     pub(crate) fn schema(&self, tenant: &str) -> Step<Arc<OrgSchema>> {
-        let org_id = self
-            .connections
-            .status(tenant)
-            .ok()
-            .and_then(|s| s.identity)
-            .map(|i| i.org_id)
-            .unwrap_or_default();
-        if let Some(schema) = self.describes.get(tenant).filter(|s| s.org_id == org_id) {
+        let org_id = self.org_of(tenant).unwrap_or_default();
+        if let Some(schema) = self.describes.get(&org_id) {
             return Ok(schema);
         }
         let requests: Vec<SubRequest> = DESCRIBED
@@ -285,7 +300,9 @@ impl SyncEngine {
             .map_err(|e| stop_for(&e, false))?;
         let described = answers.0.iter().filter(|a| a.ok()).map(|a| &a.body);
         let schema = Arc::new(OrgSchema::from_describes(&org_id, described));
-        self.describes.set(tenant, schema.clone());
+        if !org_id.is_empty() {
+            self.describes.set(schema.clone());
+        }
         Ok(schema)
     }
 }
@@ -363,11 +380,11 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "identification.contact[1] names a field Contact does not have: \"Emial\"",
-                "field_mapping.Contact.Lvl__c names a field Contact does not have: \"Lvl__c\"",
-                "display_fields.Contact[0] names a field Contact does not have: \"Name\"",
-                "display_fields.Contact[2] names a relationship Contact does not have: \"Acount\"",
-                "display_fields.Contact[3] names a field Account does not have: \"Nam\"",
+                "identification.contact[1]: Contact has no field \"Emial\"",
+                "field_mapping.Contact.Lvl__c: Contact has no field \"Lvl__c\"",
+                "display_fields.Contact[0]: Contact has no field \"Name\"",
+                "display_fields.Contact[2]: Contact has no relationship \"Acount\"",
+                "display_fields.Contact[3]: Account has no field \"Nam\"",
             ]
         );
     }

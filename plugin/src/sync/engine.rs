@@ -1,51 +1,62 @@
 //! The sync engine: turns a tenant's queued events into Salesforce records, in as few API calls
 //! as it can.
 //!
-//! For each event it works out what the tenant's settings ask ([`Work`]), then:
+//! For each event it works out what the tenant's settings ask ([`Work`]); the planner
+//! ([`super::plan`]) says what to send, this executor sends it and reads the answers:
 //!
-//! 1. One composite request looks the visitor up by every identification rule (and the Account
-//!    by the visitor's company, and a converted Lead) and, optimistically, writes the Case or
-//!    Task (with its files) onto the first rule's match by reference. A known visitor costs
-//!    that one call.
+//! 1. One composite request looks the visitor up by every identification rule (and the
+//!    Account, a converted Lead, the agent's User when not cached) and, optimistically, writes
+//!    the Case or Task (with its files) onto the first rule's match by reference. A known
+//!    visitor costs that one call.
 //! 2. When the first rule found nothing, a second composite request (all or none) writes onto
 //!    another rule's match, or creates the Contact or Lead with the Case or Task.
 //!
-//! Exactly once: the Case or Task a chat became is remembered in the queue's store, and its
-//! Subject carries a key (`[CloudCX tenant/chat]`); when a request's answer was lost (the
-//! write may have been applied), the engine looks for that key before writing again. When the
-//! org has an external-ID field `CloudCX_Key__c` on Case or Task ([`super::describe::KEY_FIELD`]),
-//! the engine writes them by upsert on `tenant/chat` instead, and need not look.
+//! Exactly once: the Case or Task a chat became is remembered in the queue's store as soon as
+//! Salesforce names it, and its Subject carries a key (`[CloudCX tenant/chat]`); when a
+//! request's answer was lost (the write may have been applied), the engine looks for that key
+//! before writing again. When the org has an external-ID field `CloudCX_Key__c` on Case or
+//! Task ([`super::describe::KEY_FIELD`]), the engine writes them by upsert on `tenant/chat`
+//! instead. Once the Case or Task exists, nothing writes it again: what is still owed to it
+//! (files beyond one request, a refused update of the visitor, a fill-empty, notes) is a
+//! follow-up on the record ([`FollowUp`]), and files are read back by their markers before
+//! being sent again ([`super::files`]).
 //!
 //! Several chats to create in one batch (after an outage, or a burst) are written together,
 //! a few calls for up to 200 of them: see [`super::batch`].
 //!
 //! A field Salesforce rejects (an invalid email, a bad picklist value...) does not lose the
 //! chat: the record is written without it and the Description says what was dropped and why.
+//! A file Salesforce refuses does not fail the chat either: the Description says which file
+//! was not attached and why, and the log warns.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
 use super::batch;
+use super::ceiling::{HeldOn, LIMIT_PAUSE};
 use super::describe::{Describes, KEY_FIELD};
-use super::description::{append_note, cut, utf16_len};
-use super::mapping::{self, Fields, TextFile};
+use super::files::{markers_in, markers_query};
+use super::mapping::{self, Fields};
+use super::owners::OwnerCache;
+use super::plan::{
+    self, case_only_round, completion, first_round, later_lookups, match_update, note_several,
+    repair, second_round, with_key, Draft, Lookups, Owner, Part, ACCOUNT_QUERY, ACT, PERSON,
+};
 use super::soql_text::{like_escaped, quote};
 use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::{ActivityRecord, Queue, QueuedEvent};
 use crate::salesforce::{ApiError, Disposition, SalesforceError};
-use crate::settings::{
-    Action, ChatTrigger, ConversationTrigger, Mode, OnMatch, Rule, SyncObject, TenantSettings,
-};
+use crate::settings::{OnMatch, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
 
-/// How long a tenant pauses when its org's API limit is reached or near the tenant's ceiling.
-const LIMIT_PAUSE: Duration = Duration::from_secs(15 * 60);
+pub use super::plan::{
+    account_condition, condition, empty_only, link_field, object_name, without, work_for, Phase,
+    Work,
+};
 
 /// Rejected fields dropped from one record before giving up on it.
 pub(crate) const MAX_REPAIRS: usize = 5;
@@ -53,80 +64,13 @@ pub(crate) const MAX_REPAIRS: usize = 5;
 /// Chats to create in one batch from which they are written together (see [`batch`]).
 const BATCH_MIN: usize = 3;
 
-/// Salesforce error codes that concern one field's value: the record can go without it.
-const FIELD_ERRORS: [&str; 8] = [
-    "INVALID_EMAIL_ADDRESS",
-    "STRING_TOO_LONG",
-    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-    "INVALID_FIELD_FOR_INSERT_UPDATE",
-    "FIELD_INTEGRITY_EXCEPTION",
-    "INVALID_TYPE_ON_FIELD_IN_RECORD",
-    "NUMBER_OUTSIDE_VALID_RANGE",
-    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-];
-
 pub struct SyncEngine {
     queue: Arc<Queue>,
     pub(super) connections: Arc<Connections>,
     api_version: String,
-    /// Per tenant: agent email (lower case) → the active User with that email, if any.
-    pub(super) owners: Mutex<HashMap<String, HashMap<String, Option<String>>>>,
+    pub(super) owners: OwnerCache,
     pub(super) describes: Describes,
-}
-
-/// What an event asks of Salesforce under the tenant's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Work {
-    /// Nothing to write (manual mode, "do nothing", or the other trigger).
-    Skip,
-    Write {
-        /// The Contact or Lead found or created, if the action has one.
-        person: Option<SyncObject>,
-        /// The Case or Task.
-        activity: SyncObject,
-        phase: Phase,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Everything at once (ended trigger, offline message).
-    Create,
-    /// At the start of a chat (started trigger): the records, without the transcript.
-    Start,
-    /// At its end (started trigger): the same Case or Task completed.
-    Complete,
-}
-
-/// Decides the work for an event.
-pub fn work_for(event: &Event, settings: &TenantSettings) -> Work {
-    if settings.mode == Mode::Manual {
-        return Work::Skip;
-    }
-    let chat = settings.webchat.trigger == ChatTrigger::ChatStarted;
-    let inbox = settings.inbox.trigger == ConversationTrigger::ConversationStarted;
-    let (action, phase) = match event.kind() {
-        EventKind::ChatStarted if chat => (settings.webchat.action, Phase::Start),
-        EventKind::ChatEnded if chat => (settings.webchat.action, Phase::Complete),
-        EventKind::ChatEnded => (settings.webchat.action, Phase::Create),
-        EventKind::ChatOfflineMessage => (settings.webchat.offline_message_action, Phase::Create),
-        EventKind::InboxConversationStarted if inbox => (settings.inbox.action, Phase::Start),
-        EventKind::InboxConversationEnded if inbox => (settings.inbox.action, Phase::Complete),
-        EventKind::InboxConversationEnded => (settings.inbox.action, Phase::Create),
-        EventKind::ChatStarted | EventKind::InboxConversationStarted => return Work::Skip,
-    };
-    let (person, activity) = match action {
-        Action::ContactCase => (Some(SyncObject::Contact), SyncObject::Case),
-        Action::LeadTask => (Some(SyncObject::Lead), SyncObject::Task),
-        Action::Case => (None, SyncObject::Case),
-        Action::ContactTask => (Some(SyncObject::Contact), SyncObject::Task),
-        Action::Nothing => return Work::Skip,
-    };
-    Work::Write {
-        person,
-        activity,
-        phase,
-    }
+    pub(super) held_on: HeldOn,
 }
 
 /// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
@@ -142,6 +86,8 @@ pub(super) struct Job {
     pub seq: u64,
     pub event: Event,
     pub maybe_applied: bool,
+    /// Tried before: its files may be on its record already, whatever the last outcome said.
+    pub tried: bool,
     pub person: Option<SyncObject>,
     pub activity: SyncObject,
     pub phase: Phase,
@@ -153,8 +99,9 @@ impl SyncEngine {
             queue,
             connections,
             api_version: api_version.to_string(),
-            owners: Mutex::new(HashMap::new()),
+            owners: OwnerCache::default(),
             describes: Describes::default(),
+            held_on: HeldOn::default(),
         }
     }
 
@@ -168,7 +115,7 @@ impl SyncEngine {
         stop: &StopSignal,
     ) -> Delivery {
         let mut delivery = Delivery::default();
-        if let Some(hold) = self.over_ceiling(tenant, settings) {
+        if let Err(hold) = self.admit(tenant, settings) {
             delivery.hold = Some(hold);
             return delivery;
         }
@@ -187,9 +134,9 @@ impl SyncEngine {
         }
         // Not a chat after a lost answer, which looks for its key first, unless the org has the
         // key field: an upsert finds the record by itself.
-        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|job| {
-            job.phase == Phase::Create && (!job.maybe_applied || self.keyed(tenant, job.activity))
-        });
+        let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs
+            .iter()
+            .partition(|job| !job.maybe_applied || self.keyed(tenant, job.activity));
         if together.len() >= BATCH_MIN && !stop.is_set() {
             single.extend(batch::deliver(
                 self,
@@ -198,57 +145,71 @@ impl SyncEngine {
                 &together,
                 &mut delivery,
             ));
-            if delivery.hold.is_some() {
-                return delivery;
-            }
         } else {
             single.extend(together);
         }
         single.sort_by_key(|job| job.seq);
+        let mut refreshed = false;
         for job in single {
-            if stop.is_set() {
+            if stop.is_set() || delivery.hold.is_some() {
                 break;
             }
-            match self
-                .chat(tenant, settings, job)
-                .write(job.person, job.activity, job.phase)
-            {
+            match self.write_job(tenant, settings, job, &mut refreshed) {
                 Ok(outcome) | Err(Stop::Outcome(outcome)) => {
                     delivery.outcomes.push((job.seq, outcome))
                 }
-                Err(Stop::Hold(hold)) => {
-                    delivery.hold = Some(hold);
-                    break;
-                }
+                Err(Stop::Hold(hold)) => delivery.hold = Some(hold),
             }
         }
-        let unknown_field = |outcome: &Outcome| matches!(outcome, Outcome::Failed { code, .. } if code == "INVALID_FIELD");
         if delivery.outcomes.iter().any(|(_, o)| unknown_field(o)) {
             // The org changed under the describe: read it again next time.
-            self.describes.forget(tenant);
+            self.forget_schema(tenant);
+        }
+        if let Some(Hold::Until(..)) = delivery.hold {
+            // Salesforce's own limit: the usage known now is stale once the pause ends.
+            self.remember_hold(tenant);
         }
         if delivery.outcomes.is_empty() && delivery.hold.is_none() {
             // Stopped before the first event: it stays queued, as it was.
             delivery.hold = Some(Hold::Until(SystemTime::now(), "shutting down".into()));
         }
+        if delivery.hold.is_none() {
+            delivery.hold = self.after_delivery(tenant, settings);
+        }
         delivery
     }
 
-    /// Holds the tenant while its org's API usage is at or over the tenant's ceiling, so that
-    /// the org's other integrations keep their share.
-    fn over_ceiling(&self, tenant: &str, settings: &TenantSettings) -> Option<Hold> {
-        let usage = self.connections.api_usage(tenant)?;
-        let percent = usage.percent_used()?;
-        (percent >= f64::from(settings.max_api_usage_percent)).then(|| {
-            Hold::Until(
-                SystemTime::now() + LIMIT_PAUSE,
-                format!(
-                    "the org has used {percent:.0}% of its daily API calls ({}/{}); this tenant's \
-                     ceiling is {}%",
-                    usage.used, usage.limit, settings.max_api_usage_percent
-                ),
-            )
-        })
+    /// Writes one chat; when Salesforce names a field the org does not have (the first time in
+    /// a delivery), reads the org's describe again and tries once more: the describe may have
+    /// promised a field (the key field, say) that is gone.
+    fn write_job(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        job: &Job,
+        refreshed: &mut bool,
+    ) -> Step<Outcome> {
+        let write = || {
+            self.chat(tenant, settings, job)
+                .write(job.person, job.activity, job.phase)
+        };
+        let failed = match write() {
+            Ok(outcome) | Err(Stop::Outcome(outcome)) if unknown_field(&outcome) => outcome,
+            other => return other,
+        };
+        if *refreshed {
+            return Ok(failed);
+        }
+        *refreshed = true;
+        if let Outcome::Failed { message, .. } = &failed {
+            log::info!(
+                "tenant {tenant}: Salesforce named a field the org does not have ({message}); \
+                 reading the org's describe again"
+            );
+        }
+        self.forget_schema(tenant);
+        let _ = self.schema(tenant);
+        write()
     }
 
     pub(super) fn chat<'a>(
@@ -264,6 +225,7 @@ impl SyncEngine {
             event: &job.event,
             key_id: &job.event.id,
             maybe_applied: job.maybe_applied,
+            files_unsure: job.tried,
             settled_later: true,
             api: self.api(tenant),
         }
@@ -272,8 +234,8 @@ impl SyncEngine {
     /// Drops what is known about the tenant's org (owners, the records chats became): the
     /// tenant reconnected to another org.
     pub fn forget_org(&self, tenant: &str) -> Result<(), crate::queue::QueueError> {
-        self.owners.lock().remove(tenant);
-        self.describes.forget(tenant);
+        self.owners.forget(tenant);
+        self.held_on.forget(tenant);
         self.queue.forget_activities(tenant)
     }
 
@@ -296,10 +258,24 @@ impl SyncEngine {
             event,
             key_id,
             maybe_applied: false,
+            files_unsure: false,
             settled_later: false,
             api: self.api(tenant),
         };
         chat.write(person, activity, Phase::Create)
+    }
+
+    /// The owner of a chat's Case or Task as its end makes it: the ending agent's User (looked
+    /// up already), else the connecting user; `None` when the end names no agent (the owner
+    /// stays as the start made it).
+    pub(super) fn ending_owner(&self, tenant: &str, event: &Event) -> Option<String> {
+        let email = agent_email(event)
+            .map(str::trim)
+            .filter(|e| !e.is_empty())?;
+        self.known_owner(tenant, email).flatten().or_else(|| {
+            let status = self.connections.status(tenant).ok()?;
+            Some(status.identity?.user_id)
+        })
     }
 
     pub(crate) fn api<'a>(&'a self, tenant: &'a str) -> DataApi<'a> {
@@ -308,6 +284,19 @@ impl SyncEngine {
             tenant,
             version: &self.api_version,
         }
+    }
+}
+
+/// Salesforce named a field the org does not have: one the chat maps, or the key field an
+/// upsert names (`NOT_FOUND`, "Provided external ID field does not exist or is not
+/// accessible").
+fn unknown_field(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Failed { code, message } => {
+            code == "INVALID_FIELD"
+                || (code == "NOT_FOUND" && message.contains("external ID field does not exist"))
+        }
+        _ => false,
     }
 }
 
@@ -334,6 +323,7 @@ fn read(queued: &QueuedEvent, settings: &TenantSettings) -> Result<Option<Job>, 
     Ok(Some(Job {
         seq: queued.seq,
         maybe_applied: queued.meta.maybe_applied,
+        tried: queued.meta.maybe_applied || queued.meta.last_error.is_some(),
         event,
         person,
         activity,
@@ -350,6 +340,8 @@ pub(super) struct Chat<'a> {
     /// The chat's id in its key and memory (the event's id, in automatic mode).
     key_id: &'a str,
     maybe_applied: bool,
+    /// Files may be on the record already (an earlier attempt): read their markers first.
+    files_unsure: bool,
     /// A queued event, settled in the queue after the write: what it became is remembered
     /// without a flush of its own (the settlement's commit makes it durable).
     settled_later: bool,
@@ -368,15 +360,21 @@ impl Chat<'_> {
         activity: SyncObject,
         phase: Phase,
     ) -> Step<Outcome> {
-        if let Some(done) = self.known_activity(activity, phase)? {
-            return match phase {
-                Phase::Complete => self.complete(activity, &done),
-                // Written before (a delivery repeated after a crash): nothing more to do.
-                Phase::Create | Phase::Start => Ok(self.delivered(vec![(done.object, done.id)])),
-            };
+        let Some(done) = self.known_activity(activity, phase)? else {
+            let written = self.create(person, activity, phase)?;
+            return Ok(self.delivered(written.records));
+        };
+        match phase {
+            Phase::Complete => self.complete(activity, &done)?,
+            // Written before (a delivery repeated after a lost answer or a crash): only files
+            // may be missing.
+            Phase::Create if self.files_unsure => {
+                let mut draft = self.draft(activity, phase);
+                self.follow_up(FollowUp::on(&done), &mut draft)?;
+            }
+            Phase::Create | Phase::Start => {}
         }
-        let written = self.create(person, activity, phase)?;
-        Ok(self.delivered(written.records))
+        Ok(self.delivered(vec![(done.object, done.id)]))
     }
 
     pub(super) fn delivered(&self, records: Vec<(String, String)>) -> Outcome {
@@ -398,7 +396,7 @@ impl Chat<'_> {
         )
     }
 
-    /// The value of [`KEY_FIELD`] for the chat.
+    /// The value of [`KEY_FIELD`] for the chat: `tenant/chat`.
     pub(super) fn key_value(&self) -> String {
         format!("{}/{}", self.tenant, self.key_id)
     }
@@ -407,25 +405,9 @@ impl Chat<'_> {
         self.engine.keyed(self.tenant, activity)
     }
 
-    /// Creates the chat's Case or Task, or upserts it by its key when the org has the field.
-    fn write_activity(&self, activity: SyncObject, fields: Fields) -> SubRequest {
-        let object = object_name(activity);
-        if self.keyed(activity) {
-            SubRequest::upsert(
-                "act",
-                object,
-                KEY_FIELD,
-                &self.key_value(),
-                Value::Object(fields),
-            )
-        } else {
-            SubRequest::create("act", object, Value::Object(fields))
-        }
-    }
-
     /// The key in the Subject of the Case or Task a chat became.
     fn key(&self) -> String {
-        format!("[CloudCX {}/{}]", self.tenant, self.key_id)
+        format!("[CloudCX {}]", self.key_value())
     }
 
     /// The Case or Task already written for this chat: remembered locally, or, when a lost
@@ -435,24 +417,36 @@ impl Chat<'_> {
         activity: SyncObject,
         phase: Phase,
     ) -> Step<Option<ActivityRecord>> {
-        let queue = &self.engine.queue;
-        if let Some(known) = queue
-            .activity(self.tenant, self.key_id)
-            .map_err(retry_local)?
-        {
+        if let Some(known) = self.remembered_activity()? {
             return Ok(Some(known));
         }
-        // Salesforce is asked only when a lost answer may hide a write, or when the record made
-        // at a chat's start is not remembered here (another host made it, say).
-        // With the key field, writing again finds the record by itself (upsert).
-        if (!self.maybe_applied && phase != Phase::Complete) || self.keyed(activity) {
-            return Ok(None);
-        }
         let object = object_name(activity);
-        let soql = format!(
-            "SELECT Id FROM {object} WHERE Subject LIKE '%{}' ORDER BY CreatedDate LIMIT 1",
-            like_escaped(&self.key())
-        );
+        let keyed = self.keyed(activity);
+        // Salesforce is asked only when a lost answer may hide a write, or when the record made
+        // at a chat's start is not remembered here (another host made it, say). With the key
+        // field, writing again finds the record by itself (upsert), unless files go with it:
+        // those already on it must be known first.
+        let soql = if keyed {
+            let files = !self
+                .draft(activity, phase)
+                .pending_files(self.event, &self.key_value())
+                .is_empty();
+            if !(self.files_unsure && files) {
+                return Ok(None);
+            }
+            format!(
+                "SELECT Id FROM {object} WHERE {KEY_FIELD} = {} LIMIT 1",
+                quote(&self.key_value())
+            )
+        } else {
+            if !self.maybe_applied && phase != Phase::Complete {
+                return Ok(None);
+            }
+            format!(
+                "SELECT Id FROM {object} WHERE Subject LIKE '%{}' ORDER BY CreatedDate LIMIT 1",
+                like_escaped(&self.key())
+            )
+        };
         let rows = self.api.query(&soql).map_err(|e| stop_for(&e, false))?;
         let found = rows
             .first()
@@ -467,6 +461,14 @@ impl Chat<'_> {
         Ok(found)
     }
 
+    /// The Case or Task this chat became, as remembered here.
+    pub(super) fn remembered_activity(&self) -> Step<Option<ActivityRecord>> {
+        self.engine
+            .queue
+            .activity(self.tenant, self.key_id)
+            .map_err(retry_local)
+    }
+
     fn remember(&self, record: &ActivityRecord) -> Step<()> {
         let queue = &self.engine.queue;
         if self.settled_later {
@@ -477,23 +479,41 @@ impl Chat<'_> {
         .map_err(retry_local)
     }
 
-    /// Completes, at the chat's end, the Case or Task made at its start.
-    fn complete(&self, activity: SyncObject, record: &ActivityRecord) -> Step<Outcome> {
-        let mut fields = self.activity(activity);
-        fields.fields.remove("Subject");
-        let mut requests = vec![SubRequest::update(
-            "act",
-            &record.object,
-            &record.id,
-            Value::Object(fields.fields),
-        )];
-        requests.extend(files(
-            self.event,
-            fields.transcript_file.as_ref(),
-            &record.id,
-        ));
-        self.run_writes(&requests)?;
-        Ok(self.delivered(vec![(record.object.clone(), record.id.clone())]))
+    pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
+        let record = ActivityRecord {
+            object: object.into(),
+            id: id.into(),
+        };
+        self.remember(&record)?;
+        Ok(record)
+    }
+
+    /// Completes, at the chat's end, the Case or Task made at its start: its fields (the
+    /// owner as the ending agent makes it), then its files.
+    fn complete(&self, activity: SyncObject, record: &ActivityRecord) -> Step<()> {
+        let mut draft = self.draft(activity, Phase::Complete);
+        let mut update = completion(&draft);
+        self.engine.owner(&self.api, agent_email(self.event))?;
+        if let Some(owner) = self.engine.ending_owner(self.tenant, self.event) {
+            update.insert("OwnerId".into(), json!(owner));
+        }
+        let follow = FollowUp {
+            update,
+            essential: true,
+            ..FollowUp::after(record, &draft)
+        };
+        self.follow_up(follow, &mut draft)
+    }
+
+    /// What the chat's Case or Task is to be: its fields (the Subject with the chat's key,
+    /// values cut to their fields) and, but at a chat's start, its files.
+    pub(super) fn draft(&self, activity: SyncObject, phase: Phase) -> Draft {
+        let mut act = self.activity(activity);
+        if phase == Phase::Start {
+            // The transcript and files come with the chat's end.
+            act.transcript_file = None;
+        }
+        Draft::new(act, phase != Phase::Start)
     }
 
     pub(super) fn activity(&self, activity: SyncObject) -> mapping::Activity {
@@ -513,7 +533,7 @@ impl Chat<'_> {
             (field != "Subject" && field != "Description").then_some(object)
         });
         for note in notes {
-            note_in(&mut made, &note);
+            plan::note_in(&mut made, &note);
         }
         made
     }
@@ -531,10 +551,21 @@ impl Chat<'_> {
     /// Cuts the values longer than their field in the org's describe (`object_of` a field: the
     /// object to look it up in, `None` to leave it alone); answers a note per cut.
     fn fit(&self, fields: &mut Fields, object_of: impl Fn(&str) -> Option<&str>) -> Vec<String> {
-        let Some(schema) = self.engine.describes.get(self.tenant) else {
+        let Some(schema) = self.engine.cached_schema(self.tenant) else {
             return Vec::new();
         };
         mapping::fit_lengths(fields, &|field| schema.length(object_of(field)?, field))
+    }
+
+    fn plan<'a>(&'a self, activity: SyncObject, owner: &'a Owner, key: &'a str) -> plan::Chat<'a> {
+        plan::Chat {
+            event: self.event,
+            settings: self.settings,
+            key,
+            activity,
+            upsert: self.keyed(activity),
+            owner,
+        }
     }
 
     /// Finds or creates the person and writes the Case or Task.
@@ -544,59 +575,90 @@ impl Chat<'_> {
         activity: SyncObject,
         phase: Phase,
     ) -> Step<Written> {
-        let owner = self.engine.owner(&self.api, agent_email(self.event))?;
-        let mut draft = Draft {
-            act: self.activity(activity),
-            person: Fields::new(),
-            attach: phase != Phase::Start,
-        };
-        if phase == Phase::Start {
-            // The transcript and files come with the chat's end.
-            draft.act.transcript_file = None;
-        }
-        if let Some(owner) = &owner {
-            draft.act.fields.insert("OwnerId".into(), json!(owner));
+        let mut owner = self
+            .engine
+            .owner_state(self.tenant, agent_email(self.event));
+        let mut draft = self.draft(activity, phase);
+        if let Some(id) = owner.known() {
+            draft.act.fields.insert("OwnerId".into(), json!(id));
         }
         let Some(person) = person else {
-            return self.create_case_only(draft);
+            return self.create_case_only(draft, &mut owner);
         };
         let placeholders = self.person(person, &mut draft);
-        let lookups = Lookups::new(self, person, &draft.person, &placeholders);
+        let lookups = Lookups::new(
+            self.event,
+            self.settings,
+            person,
+            &draft.person,
+            &placeholders,
+            &owner,
+        );
+        let key = self.key_value();
         let act_object = object_name(activity);
 
         // Round 1: look up, and write onto the first rule's match by reference.
-        let answers = self.with_repairs(&mut draft, false, |draft| {
-            let mut round = lookups.queries();
-            if lookups.rules.is_empty() {
-                return round;
+        let mut answers = Responses(Vec::new());
+        for attempt in 0..=MAX_REPAIRS {
+            let chat = self.plan(activity, &owner, &key);
+            let round = first_round(&chat, &lookups, &draft, &placeholders);
+            if round.is_empty() {
+                break;
             }
-            let found = "@{p0.records[0].Id}";
-            if self.settings.on_match == OnMatch::Overwrite {
-                let update = without(&draft.person, &placeholders);
-                if !update.is_empty() {
-                    round.push(SubRequest::update(
-                        "person",
-                        object_name(person),
-                        found,
-                        Value::Object(update),
-                    ));
+            answers = self.run(&round, false)?;
+            self.learn_owner(&mut owner, &answers, &mut draft);
+            let act = answers.get(ACT);
+            if act.is_some_and(|a| a.ok()) {
+                break;
+            }
+            if let Some(error) = act.and_then(|a| a.own_error()) {
+                if attempt == MAX_REPAIRS {
+                    return Err(too_many_repairs());
                 }
+                repair_or_stop(&mut draft, Part::Act, &error)?;
+                continue;
             }
-            round.extend(draft.activity_requests(self, activity, found, None));
-            round
-        })?;
-        if let Some(id) = answers.get("act").filter(|a| a.ok()).and_then(|a| a.id()) {
+            // Not written: the first rule found nobody, unless a lookup failed.
+            if let Some(error) = answers.first_error() {
+                return Err(stop_for_salesforce(&error, false));
+            }
+            break;
+        }
+        if let Some(id) = answers.get(ACT).filter(|a| a.ok()).and_then(|a| a.id()) {
             let record = self.remembered(act_object, id)?;
-            self.note_several(&answers, "p0", person);
+            note_several(&answers, "p0", object_name(person), &self.event.id);
             let found = answers
                 .get("p0")
                 .and_then(|p| p.records().first())
                 .cloned()
                 .unwrap_or_default();
             let person_id = found["Id"].as_str().unwrap_or_default().to_string();
-            if self.settings.on_match == OnMatch::FillEmpty {
-                self.fill_empty(person, &person_id, &found, &draft.person, &placeholders)?;
+            let mut follow = FollowUp::after(&record, &draft);
+            self.settle_round_files(&answers, &mut draft);
+            let update = match (self.settings.on_match, answers.get(PERSON)) {
+                (OnMatch::FillEmpty, _) => match_update(
+                    OnMatch::FillEmpty,
+                    true,
+                    &draft.person,
+                    &placeholders,
+                    &found,
+                ),
+                // The overwrite refused: what is left of it goes again.
+                (_, Some(sent)) if !sent.ok() => {
+                    let mut update = plan::without(&draft.person, &placeholders);
+                    match sent.own_error() {
+                        Some(error) if error.disposition() == Disposition::Permanent => {
+                            self.repair_or_note(&mut update, &mut draft, &error, &person_id)
+                        }
+                        _ => update,
+                    }
+                }
+                _ => Fields::new(),
+            };
+            if !update.is_empty() {
+                follow.person = Some((object_name(person).into(), person_id.clone(), update));
             }
+            self.follow_up(follow, &mut draft)?;
             return Ok(Written {
                 records: vec![
                     (object_name(person).into(), person_id),
@@ -605,496 +667,399 @@ impl Chat<'_> {
             });
         }
 
-        // Round 2, all or none: another rule's match, a converted Lead's Contact, or a new person.
-        let existing = lookups.match_after_first(&answers);
+        // The lookups round 1 had no room for, then round 2 (all or none): another rule's
+        // match, a converted Lead's Contact, or a new person.
+        for queries in later_lookups(&lookups) {
+            if lookups.later_rule_matched(&answers) {
+                break;
+            }
+            let more = self.run(&queries, false)?;
+            if let Some(error) = more.first_error() {
+                return Err(stop_for_salesforce(&error, false));
+            }
+            answers.0.extend(more.0);
+        }
+        let existing = lookups.match_after_first(&answers, &self.event.id);
         let account = answers
-            .get("acct")
+            .get(ACCOUNT_QUERY)
             .and_then(|a| a.records().first())
             .and_then(|r| r["Id"].as_str())
             .map(str::to_string);
-        let answers = self.with_repairs(&mut draft, true, |draft| {
-            let mut round = Vec::new();
-            let person_ref = match &existing {
-                Some(found) => {
-                    let update = match self.settings.on_match {
-                        OnMatch::Keep => Fields::new(),
-                        OnMatch::Overwrite => without(&draft.person, &placeholders),
-                        OnMatch::FillEmpty => empty_only(&draft.person, &placeholders, &found.row),
-                    };
-                    if !update.is_empty() {
-                        round.push(SubRequest::update(
-                            "person",
-                            &found.object,
-                            &found.id,
-                            Value::Object(update),
-                        ));
-                    }
-                    found.id.clone()
-                }
-                None => {
-                    let mut body = draft.person.clone();
-                    if let Some(owner) = &owner {
-                        body.insert("OwnerId".into(), json!(owner));
-                    }
-                    if let (Some(account), SyncObject::Contact) = (&account, person) {
-                        body.insert("AccountId".into(), json!(account));
-                    }
-                    round.push(SubRequest::create(
-                        "person",
-                        object_name(person),
-                        Value::Object(body),
-                    ));
-                    "@{person.id}".to_string()
-                }
+        if let Owner::Ask(email) = &owner {
+            // The round's own lookup of the agent did not answer: ask apart.
+            let found = self.engine.owner(&self.api, Some(email))?;
+            owner = Owner::Known(found);
+        }
+        if let Some(id) = owner.known() {
+            draft.act.fields.insert("OwnerId".into(), json!(id));
+        }
+        let mut answers = Responses(Vec::new());
+        for _ in 0..=MAX_REPAIRS {
+            let chat = self.plan(activity, &owner, &key);
+            let round = second_round(
+                &chat,
+                person,
+                &draft,
+                &placeholders,
+                existing.as_ref(),
+                account.as_deref(),
+            );
+            answers = self.run(&round, true)?;
+            if answers.get(ACT).is_some_and(|a| a.ok()) {
+                break;
+            }
+            let Some(failed) = answers.0.iter().find(|a| a.own_error().is_some()) else {
+                return Err(retry("Salesforce wrote nothing and named no error"));
             };
-            let account = account
-                .as_deref()
-                .filter(|_| existing.is_none() && activity == SyncObject::Case);
-            round.extend(draft.activity_requests(self, activity, &person_ref, account));
-            round
-        })?;
+            let error = failed.own_error().expect("found by its error");
+            match failed.reference.as_str() {
+                PERSON => repair_or_stop(&mut draft, Part::Person, &error)?,
+                ACT => repair_or_stop(&mut draft, Part::Act, &error)?,
+                // A file refused: the records go without files, which follow on their own.
+                _ if draft.files_in_round => draft.files_in_round = false,
+                _ => return Err(stop_for_salesforce(&error, false)),
+            }
+        }
         let id = answers
-            .get("act")
+            .get(ACT)
             .filter(|a| a.ok())
             .and_then(|a| a.id())
-            .ok_or_else(|| retry("Salesforce wrote nothing and named no error"))?;
+            .ok_or_else(too_many_repairs)?;
         let record = self.remembered(act_object, id)?;
         let (person_object, person_id) = match &existing {
             Some(found) => (found.object.clone(), found.id.clone()),
             None => (
                 object_name(person).to_string(),
                 answers
-                    .get("person")
+                    .get(PERSON)
                     .and_then(|p| p.id())
                     .unwrap_or_default()
                     .to_string(),
             ),
         };
+        let follow = FollowUp::after(&record, &draft);
+        self.settle_round_files(&answers, &mut draft);
+        draft.files_in_round = true;
+        self.follow_up(follow, &mut draft)?;
         Ok(Written {
             records: vec![(person_object, person_id), (record.object, record.id)],
         })
     }
 
-    /// Runs the round `build` makes; when Salesforce refuses a field's value, builds it again
-    /// without that field (noted in the Description), a few times at most. Answers the round's
-    /// responses once no subrequest failed for a reason of its own.
-    fn with_repairs(
-        &self,
-        draft: &mut Draft,
-        all_or_none: bool,
-        build: impl Fn(&Draft) -> Vec<SubRequest>,
-    ) -> Step<Responses> {
+    /// A Case without a Contact, in the visitor's Account when one matches.
+    fn create_case_only(&self, mut draft: Draft, owner: &mut Owner) -> Step<Written> {
+        let key = self.key_value();
+        let mut answers = Responses(Vec::new());
         for _ in 0..=MAX_REPAIRS {
-            let answers = self.run(&build(draft), all_or_none)?;
-            let Some(failed) = answers.0.iter().find(|a| a.own_error().is_some()) else {
-                return Ok(answers);
-            };
-            let error = failed.own_error().expect("found by its error");
-            let fields = if failed.reference == "person" {
-                &mut draft.person
-            } else {
-                &mut draft.act.fields
-            };
-            let notes = repair(fields, &error);
-            if notes.is_empty() {
-                return Err(stop_for_salesforce(&error, true));
-            }
-            for note in notes {
-                draft.note(&note);
+            let chat = self.plan(SyncObject::Case, owner, &key);
+            answers = self.run(&case_only_round(&chat, &draft), false)?;
+            self.learn_owner(owner, &answers, &mut draft);
+            match answers.get(ACT) {
+                Some(act) if act.ok() => break,
+                Some(act) => match act.own_error() {
+                    Some(error) => repair_or_stop(&mut draft, Part::Act, &error)?,
+                    None => return Err(retry("the Case was not written")),
+                },
+                None => return Err(retry("the Case was not written")),
             }
         }
-        Err(Stop::Outcome(Outcome::Failed {
-            code: "TOO_MANY_REJECTED_FIELDS".into(),
-            message: format!("Salesforce kept refusing fields after {MAX_REPAIRS} were dropped"),
-        }))
-    }
-
-    pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
-        let record = ActivityRecord {
-            object: object.into(),
-            id: id.into(),
-        };
-        self.remember(&record)?;
-        Ok(record)
-    }
-
-    /// A Case without a Contact, with the visitor's Account when one matches their company.
-    fn create_case_only(&self, mut draft: Draft) -> Step<Written> {
-        if let Some(condition) = account_condition(self.event, self.settings) {
-            let rows = self
-                .api
-                .query(&format!(
-                    "SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"
-                ))
-                .map_err(|e| stop_for(&e, false))?;
-            if let Some(id) = rows.first().and_then(|r| r["Id"].as_str()) {
-                draft.act.fields.insert("AccountId".into(), json!(id));
-            }
-        }
-        let answers = self.with_repairs(&mut draft, true, |draft| {
-            let mut round = vec![self.write_activity(SyncObject::Case, draft.act.fields.clone())];
-            if draft.attach {
-                round.extend(files(
-                    self.event,
-                    draft.act.transcript_file.as_ref(),
-                    "@{act.id}",
-                ));
-            }
-            round
-        })?;
         let id = answers
-            .get("act")
+            .get(ACT)
+            .filter(|a| a.ok())
             .and_then(|a| a.id())
-            .ok_or_else(|| retry("the Case was not written"))?;
+            .ok_or_else(too_many_repairs)?;
         let record = self.remembered("Case", id)?;
+        let follow = FollowUp::after(&record, &draft);
+        self.settle_round_files(&answers, &mut draft);
+        self.follow_up(follow, &mut draft)?;
         Ok(Written {
             records: vec![(record.object, record.id)],
         })
     }
 
-    /// Writes the values Salesforce has no value for yet (on_match = fill_empty).
-    fn fill_empty(
-        &self,
-        person: SyncObject,
-        id: &str,
-        found: &Value,
-        fields: &Fields,
-        placeholders: &[&str],
-    ) -> Step<()> {
-        let update = empty_only(fields, placeholders, found);
-        if update.is_empty() {
-            return Ok(());
-        }
-        let request = SubRequest::update("person", object_name(person), id, Value::Object(update));
-        self.run_writes(&[request])
-    }
-
-    fn note_several(&self, answers: &Responses, reference: &str, person: SyncObject) {
-        if let Some(query) = answers.get(reference).filter(|q| q.total_size() > 1) {
-            log::info!(
-                "tenant {}: {} {}s match the visitor of {}; using the most recently modified",
-                self.tenant,
-                query.total_size(),
-                object_name(person),
-                self.event.id
-            );
-        }
-    }
-
-    /// Runs writes that must all happen or none (a completion, a fill).
-    fn run_writes(&self, requests: &[SubRequest]) -> Step<()> {
-        let answers = self.run(requests, true)?;
-        match answers.first_error() {
-            Some(error) => Err(stop_for_salesforce(&error, true)),
-            None => Ok(()),
-        }
-    }
-
-    /// One composite request (split when it has too many subrequests: files only).
-    fn run(&self, requests: &[SubRequest], all_or_none: bool) -> Step<Responses> {
-        let writes = requests.iter().any(|r| r.method != http::Method::GET);
-        let mut answers = Vec::new();
-        for chunk in requests.chunks(MAX_SUBREQUESTS) {
-            let part = self
-                .api
-                .composite(chunk, all_or_none)
-                .map_err(|e| stop_for(&e, writes))?;
-            answers.extend(part.0);
-        }
-        Ok(Responses(answers))
-    }
-}
-
-/// The identification queries of round 1, and how to read their answers.
-struct Lookups {
-    /// Per applicable rule: the query's reference and its WHERE condition.
-    rules: Vec<(String, String)>,
-    object: SyncObject,
-    selected: Vec<String>,
-    converted: Option<String>,
-    account: Option<String>,
-}
-
-/// A person found by a rule other than the first.
-struct Found {
-    object: String,
-    id: String,
-    row: Value,
-}
-
-impl Lookups {
-    fn new(chat: &Chat<'_>, object: SyncObject, fields: &Fields, placeholders: &[&str]) -> Lookups {
-        let rules = match object {
-            SyncObject::Lead => &chat.settings.identification.lead,
-            _ => &chat.settings.identification.contact,
+    /// Caches the owner a round's query found, and gives it to the draft for the next round.
+    fn learn_owner(&self, owner: &mut Owner, answers: &Responses, draft: &mut Draft) {
+        let Owner::Ask(email) = owner.clone() else {
+            return;
         };
-        let value_of = |field: &str| person_value(fields, placeholders, field);
-        let account = (object == SyncObject::Contact)
-            .then(|| account_condition(chat.event, chat.settings))
-            .flatten();
-        let converted_slots = usize::from(object == SyncObject::Lead);
-        let slots = 5 - converted_slots - usize::from(account.is_some());
-        let conditions: Vec<String> = rules
-            .iter()
-            .filter_map(|r| condition(r, value_of))
-            .take(slots)
-            .collect();
-        let converted = (object == SyncObject::Lead)
-            .then(|| conditions.first().cloned())
-            .flatten();
-        let mut selected: Vec<String> = vec!["Id".into()];
-        selected.extend(fields.keys().filter(|k| k.as_str() != "Id").cloned());
-        Lookups {
-            rules: conditions
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| (format!("p{i}"), c))
-                .collect(),
-            object,
-            selected,
-            converted,
-            account,
-        }
-    }
-
-    fn queries(&self) -> Vec<SubRequest> {
-        let object = object_name(self.object);
-        let live = if self.object == SyncObject::Lead {
-            " AND IsConverted = false"
-        } else {
-            ""
-        };
-        let mut queries: Vec<SubRequest> = self
-            .rules
-            .iter()
-            .map(|(reference, condition)| {
-                SubRequest::query(
-                    reference,
-                    &format!(
-                        "SELECT {} FROM {object} WHERE {condition}{live} ORDER BY LastModifiedDate DESC LIMIT 2",
-                        self.selected.join(", ")
-                    ),
-                )
-            })
-            .collect();
-        if let Some(condition) = &self.converted {
-            queries.push(SubRequest::query(
-                "conv",
-                &format!(
-                    "SELECT Id, ConvertedContactId FROM Lead WHERE {condition} AND IsConverted = true \
-                     ORDER BY LastModifiedDate DESC LIMIT 1"
-                ),
-            ));
-        }
-        if let Some(condition) = &self.account {
-            queries.push(SubRequest::query(
-                "acct",
-                &format!("SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"),
-            ));
-        }
-        queries
-    }
-
-    /// The person found by a later rule, or a converted Lead's Contact.
-    fn match_after_first(&self, answers: &Responses) -> Option<Found> {
-        let object = object_name(self.object);
-        for (reference, _) in self.rules.iter().skip(1) {
-            if let Some(row) = answers.get(reference).and_then(|a| a.records().first()) {
-                return Some(Found {
-                    object: object.to_string(),
-                    id: row["Id"].as_str()?.to_string(),
-                    row: row.clone(),
-                });
+        owner.learn(answers);
+        if let Owner::Known(found) = owner {
+            self.engine.learn_owner(self.tenant, &email, found.clone());
+            if let Some(id) = found {
+                draft.act.fields.insert("OwnerId".into(), json!(id));
             }
         }
-        let converted = answers.get("conv")?.records().first()?;
-        let contact = converted["ConvertedContactId"].as_str()?;
-        log::info!(
-            "the visitor's Lead {} was converted; using its Contact {contact}",
-            converted["Id"]
-        );
-        Some(Found {
-            object: "Contact".into(),
-            id: contact.to_string(),
-            // The Contact's values are not known here: fill_empty leaves it alone.
-            row: Value::Null,
-        })
-    }
-}
-
-/// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
-pub(crate) fn account_condition(event: &Event, settings: &TenantSettings) -> Option<String> {
-    settings
-        .identification
-        .account
-        .iter()
-        .find_map(|rule| condition(rule, |f| account_value(event, f)))
-}
-
-/// The visitor's value for an Account field an account rule names.
-pub(super) fn account_value(event: &Event, field: &str) -> Option<String> {
-    let person = mapping::person_of(event);
-    match field {
-        "Name" => person.company,
-        "Phone" => person.phone,
-        _ => None,
-    }
-}
-
-/// The visitor's value for a Contact or Lead field a rule names: CloudCX's own, not a
-/// placeholder.
-pub(super) fn person_value(fields: &Fields, placeholders: &[&str], field: &str) -> Option<String> {
-    fields
-        .get(field)
-        .filter(|_| !placeholders.contains(&field))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-/// `A = 'x' AND B = 'y'` for a rule whose every field has a value; `None` otherwise.
-pub(crate) fn condition(rule: &Rule, value_of: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let parts: Vec<String> = rule_values(rule, value_of)?
-        .into_iter()
-        .map(|(field, value)| format!("{field} = {}", quote(&value)))
-        .collect();
-    Some(parts.join(" AND "))
-}
-
-/// Each of a rule's fields with the visitor's value; `None` when one has none.
-pub(super) fn rule_values(
-    rule: &Rule,
-    value_of: impl Fn(&str) -> Option<String>,
-) -> Option<Vec<(String, String)>> {
-    rule.0
-        .iter()
-        .map(|field| Some((field.0.clone(), value_of(&field.0)?)))
-        .collect()
-}
-
-/// The fields with values of CloudCX's own (not placeholders).
-pub(crate) fn without(fields: &Fields, placeholders: &[&str]) -> Fields {
-    fields
-        .iter()
-        .filter(|(k, _)| !placeholders.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// The fields Salesforce has no value for in `row` (fill_empty never overwrites).
-pub(crate) fn empty_only(fields: &Fields, placeholders: &[&str], row: &Value) -> Fields {
-    if !row.is_object() {
-        return Fields::new();
-    }
-    without(fields, placeholders)
-        .into_iter()
-        .filter(|(k, _)| {
-            row.get(k)
-                .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
-        })
-        .collect()
-}
-
-/// Drops the fields a field-level error names from `fields`; answers a note per dropped field
-/// (none when the error is not about a field's value).
-pub(crate) fn repair(fields: &mut Fields, error: &SalesforceError) -> Vec<String> {
-    let code = error.code.as_deref().unwrap_or_default();
-    if !FIELD_ERRORS.contains(&code) {
-        return Vec::new();
-    }
-    error
-        .fields
-        .iter()
-        .filter_map(|field| {
-            let value = fields.remove(field)?;
-            Some(format!(
-                "Salesforce refused {field} = {value} ({code}: {}); CloudCX wrote the record without it.",
-                error.message
-            ))
-        })
-        .collect()
-}
-
-/// The records about to be written for a chat, as repairs change them.
-pub(super) struct Draft {
-    pub act: mapping::Activity,
-    pub person: Fields,
-    /// Files go with the Case or Task (not at a chat's start).
-    pub attach: bool,
-}
-
-impl Draft {
-    /// Adds a note to the Description; keeps the whole transcript as a file if the note made
-    /// the Description cut it.
-    pub(super) fn note(&mut self, note: &str) {
-        note_in(&mut self.act, note);
     }
 
-    /// The Case or Task tied to `person` (an id or a reference), with its files.
-    fn activity_requests(
+    /// A refused update of a found person, after its Case or Task was written: the update
+    /// without the refused fields, or nothing (noted) when the refusal is not about a field.
+    fn repair_or_note(
         &self,
-        chat: &Chat<'_>,
-        activity: SyncObject,
-        person: &str,
-        account: Option<&str>,
-    ) -> Vec<SubRequest> {
-        let mut body = self.act.fields.clone();
-        body.insert(link_field(activity).into(), json!(person));
-        if let Some(account) = account {
-            body.insert("AccountId".into(), json!(account));
-        }
-        let mut requests = vec![chat.write_activity(activity, body)];
-        if self.attach {
-            requests.extend(files(
-                chat.event,
-                self.act.transcript_file.as_ref(),
-                "@{act.id}",
+        update: &mut Fields,
+        draft: &mut Draft,
+        error: &SalesforceError,
+        person_id: &str,
+    ) -> Fields {
+        let notes = repair(update, error);
+        if notes.is_empty() {
+            draft.note(&format!(
+                "Salesforce refused the update of the visitor's record {person_id} ({}: {}); \
+                 CloudCX left it as it was.",
+                error.code.as_deref().unwrap_or("ERROR"),
+                error.message
             ));
+            return Fields::new();
         }
-        requests
+        for note in notes {
+            draft.note(&note);
+        }
+        std::mem::take(update)
+    }
+
+    /// Marks the files a round attached; a file refused for a reason of its own is given up
+    /// and noted, the others stay owed.
+    fn settle_round_files(&self, answers: &Responses, draft: &mut Draft) {
+        for file in draft.pending_files(self.event, &self.key_value()) {
+            let Some(answer) = answers.get(&file.reference) else {
+                continue;
+            };
+            if answer.ok() {
+                draft.settled_files.push(file.marker);
+            } else if let Some(error) = answer.own_error() {
+                if error.disposition() == Disposition::Permanent {
+                    self.give_up_file(draft, &file.name, &file.marker, &error);
+                }
+            }
+        }
+    }
+
+    fn give_up_file(&self, draft: &mut Draft, name: &str, marker: &str, error: &SalesforceError) {
+        let why = format!(
+            "{}: {}",
+            error.code.as_deref().unwrap_or("ERROR"),
+            error.message
+        );
+        log::warn!(
+            "tenant {}: the file {name:?} of {} was not attached: {why}",
+            self.tenant,
+            self.event.id
+        );
+        draft.note(&format!(
+            "Salesforce refused the file {name:?} ({why}); CloudCX did not attach it."
+        ));
+        draft.settled_files.push(marker.to_string());
+    }
+
+    /// Finishes what is owed to a written Case or Task: its update, the found person's update,
+    /// its files (those not on it yet), and the notes the Description gained meanwhile. A
+    /// field refused is dropped and noted, a file refused is given up and noted; what fails
+    /// otherwise is retried later, never by writing the record again.
+    fn follow_up(&self, mut follow: FollowUp, draft: &mut Draft) -> Step<()> {
+        let record = follow.record.clone();
+        let key = self.key_value();
+        if self.files_unsure && !draft.pending_files(self.event, &key).is_empty() {
+            // The files on the record, and (for the notes a refused file adds) its Description,
+            // in one call.
+            let mut asked = vec![SubRequest::query("files", &markers_query(&record.id))];
+            if follow.description.is_none() {
+                asked.push(SubRequest::query(
+                    "held",
+                    &format!(
+                        "SELECT Description FROM {} WHERE Id = {}",
+                        record.object,
+                        quote(&record.id)
+                    ),
+                ));
+            }
+            let answers = self.run(&asked, false).map_err(written)?;
+            if let Some(error) = answers.first_error() {
+                return Err(written(stop_for_salesforce(&error, false)));
+            }
+            let files = answers.get("files").map_or(&[][..], |a| a.records());
+            draft.settled_files.extend(markers_in(files));
+            let held = answers.get("held").and_then(|a| a.records().first());
+            if let Some(description) = held.and_then(|r| r["Description"].as_str()) {
+                draft
+                    .act
+                    .fields
+                    .insert("Description".into(), json!(description));
+                follow.description = Some(description.to_string());
+            }
+        }
+        for _ in 0..=MAX_REPAIRS {
+            let mut update = follow.update.clone();
+            if let Some(written) = &follow.description {
+                if draft.description() != Some(written.as_str()) {
+                    if let Some(description) = draft.act.fields.get("Description") {
+                        update.insert("Description".into(), description.clone());
+                    }
+                }
+            }
+            let mut requests = Vec::new();
+            if let Some((object, id, fields)) = &follow.person {
+                requests.push(SubRequest::update(
+                    PERSON,
+                    object,
+                    id,
+                    Value::Object(fields.clone()),
+                ));
+            }
+            if !update.is_empty() {
+                requests.push(SubRequest::update(
+                    ACT,
+                    &record.object,
+                    &record.id,
+                    Value::Object(update.clone()),
+                ));
+            }
+            let files = draft.pending_files(self.event, &key);
+            requests.extend(files.iter().map(|f| f.request(&record.id)));
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let mut answers = Vec::new();
+            for chunk in requests.chunks(MAX_SUBREQUESTS) {
+                let part = self
+                    .api
+                    .composite(chunk, false)
+                    .map_err(|e| written(stop_for(&e, true)))?;
+                answers.extend(part.0);
+            }
+            let answers = Responses(answers);
+            for answer in &answers.0 {
+                let Some(error) = answer.own_error() else {
+                    continue;
+                };
+                if error.disposition() == Disposition::RateLimited {
+                    return Err(written(stop_for_salesforce(&error, true)));
+                }
+            }
+            if let Some(answer) = answers.get(PERSON) {
+                match answer.own_error() {
+                    None if answer.ok() => follow.person = None,
+                    Some(error) if error.disposition() == Disposition::Permanent => {
+                        if let Some((object, id, mut fields)) = follow.person.take() {
+                            let left = self.repair_or_note(&mut fields, draft, &error, &id);
+                            if !left.is_empty() {
+                                follow.person = Some((object, id, left));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(answer) = answers.get(ACT) {
+                match answer.own_error() {
+                    None if answer.ok() => {
+                        follow.update = Fields::new();
+                        follow.essential = false;
+                        follow.description = update
+                            .get("Description")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .or(follow.description);
+                    }
+                    Some(error) if error.disposition() == Disposition::Permanent => {
+                        let mut fields = follow.update.clone();
+                        let notes = repair(&mut fields, &error);
+                        if notes.is_empty() && follow.essential {
+                            return Err(stop_for_salesforce(&error, false));
+                        }
+                        if notes.is_empty() {
+                            log::warn!(
+                                "tenant {}: the notes on {} {} were not written: {error}",
+                                self.tenant,
+                                record.object,
+                                record.id
+                            );
+                            follow.description = None;
+                        }
+                        follow.update = fields;
+                        for note in notes {
+                            draft.note(&note);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for file in files {
+                match answers.get(&file.reference) {
+                    Some(answer) if answer.ok() => draft.settled_files.push(file.marker),
+                    Some(answer) => {
+                        if let Some(error) = answer
+                            .own_error()
+                            .filter(|e| e.disposition() == Disposition::Permanent)
+                        {
+                            self.give_up_file(draft, &file.name, &file.marker, &error);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        Err(Stop::Outcome(Outcome::Retry {
+            reason: format!(
+                "Salesforce did not take everything owed to {} {} after {} tries",
+                record.object,
+                record.id,
+                MAX_REPAIRS + 1
+            ),
+            maybe_applied: true,
+        }))
+    }
+
+    /// One composite request (of at most 25 subrequests, as the planner makes them).
+    fn run(&self, requests: &[SubRequest], all_or_none: bool) -> Step<Responses> {
+        let writes = requests.iter().any(|r| r.method != http::Method::GET);
+        self.api
+            .composite(requests, all_or_none)
+            .map_err(|e| stop_for(&e, writes))
     }
 }
 
-/// Adds a note to a Case's or Task's Description; keeps the whole transcript as a file if the
-/// note made the Description cut it.
-fn note_in(act: &mut mapping::Activity, note: &str) {
-    let mut description = act
-        .fields
-        .get("Description")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let file = append_note(&mut description, note);
-    act.fields
-        .insert("Description".into(), Value::String(description));
-    if act.transcript_file.is_none() {
-        act.transcript_file = file;
+/// Drops from the draft's `part` what Salesforce refused, noting it in the Description; stops
+/// when the error is not about a field's value.
+fn repair_or_stop(draft: &mut Draft, part: Part, error: &SalesforceError) -> Step<()> {
+    if draft.repair(part, error) {
+        Ok(())
+    } else {
+        Err(stop_for_salesforce(error, false))
     }
 }
 
-/// The ContentVersion subrequests for the event's attachments and the whole transcript.
-fn files(event: &Event, transcript: Option<&TextFile>, parent: &str) -> Vec<SubRequest> {
-    let mut files: Vec<(String, String)> = mapping::parts_of(event)
-        .attachments
-        .iter()
-        .map(|a| (a.name.clone(), a.data_base64.clone()))
-        .collect();
-    if let Some(file) = transcript {
-        use base64::Engine;
-        let data = base64::engine::general_purpose::STANDARD.encode(file.content.as_bytes());
-        files.push((file.name.clone(), data));
+/// What is still owed to a written Case or Task.
+struct FollowUp {
+    record: ActivityRecord,
+    /// Fields to write on it (a completion).
+    update: Fields,
+    /// Whether the chat fails when Salesforce refuses the update for good (a completion is
+    /// the chat's content; notes are not).
+    essential: bool,
+    /// The Description as written, when known: notes added since are written too.
+    description: Option<String>,
+    /// A found person's update: object, id, fields.
+    person: Option<(String, String, Fields)>,
+}
+
+impl FollowUp {
+    /// Only the files (and notes about them) are owed, the Description as written unknown.
+    fn on(record: &ActivityRecord) -> FollowUp {
+        FollowUp {
+            record: record.clone(),
+            update: Fields::new(),
+            essential: false,
+            description: None,
+            person: None,
+        }
     }
-    files
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, data))| {
-            SubRequest::create(
-                &format!("file{i}"),
-                "ContentVersion",
-                json!({"Title": name, "PathOnClient": name, "VersionData": data,
-                       "FirstPublishLocationId": parent}),
-            )
-        })
-        .collect()
+
+    /// Just after the record was written from `draft`.
+    fn after(record: &ActivityRecord, draft: &Draft) -> FollowUp {
+        FollowUp {
+            description: draft.description().map(str::to_string),
+            ..FollowUp::on(record)
+        }
+    }
 }
 
 pub(crate) fn agent_email(event: &Event) -> Option<&str> {
@@ -1103,32 +1068,9 @@ pub(crate) fn agent_email(event: &Event) -> Option<&str> {
         .and_then(|a| a.email.as_deref())
 }
 
-/// The Subject with the chat's key at its end, within Salesforce's 255 (UTF-16) characters.
-fn with_key(subject: &str, key: &str) -> String {
-    let room = mapping::SUBJECT_MAX_CHARS.saturating_sub(utf16_len(key) + 1);
-    format!("{} {key}", cut(subject, room, |_| "…".to_string()))
-}
-
 /// Where a person sees a record in Salesforce's Lightning UI.
 pub(crate) fn lightning_url(instance: &str, object: &str, id: &str) -> String {
     format!("{instance}/lightning/r/{object}/{id}/view")
-}
-
-pub(crate) fn object_name(object: SyncObject) -> &'static str {
-    match object {
-        SyncObject::Lead => "Lead",
-        SyncObject::Contact => "Contact",
-        SyncObject::Case => "Case",
-        SyncObject::Task => "Task",
-    }
-}
-
-/// The field that ties the Case or Task to its person.
-pub(super) fn link_field(activity: SyncObject) -> &'static str {
-    match activity {
-        SyncObject::Case => "ContactId",
-        _ => "WhoId",
-    }
 }
 
 fn retry(reason: &str) -> Stop {
@@ -1136,6 +1078,24 @@ fn retry(reason: &str) -> Stop {
         reason: reason.into(),
         maybe_applied: false,
     })
+}
+
+fn too_many_repairs() -> Stop {
+    Stop::Outcome(Outcome::Failed {
+        code: "TOO_MANY_REJECTED_FIELDS".into(),
+        message: format!("Salesforce kept refusing fields after {MAX_REPAIRS} were dropped"),
+    })
+}
+
+/// A stop once the record exists: a retry must look at what it holds first.
+fn written(stop: Stop) -> Stop {
+    match stop {
+        Stop::Outcome(Outcome::Retry { reason, .. }) => Stop::Outcome(Outcome::Retry {
+            reason,
+            maybe_applied: true,
+        }),
+        other => other,
+    }
 }
 
 /// The local store failed: try again later; nothing was sent.
@@ -1184,3 +1144,7 @@ pub(super) fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop 
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

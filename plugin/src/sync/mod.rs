@@ -1,8 +1,11 @@
 pub mod api;
 mod batch;
+mod ceiling;
 pub mod describe;
 pub mod description;
 pub mod engine;
+mod files;
 pub mod mapping;
 mod owners;
+pub mod plan;
 pub mod soql_text;

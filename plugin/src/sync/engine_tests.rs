@@ -1,0 +1,408 @@
+//! The executor against Salesforce's answers replayed beneath the client: refusals the
+//! emulator does not make (a restricted picklist, a value longer than Salesforce says, a file
+//! refused for good or for now), each written without losing the chat or writing it twice.
+
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::oauth::{CallbackQuery, ConnectionSettings};
+use crate::salesforce::fixtures::fixture;
+use crate::salesforce::replay::ReplayTransport;
+use crate::sync::mapping::tests::chat_ended;
+
+const TOKEN_URL: &str = "https://login.salesforce.com/services/oauth2/token";
+/// The identity URL and instance in `oauth_token_response.restforce.json`.
+const ID_URL: &str = "https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P";
+const COMPOSITE: &str = "https://na1.salesforce.com/services/data/v62.0/composite";
+
+struct Harness {
+    replay: Arc<ReplayTransport>,
+    engine: SyncEngine,
+    settings: TenantSettings,
+    _dir: tempfile::TempDir,
+}
+
+/// The engine with tenant `acme` connected, the example settings changed by `patch`, and
+/// Salesforce answering each composite request with the next of `answers` (its subrequests'
+/// answers as `(reference, status, body)`).
+fn harness(patch: impl FnOnce(&mut Value), answers: &[Vec<(&str, u16, Value)>]) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let host = crate::config::parse(
+        &json!({"state_dir": dir.path(), "redirect_url": "https://cx.example.com/callback"})
+            .to_string(),
+    )
+    .unwrap();
+    let mut identity: Value =
+        serde_json::from_slice(&fixture("identity_url_response_200.postman.json")).unwrap();
+    identity["organization_id"] = json!("00Dx0000000BV7zEAG");
+    identity["user_id"] = json!("005x00000012Q9PAAU");
+    let mut token: Value =
+        serde_json::from_slice(&fixture("oauth_token_response.restforce.json")).unwrap();
+    token["refresh_token"] = json!("5Aep861refresh");
+    token["token_type"] = json!("Bearer");
+    let mut replay = ReplayTransport::new()
+        .expect(
+            Method::POST,
+            TOKEN_URL,
+            200,
+            &serde_json::to_vec(&token).unwrap(),
+        )
+        .expect(
+            Method::GET,
+            ID_URL,
+            200,
+            &serde_json::to_vec(&identity).unwrap(),
+        );
+    for answer in answers {
+        let responses: Vec<Value> = answer
+            .iter()
+            .map(|(reference, status, body)| {
+                json!({"body": body, "httpHeaders": {}, "httpStatusCode": status,
+                       "referenceId": reference})
+            })
+            .collect();
+        let body = json!({ "compositeResponse": responses });
+        replay = replay.expect(Method::POST, COMPOSITE, 200, body.to_string().as_bytes());
+    }
+    let replay = Arc::new(replay);
+    let connections = Arc::new(Connections::new(&host, replay.clone()).unwrap());
+    let mut value: Value =
+        serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
+    value["connection"]["login_url"] = json!("https://login.salesforce.com/");
+    value["connection"]["pkce"] = json!(false);
+    value["on_match"] = json!("keep");
+    value["identification"] =
+        json!({"contact": [["Email"]], "lead": [["Email"]], "account": [["Name"]]});
+    patch(&mut value);
+    let settings = TenantSettings::parse(&value.to_string(), &host).unwrap();
+    let section = ConnectionSettings::from_value(&value["connection"], &host).unwrap();
+    let start = connections.connect_start("acme", &section).unwrap();
+    let state = form_urlencoded::parse(start.url.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let query = CallbackQuery::from_query_string(&format!("code=c0de&state={state}"));
+    connections
+        .connect_finish("acme", &section, &query)
+        .unwrap();
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    Harness {
+        replay,
+        engine: SyncEngine::new(queue, connections, "v62.0"),
+        settings,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    /// Writes the chat (Contact + Case) as the console's manual create would.
+    fn write(&self, event: &Event) -> Outcome {
+        let step = self.engine.write_now(
+            "acme",
+            &self.settings,
+            event,
+            &event.id,
+            Some(SyncObject::Contact),
+            SyncObject::Case,
+        );
+        self.replay.assert_done();
+        match step {
+            Ok(outcome) | Err(Stop::Outcome(outcome)) => outcome,
+            Err(Stop::Hold(hold)) => panic!("held: {hold:?}"),
+        }
+    }
+
+    /// The subrequests of the `n`th composite request sent, by reference.
+    fn sent(&self, n: usize) -> Vec<Value> {
+        let composites: Vec<_> = self
+            .replay
+            .requests()
+            .into_iter()
+            .filter(|r| r.uri == COMPOSITE)
+            .collect();
+        let body: Value = serde_json::from_slice(&composites[n].body).unwrap();
+        body["compositeRequest"].as_array().unwrap().clone()
+    }
+}
+
+fn sub<'a>(sent: &'a [Value], reference: &str) -> &'a Value {
+    sent.iter()
+        .find(|s| s["referenceId"] == reference)
+        .unwrap_or_else(|| panic!("no {reference} in {sent:#?}"))
+}
+
+fn found(id: &str) -> Value {
+    json!({"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Contact"}, "Id": id}]})
+}
+
+fn nobody() -> Value {
+    json!({"totalSize": 0, "done": true, "records": []})
+}
+
+fn created(id: &str) -> Value {
+    json!({"id": id, "success": true, "errors": []})
+}
+
+fn refused(code: &str, message: &str, fields: &[&str]) -> Value {
+    json!([{"errorCode": code, "message": message, "fields": fields}])
+}
+
+fn halted() -> Value {
+    refused(
+        "PROCESSING_HALTED",
+        "The transaction was rolled back since another operation in the same transaction failed.",
+        &[],
+    )
+}
+
+fn written(outcome: &Outcome) -> Vec<(String, String)> {
+    match outcome {
+        Outcome::Delivered(records) => records
+            .iter()
+            .map(|r| (r.object.clone(), r.id.clone()))
+            .collect(),
+        other => panic!("not delivered: {other:?}"),
+    }
+}
+
+#[test]
+fn a_value_outside_a_restricted_picklist_is_dropped_and_noted() {
+    let rig = harness(
+        |s| s["field_mapping"]["Case"] = json!({"Priority": "literal:Urgent"}),
+        &[
+            vec![
+                ("p0", 200, found("003A")),
+                (
+                    "act",
+                    400,
+                    refused(
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        "Priority: bad value for restricted picklist field: Urgent",
+                        &["Priority"],
+                    ),
+                ),
+            ],
+            vec![("p0", 200, found("003A")), ("act", 201, created("500A"))],
+        ],
+    );
+    let outcome = rig.write(&chat_ended(
+        r#""visitor":{"name":"Jane","email":"jane@x.example"}"#,
+    ));
+    assert_eq!(
+        written(&outcome),
+        [
+            ("Contact".into(), "003A".into()),
+            ("Case".into(), "500A".into())
+        ]
+    );
+    let again = rig.sent(1);
+    let case = &sub(&again, "act")["body"];
+    assert!(case.get("Priority").is_none());
+    assert!(case["Description"].as_str().unwrap().contains(
+        "Salesforce refused Priority = \"Urgent\" (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    ));
+    assert_eq!(
+        sub(&again, "act")["body"]["ContactId"],
+        "@{p0.records[0].Id}"
+    );
+}
+
+#[test]
+fn a_value_salesforce_finds_too_long_is_dropped_from_a_new_contact_and_noted() {
+    let rig = harness(
+        |s| s["field_mapping"]["Contact"] = json!({"Title": "custom.title"}),
+        &[
+            vec![("p0", 200, nobody()), ("act", 400, halted())],
+            vec![
+                (
+                    "person",
+                    400,
+                    refused(
+                        "STRING_TOO_LONG",
+                        "Title: data value too large: Chief (max length=5)",
+                        &["Title"],
+                    ),
+                ),
+                ("act", 400, halted()),
+            ],
+            vec![
+                ("person", 201, created("003N")),
+                ("act", 201, created("500N")),
+            ],
+        ],
+    );
+    let chat = chat_ended(
+        r#""visitor":{"name":"Jane","email":"jane@x.example"},
+           "custom_variables":{"title":"Chief"}"#,
+    );
+    let outcome = rig.write(&chat);
+    assert_eq!(
+        written(&outcome),
+        [
+            ("Contact".into(), "003N".into()),
+            ("Case".into(), "500N".into())
+        ]
+    );
+    let last = rig.sent(2);
+    assert!(sub(&last, "person")["body"].get("Title").is_none());
+    assert_eq!(sub(&last, "person")["body"]["LastName"], "Jane");
+    assert!(sub(&last, "act")["body"]["Description"]
+        .as_str()
+        .unwrap()
+        .contains("Salesforce refused Title = \"Chief\" (STRING_TOO_LONG"));
+}
+
+/// A chat.ended with two files, as the host sends it.
+fn with_files_json() -> Value {
+    json!({"type": "chat.ended", "tenant_id": "acme", "id": "c-1", "channel": "webchat",
+           "at": "2026-11-24T10:05:00Z", "visitor": {"name": "Jane", "email": "jane@x.example"},
+           "attachments": [{"name": "big.bin", "data_base64": "QUJD"},
+                           {"name": "small.txt", "data_base64": "QQ=="}]})
+}
+
+fn with_files() -> Event {
+    crate::sync::mapping::tests::event(&with_files_json().to_string())
+}
+
+/// A known visitor's chat with two files: the first round writes the Case and the second
+/// file, Salesforce refuses the first with `refusal`; `then` answers the follow-up.
+fn known_visitor_with_files(refusal: Value, then: Vec<(&str, u16, Value)>) -> Harness {
+    harness(
+        |_| {},
+        &[
+            vec![
+                ("p0", 200, found("003A")),
+                ("act", 201, created("500A")),
+                ("file0", 400, refusal),
+                ("file1", 201, created("068B")),
+            ],
+            then,
+        ],
+    )
+}
+
+#[test]
+fn a_file_refused_for_good_leaves_the_chat_written_and_says_so_on_its_case() {
+    let refusal = refused("STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", &[]);
+    // The follow-up: the Description's note about the file.
+    let rig = known_visitor_with_files(refusal, vec![("act", 204, Value::Null)]);
+    let outcome = rig.write(&with_files());
+    assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
+    let follow = rig.sent(1);
+    assert_eq!(follow.len(), 1, "no file sent again: {follow:#?}");
+    let update = sub(&follow, "act");
+    assert_eq!(update["method"], "PATCH");
+    assert!(update["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/sobjects/Case/500A"));
+    assert!(update["body"]["Description"].as_str().unwrap().contains(
+        "Salesforce refused the file \"big.bin\" (STORAGE_LIMIT_EXCEEDED: storage limit \
+         exceeded); CloudCX did not attach it."
+    ));
+}
+
+#[test]
+fn a_file_refused_for_now_is_sent_again_to_the_written_case_not_the_case_again() {
+    let refusal = refused(
+        "UNABLE_TO_LOCK_ROW",
+        "unable to obtain exclusive access to this record",
+        &[],
+    );
+    let rig = known_visitor_with_files(refusal, vec![("file0", 201, created("068A"))]);
+    let outcome = rig.write(&with_files());
+    assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
+    let follow = rig.sent(1);
+    assert_eq!(follow.len(), 1, "{follow:#?}");
+    let file = sub(&follow, "file0");
+    assert_eq!(file["body"]["FirstPublishLocationId"], "500A");
+    assert_eq!(file["body"]["Title"], "big.bin");
+    assert_eq!(file["body"]["Description"], "[CloudCX acme/c-1 file 1]");
+}
+
+#[test]
+fn a_chat_tried_before_sends_only_the_files_its_case_lacks_and_notes_a_refused_one() {
+    let describe_unknown = ["Contact", "Lead", "Account", "Case", "Task"].map(|object| {
+        (
+            object,
+            404,
+            refused("NOT_FOUND", "The requested resource does not exist", &[]),
+        )
+    });
+    let rig = harness(
+        |_| {},
+        &[
+            describe_unknown.to_vec(),
+            vec![
+                (
+                    "files",
+                    200,
+                    json!({"totalSize": 1, "done": true, "records": [
+                        {"Description": "[CloudCX acme/c-1 file 1]"}]}),
+                ),
+                (
+                    "held",
+                    200,
+                    json!({"totalSize": 1, "done": true, "records": [
+                        {"Description": "As written, with an earlier note"}]}),
+                ),
+            ],
+            vec![(
+                "file1",
+                400,
+                refused("STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", &[]),
+            )],
+            vec![("act", 204, Value::Null)],
+        ],
+    );
+    let event = with_files();
+    // The first try wrote the Case and the first file, and its answer was lost.
+    let case = ActivityRecord {
+        object: "Case".into(),
+        id: "500A".into(),
+    };
+    rig.engine
+        .queue
+        .remember_activity("acme", &event.id, &case)
+        .unwrap();
+    let queued = QueuedEvent {
+        seq: 7,
+        meta: crate::queue::PendingMeta {
+            kind: "chat.ended".into(),
+            event_id: event.id.clone(),
+            enqueued_ms: 0,
+            attempts: 1,
+            due_ms: 0,
+            maybe_applied: true,
+            in_flight: false,
+            last_error: Some("the connection dropped".into()),
+        },
+        payload: serde_json::to_vec(&with_files_json()).unwrap(),
+    };
+    let delivery = rig
+        .engine
+        .deliver("acme", &rig.settings, &[queued], &StopSignal::default());
+    rig.replay.assert_done();
+    assert_eq!(delivery.outcomes.len(), 1);
+    assert_eq!(
+        written(&delivery.outcomes[0].1),
+        [("Case".into(), "500A".into())]
+    );
+    let sent = rig.sent(2);
+    assert_eq!(sent.len(), 1, "only the file the Case lacks: {sent:#?}");
+    assert_eq!(sub(&sent, "file1")["body"]["Title"], "small.txt");
+    let update = rig.sent(3);
+    let description = sub(&update, "act")["body"]["Description"].as_str().unwrap();
+    assert!(
+        description.starts_with("As written, with an earlier note"),
+        "{description}"
+    );
+    assert!(
+        description.contains("Salesforce refused the file \"small.txt\""),
+        "{description}"
+    );
+}

@@ -1,0 +1,141 @@
+//! The org's daily API limit and the tenant's ceiling on it (`max_api_usage_percent`): a
+//! tenant slows down near the ceiling, is held at it, and goes on once the rolling window has
+//! freed calls, although nothing it sent while held could tell it so.
+
+mod common;
+#[path = "common/connected.rs"]
+#[allow(dead_code)] // The harness serves several test files; this one uses part of it.
+mod connected;
+
+use cloudcx_shim::emulator::FaultKind;
+use connected::{chat_ended, settings_for, Connected};
+use serde_json::{json, Value};
+
+fn jane() -> Value {
+    json!({"name": "Jane", "email": "jane@acme.example"})
+}
+
+fn held_reason(status: &Value) -> String {
+    status["queue"]["held"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Sets the org's daily usage and limit, as its other integrations would have spent it.
+fn org_usage(rig: &Connected, used: u64, limit: u64) {
+    let url = format!(
+        "{}/__emulator/faults",
+        rig.org.base_url().trim_end_matches('/')
+    );
+    ureq::post(&url)
+        .header("Content-Type", "application/json")
+        .send(json!({"apiUsed": used, "apiLimit": limit}).to_string())
+        .unwrap();
+}
+
+/// The lane comes back as it does when its pause ends (the admin saving the settings lifts a
+/// hold at once; the timer of a 15-minute pause is the same path, later).
+fn pause_ends(rig: &Connected, settings: &Value) {
+    rig.configure(settings);
+}
+
+#[test]
+fn a_tenant_held_at_its_ceiling_goes_on_once_the_window_freed_calls() {
+    let rig = Connected::start(|s| s["max_api_usage_percent"] = json!(50));
+    let settings = settings_for(&rig.org, |s| s["max_api_usage_percent"] = json!(50));
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    rig.org.set_api_limit(rig.org.api_calls() + 1);
+    rig.deliver(&[chat_ended("c1", jane(), json!({}))]); // reports usage over 50%
+    rig.send(&chat_ended("c2", jane(), json!({}))).unwrap();
+    let status = rig.held();
+    assert!(held_reason(&status).contains("ceiling is 50%"), "{status}");
+
+    // A day later the rolling window has freed the calls; nothing the tenant sent says so.
+    rig.org.set_api_limit(1_000_000);
+    pause_ends(&rig, &settings);
+    let status = rig.delivered();
+    assert!(status["queue"]["held"].is_null(), "{status}");
+    assert_eq!(status["queue"]["written"], 3);
+    assert_eq!(
+        status["connection"]["api_usage"]["limit"], 1_000_000,
+        "read afresh"
+    );
+}
+
+#[test]
+fn a_tenant_still_over_its_ceiling_after_the_pause_is_held_again_for_one_call() {
+    let rig = Connected::start(|s| s["max_api_usage_percent"] = json!(50));
+    let settings = settings_for(&rig.org, |s| s["max_api_usage_percent"] = json!(50));
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    rig.org.set_api_limit(rig.org.api_calls() + 1);
+    rig.deliver(&[chat_ended("c1", jane(), json!({}))]);
+    rig.send(&chat_ended("c2", jane(), json!({}))).unwrap();
+    rig.held();
+    // The org's other integrations still use most of the day's calls.
+    org_usage(&rig, 9_000, 10_000);
+    let before = rig.org.api_calls();
+    pause_ends(&rig, &settings);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = rig.held();
+    assert!(held_reason(&status).contains("ceiling is 50%"), "{status}");
+    assert_eq!(status["queue"]["pending"], 1);
+    assert_eq!(
+        rig.org.api_calls() - before,
+        1,
+        "only the look at the usage"
+    );
+    assert_eq!(status["connection"]["api_usage"]["used"], 9_001);
+}
+
+#[test]
+fn an_org_out_of_calls_holds_the_tenant_until_the_window_frees_some() {
+    let rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    rig.org.set_api_limit(rig.org.api_calls()); // every call now: REQUEST_LIMIT_EXCEEDED
+    rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
+    let status = rig.held();
+    assert!(held_reason(&status).contains("API limit"), "{status}");
+    rig.org.set_api_limit(1_000_000);
+    pause_ends(&rig, &settings);
+    let status = rig.delivered();
+    assert_eq!(status["queue"]["written"], 2, "{status}");
+}
+
+#[test]
+fn a_request_limit_fault_holds_the_tenant_and_its_events_wait() {
+    let rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    rig.org.fail_next(1, FaultKind::RequestLimitExceeded);
+    rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
+    let status = rig.held();
+    assert!(held_reason(&status).contains("API limit"), "{status}");
+    assert_eq!(status["queue"]["pending"], 1);
+    pause_ends(&rig, &settings);
+    assert_eq!(rig.delivered()["queue"]["written"], 1);
+}
+
+#[test]
+fn near_its_ceiling_a_tenant_delivers_then_rests_so_its_chats_gather() {
+    let rig = Connected::start(|s| s["max_api_usage_percent"] = json!(50));
+    rig.deliver(&[chat_ended("c0", jane(), json!({}))]);
+    org_usage(&rig, 4_700, 10_000); // within 5 points of 50%
+    rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();
+    let status = rig.wait_for("a rest", |s| s["queue"]["written"] == 2);
+    let status = if status["queue"]["held"].is_null() {
+        rig.held()
+    } else {
+        status
+    };
+    assert!(held_reason(&status).ends_with("slowing down"), "{status}");
+    let calls = rig.org.api_calls();
+    rig.send(&chat_ended("c2", jane(), json!({}))).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        rig.status()["queue"]["pending"],
+        1,
+        "it waits for the rest to end"
+    );
+    assert_eq!(rig.org.api_calls(), calls);
+}
