@@ -240,6 +240,9 @@ impl Service {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
+        // The workers first: a delivery whose request is cut must not go on to its next event
+        // against a transport that refuses everything (each would count as one more attempt).
+        self.workers.stop();
         self.transport.shutdown();
         self.housekeeping.stop();
         self.workers.shutdown();

@@ -83,6 +83,9 @@ pub enum Settlement {
         code: String,
         message: String,
     },
+    /// Taken for a delivery that did not get to it (a hold, a shutdown): due as before, and no
+    /// longer in flight.
+    NotAttempted,
 }
 
 /// A tenant's events due now, and when its next waiting one is due.
@@ -212,6 +215,7 @@ impl Queue {
                         message,
                         now_ms: now,
                     },
+                    Settlement::NotAttempted => Settle::NotAttempted,
                 };
                 (event.seq, settle)
             })

@@ -99,6 +99,8 @@ pub enum Settle {
         message: String,
         now_ms: u64,
     },
+    /// Not attempted after all: no longer in flight, otherwise unchanged.
+    NotAttempted,
 }
 
 type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
@@ -314,6 +316,10 @@ impl Store {
                         failed.insert((tenant, seq), encode(&record).as_slice())?;
                         add(&mut counters, tenant, PENDING_COUNT, -1)?;
                         add(&mut counters, tenant, FAILED_COUNT, 1)?;
+                    }
+                    Settle::NotAttempted => {
+                        meta.in_flight = false;
+                        pending.insert((tenant, seq), encode(&meta).as_slice())?;
                     }
                 }
             }

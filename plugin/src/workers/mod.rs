@@ -7,6 +7,7 @@
 
 mod lanes;
 
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -162,14 +163,18 @@ impl Workers {
         self.shared.lanes.lock().hold(tenant)
     }
 
+    /// Stops taking work: no worker takes another batch, and a delivery under way is told to
+    /// stop before its next event (see [`Deliver::deliver`]). Does not wait for them.
+    pub fn stop(&self) {
+        self.shared.stop.set();
+        // Taking the lock orders the stop before any worker's next wait.
+        let _lanes = self.shared.lanes.lock();
+        self.shared.changed.notify_all();
+    }
+
     /// Stops taking work and joins every worker; what was not delivered stays queued.
     pub fn shutdown(&self) {
-        self.shared.stop.set();
-        {
-            // Taking the lock orders the stop before any worker's next wait.
-            let _lanes = self.shared.lanes.lock();
-            self.shared.changed.notify_all();
-        }
+        self.stop();
         for thread in self.threads.lock().drain(..) {
             let _ = thread.join();
         }
@@ -256,6 +261,8 @@ fn run_lane(shared: &Shared, tenant: &str) -> Next {
         }
     });
     let attempted = delivery.outcomes.len();
+    // Settled in the same commit: each outcome, and the events the deliverer did not get to,
+    // which are no longer in flight (a restart must not take them for possibly applied).
     if let Err(e) = settle(shared, tenant, &batch.events, delivery.outcomes) {
         log::error!("tenant {tenant}: cannot record delivery outcomes: {e}");
         return Next::At(Instant::now() + QUEUE_TROUBLE_PAUSE);
@@ -322,6 +329,13 @@ fn settle(
         };
         settlements.push((event, settlement));
     }
+    let attempted: HashSet<u64> = settlements.iter().map(|(e, _)| e.seq).collect();
+    settlements.extend(
+        events
+            .iter()
+            .filter(|e| !attempted.contains(&e.seq))
+            .map(|e| (e, Settlement::NotAttempted)),
+    );
     shared.queue.settle(tenant, settlements)?;
     // Only once the outcome is on disk: a notification never announces what a crash could undo.
     for notification in notifications {

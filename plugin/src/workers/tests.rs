@@ -18,6 +18,8 @@ enum Plan {
     RetryFirst(u32),
     Fail,
     HoldUntilResumed,
+    /// Deliver this many events of a batch, then hold (an API limit met mid-batch).
+    DeliverThenHold(usize),
     /// Take this long per batch (a slow or unreachable Salesforce).
     Slow(Duration),
 }
@@ -34,6 +36,15 @@ impl Deliver for Scripted {
         match plan {
             Plan::HoldUntilResumed => {
                 delivery.hold = Some(Hold::UntilResumed("needs reconnect".into()));
+                return delivery;
+            }
+            Plan::DeliverThenHold(n) => {
+                for event in batch.iter().take(n) {
+                    let outcome = Outcome::Delivered(Vec::new());
+                    delivery.outcomes.push((event.seq, outcome));
+                }
+                let until = SystemTime::now() + Duration::from_secs(3600);
+                delivery.hold = Some(Hold::Until(until, "API limit".into()));
                 return delivery;
             }
             Plan::Slow(pause) => {
@@ -298,4 +309,32 @@ fn events_waiting_at_start_are_picked_up() {
         std::thread::sleep(Duration::from_millis(10));
     }
     workers.shutdown();
+}
+
+#[test]
+fn events_a_hold_kept_from_being_attempted_are_not_taken_for_possibly_applied() {
+    let rig = rig(
+        1,
+        &[
+            ("t", Plan::HoldUntilResumed),
+            ("u", Plan::DeliverThenHold(1)),
+        ],
+    );
+    rig.enqueue("t", "chat.ended", "c1");
+    rig.enqueue("u", "chat.ended", "d1");
+    rig.enqueue("u", "chat.ended", "d2");
+    rig.wait_until("both held", || {
+        rig.workers.hold("t").is_some() && rig.workers.hold("u").is_some()
+    });
+    rig.workers.shutdown();
+    // As a restart reads them.
+    for tenant in ["t", "u"] {
+        for event in rig.queue.due(tenant, 10).unwrap().events {
+            assert!(!event.meta.in_flight, "{tenant}: {:?}", event.meta);
+            assert!(!event.meta.maybe_applied, "{tenant}: {:?}", event.meta);
+            assert_eq!(event.meta.attempts, 0, "{tenant}: {:?}", event.meta);
+        }
+    }
+    assert_eq!(rig.queue.counts("u").unwrap().written, 1);
+    assert_eq!(rig.queue.counts("u").unwrap().pending, 1);
 }
