@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 pub use backoff::retry_delay;
 pub use store::{FailedMeta, PendingMeta};
-use store::{NewEvent, Settle, Store};
+use store::{NewEvent, Place, Settle, Store};
 
 /// Most events written in one commit: bounds the memory a burst can pin.
 const MAX_GROUP: usize = 1024;
@@ -67,6 +67,15 @@ pub struct QueuedEvent {
     pub meta: PendingMeta,
     /// The event as the host sent it.
     pub payload: Vec<u8>,
+}
+
+impl QueuedEvent {
+    fn place(&self) -> Place<'_> {
+        Place {
+            seq: self.seq,
+            chat: &self.meta.event_id,
+        }
+    }
 }
 
 /// What became of an attempted event.
@@ -175,7 +184,8 @@ impl Queue {
         answer.recv().map_err(|_| QueueError::Closed)?
     }
 
-    /// Up to `max` of the tenant's due events, in arrival order, each chat's events in order.
+    /// Up to `max` of the tenant's due events, the earliest due first, each chat's events in
+    /// order (one at a time).
     pub fn due(&self, tenant: &str, max: usize) -> Result<DueBatch, QueueError> {
         let due = self.store.due(tenant, now_ms(), max)?;
         Ok(DueBatch {
@@ -215,9 +225,12 @@ impl Queue {
                         message,
                         now_ms: now,
                     },
-                    Settlement::NotAttempted => Settle::NotAttempted,
+                    // A doubt from before this attempt (a crash mid-attempt) stays.
+                    Settlement::NotAttempted => Settle::NotAttempted {
+                        maybe_applied: event.meta.maybe_applied,
+                    },
                 };
-                (event.seq, settle)
+                (event.place(), settle)
             })
             .collect();
         self.store.settle(tenant, settles)
@@ -225,8 +238,8 @@ impl Queue {
 
     /// Records that attempts on these events start now (see [`PendingMeta::in_flight`]).
     pub fn mark_in_flight(&self, tenant: &str, events: &[QueuedEvent]) -> Result<(), QueueError> {
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        self.store.mark_in_flight(tenant, &seqs)
+        let places: Vec<Place<'_>> = events.iter().map(QueuedEvent::place).collect();
+        self.store.mark_in_flight(tenant, &places)
     }
 
     /// Re-queues the tenant's failed events (all, or one chat's); answers how many.
@@ -245,7 +258,7 @@ impl Queue {
 
     pub fn counts(&self, tenant: &str) -> Result<Counts, QueueError> {
         Ok(Counts {
-            pending: self.store.count(tenant, store::PENDING_COUNT)?,
+            pending: self.store.pending(tenant)?,
             written: self.store.count(tenant, store::WRITTEN_COUNT)?,
             failed: self.store.count(tenant, store::FAILED_COUNT)?,
         })

@@ -338,3 +338,32 @@ fn events_a_hold_kept_from_being_attempted_are_not_taken_for_possibly_applied() 
     assert_eq!(rig.queue.counts("u").unwrap().written, 1);
     assert_eq!(rig.queue.counts("u").unwrap().pending, 1);
 }
+
+#[test]
+fn a_doubt_left_by_a_crash_outlives_a_hold_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        queue
+            .append("t", "chat.ended", "c1", b"{}".to_vec())
+            .unwrap();
+        let batch = queue.due("t", 10).unwrap();
+        queue.mark_in_flight("t", &batch.events).unwrap();
+        // The process dies mid-attempt.
+    }
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let deliver = Arc::new(Scripted::default());
+    deliver
+        .plans
+        .lock()
+        .insert("t".into(), Plan::HoldUntilResumed); // no settings yet, say
+    let workers = Workers::start(1, queue.clone(), deliver, Arc::new(Heard::default())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while workers.hold("t").is_none() {
+        assert!(Instant::now() < deadline, "held");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    workers.shutdown();
+    let meta = &queue.due("t", 10).unwrap().events[0].meta;
+    assert!(meta.maybe_applied && !meta.in_flight, "{meta:?}");
+}
