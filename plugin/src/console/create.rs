@@ -80,7 +80,7 @@ impl Console {
             creating.remove(&slot_key);
         }
         drop(creating);
-        self.forget(tenant);
+        self.forget_tenant(tenant);
         outcome
     }
 

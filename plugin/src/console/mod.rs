@@ -16,6 +16,7 @@ mod view;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,9 @@ pub struct Console {
     connections: Arc<Connections>,
     /// Per tenant, the answers of recent lookups.
     cache: Mutex<HashMap<String, Answers>>,
+    /// Bumped whenever a tenant's answers are forgotten: a lookup under way at that moment
+    /// does not keep its answer, which may be out of date (another org's).
+    forgotten: AtomicU64,
     /// Manual creates under way, by tenant and chat: a double click waits for the first.
     creating: Mutex<Slots>,
 }
@@ -111,6 +115,7 @@ impl Console {
             queue,
             connections,
             cache: Mutex::new(HashMap::new()),
+            forgotten: AtomicU64::new(0),
             creating: Mutex::new(HashMap::new()),
         }
     }
@@ -144,6 +149,7 @@ impl Console {
             return answer;
         }
         let console = self.clone();
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         within(deadline(deadline_ms), "lookup", move || {
             let found = console.identify(&tenant, &identify)?;
             let instance = console.connections.session(&tenant)?.instance_url;
@@ -157,7 +163,7 @@ impl Console {
             } else {
                 json!({"tenant_id": tenant, "matches": matches})
             };
-            console.keep(&tenant, key, answer.clone());
+            console.keep(&tenant, key, answer.clone(), forgotten);
             answered(&tenant, answer)
         })
     }
@@ -179,8 +185,11 @@ impl Console {
         (at.elapsed() < CACHE_TTL).then(|| answered(tenant, answer.clone()))
     }
 
-    fn keep(&self, tenant: &str, key: String, answer: Value) {
+    fn keep(&self, tenant: &str, key: String, answer: Value, forgotten: u64) {
         let mut cache = self.cache.lock();
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            return;
+        }
         let answers = cache.entry(tenant.to_string()).or_default();
         answers.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         if answers.len() < CACHE_ENTRIES {
@@ -188,9 +197,11 @@ impl Console {
         }
     }
 
-    /// The tenant's records changed here: the next view asks Salesforce.
-    fn forget(&self, tenant: &str) {
-        self.cache.lock().remove(tenant);
+    /// The tenant's records changed (here, or its org did): the next view asks Salesforce.
+    pub(crate) fn forget_tenant(&self, tenant: &str) {
+        let mut cache = self.cache.lock();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        cache.remove(tenant);
     }
 }
 

@@ -138,14 +138,17 @@ impl Connections {
     }
 
     /// Finishes connecting `tenant` from Salesforce's redirect: checks the `state`, exchanges
-    /// the code, reads who connected and stores the connection. Reconnecting to another org
-    /// is allowed and reported in [`ConnectedUser::previous_org`].
-    pub fn connect_finish(
+    /// the code, reads who connected and stores the connection. Connecting to another org
+    /// than the last one (connected, needing reconnect or disconnected since) is allowed and
+    /// reported in [`ConnectedUser::previous_org`]; `leaving` is called with the old org
+    /// before the new connection is stored, for what was known of it to be forgotten first.
+    pub fn connect_finish<E: From<ConnectionError>>(
         &self,
         tenant: &str,
         settings: &ConnectionSettings,
         callback: &CallbackQuery,
-    ) -> Result<ConnectedUser, ConnectionError> {
+        leaving: impl FnOnce(&PreviousOrg) -> Result<(), E>,
+    ) -> Result<ConnectedUser, E> {
         check_tenant(tenant)?;
         let now = (self.clock)();
         let state = callback.state.as_deref().unwrap_or("");
@@ -155,11 +158,12 @@ impl Connections {
             return Err(ConnectionError::Denied {
                 code: code.replace('-', "_"),
                 description: callback.error_description.as_deref().map(printable),
-            });
+            }
+            .into());
         }
         let pending = self.pending.lock().take(state, tenant, now)?;
         if pending.client_id != settings.client_id || pending.login_url != settings.login_url {
-            return Err(ConnectionError::SettingsChanged);
+            return Err(ConnectionError::SettingsChanged.into());
         }
         let code = callback.code.clone().ok_or(ConnectionError::MissingCode)?;
         let result = self.exchange(settings, code, pending.verifier);
@@ -167,19 +171,22 @@ impl Connections {
             Ok(done) => done,
             Err(e) => {
                 self.record_error(tenant, &e.to_string());
-                return Err(e);
+                return Err(e.into());
             }
         };
         let without_refresh_token = credentials.refresh_token.is_none();
         let instance_url = credentials.instance_url.clone();
         let connected_since = rfc3339(now);
-        let previous = self.replace_entry(tenant, |entry| {
+        let previous_org = self
+            .replace_entry(tenant, |entry| {
+                entry.record_ref().and_then(|r| r.state.org())
+            })?
+            .filter(|old| old.org_id != identity.org_id);
+        if let Some(old) = &previous_org {
+            leaving(old)?;
+        }
+        self.replace_entry(tenant, |entry| {
             let record = entry.record_mut();
-            let previous = record.as_ref().and_then(|r| match &r.state {
-                StoredState::Connected { identity, .. }
-                | StoredState::NeedsReconnect { identity, .. } => Some(identity.clone()),
-                StoredState::Disconnected { .. } => None,
-            });
             let pending_revokes = record.take().map(|r| r.pending_revokes).unwrap_or_default();
             *record = Some(TenantRecord {
                 state: StoredState::Connected {
@@ -191,15 +198,8 @@ impl Connections {
             });
             entry.generation += 1;
             entry.last_error = None;
-            previous
         })?;
         self.save(tenant)?;
-        let previous_org = previous
-            .filter(|p| p.org_id != identity.org_id)
-            .map(|p| PreviousOrg {
-                org_id: p.org_id,
-                username: p.username,
-            });
         match &previous_org {
             Some(old) => log::warn!(
                 "tenant {tenant} connected to Salesforce org {} as {}, replacing org {}",
@@ -443,7 +443,10 @@ impl Connections {
         let now = rfc3339((self.clock)());
         self.replace_entry(tenant, |entry| {
             let mut record = entry.record_mut().take().unwrap_or(TenantRecord {
-                state: StoredState::Disconnected { since: now.clone() },
+                state: StoredState::Disconnected {
+                    since: now.clone(),
+                    last_org: None,
+                },
                 pending_revokes: Vec::new(),
             });
             if let StoredState::Connected { credentials, .. } = &record.state {
@@ -456,7 +459,10 @@ impl Connections {
                 }
             }
             if !matches!(record.state, StoredState::Disconnected { .. }) {
-                record.state = StoredState::Disconnected { since: now.clone() };
+                record.state = StoredState::Disconnected {
+                    since: now.clone(),
+                    last_org: record.state.org(),
+                };
             }
             *entry.record_mut() = Some(record);
             entry.generation += 1;
@@ -613,7 +619,7 @@ impl Connections {
                     status.connected_since = Some(connected_since.clone());
                     status.since = Some(since.clone());
                 }
-                StoredState::Disconnected { since } => {
+                StoredState::Disconnected { since, .. } => {
                     status.state = ConnectionState::Disconnected;
                     status.since = Some(since.clone());
                 }

@@ -34,6 +34,9 @@ const KEY_HEX: &str = "8c5f0e6a1b2d3c4e5f60718293a4b5c6d7e8f90112233445566778899
 struct Harness {
     replay: Arc<ReplayTransport>,
     connections: Connections,
+    /// The orgs connects left, as told to their `leaving` callback, with the org the tenant
+    /// was connected to at that moment.
+    left: Mutex<Vec<(PreviousOrg, Option<String>)>>,
     now: Arc<Mutex<SystemTime>>,
     _dir: tempfile::TempDir,
     host: HostConfig,
@@ -60,6 +63,7 @@ fn harness(replay: ReplayTransport, key: Option<&str>) -> Harness {
     Harness {
         replay,
         connections,
+        left: Mutex::new(Vec::new()),
         now,
         _dir: dir,
         host,
@@ -105,8 +109,16 @@ impl Harness {
         state: &str,
     ) -> Result<ConnectedUser, ConnectionError> {
         let query = format!("code={CODE}&state={state}");
-        self.connections
-            .connect_finish(TENANT, settings, &CallbackQuery::from_query_string(&query))
+        self.connections.connect_finish(
+            TENANT,
+            settings,
+            &CallbackQuery::from_query_string(&query),
+            |old| {
+                let current = self.connections.status(TENANT)?.identity.map(|i| i.org_id);
+                self.left.lock().push((old.clone(), current));
+                Ok::<(), ConnectionError>(())
+            },
+        )
     }
 
     fn connect(&self, settings: &ConnectionSettings) -> ConnectedUser {
@@ -161,6 +173,11 @@ fn identity_body(org_id: &str) -> Vec<u8> {
 }
 
 /// Code exchange then identity, as Salesforce answers them.
+/// For connects that fail before they know the org.
+fn no_org_change(old: &PreviousOrg) -> Result<(), ConnectionError> {
+    panic!("not a change of org: {old:?}")
+}
+
 fn connect_script(replay: ReplayTransport, org_id: &str) -> ReplayTransport {
     replay
         .expect(Method::POST, TOKEN_URL, 200, &token_body())
@@ -256,6 +273,7 @@ fn refuses_a_wrong_reused_foreign_or_expired_state() {
         "globex",
         &settings,
         &CallbackQuery::from_query_string(&format!("?code=x&state={state}")),
+        no_org_change,
     );
     assert!(matches!(other, Err(ConnectionError::UnknownState)));
     h.finish(&settings, &state).unwrap();
@@ -303,7 +321,12 @@ fn access_denied_is_explained_and_spends_the_state() {
     );
     let err = h
         .connections
-        .connect_finish(TENANT, &settings, &CallbackQuery::from_query_string(&query))
+        .connect_finish(
+            TENANT,
+            &settings,
+            &CallbackQuery::from_query_string(&query),
+            no_org_change,
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -320,6 +343,7 @@ fn access_denied_is_explained_and_spends_the_state() {
             TENANT,
             &settings,
             &CallbackQuery::from_query_string("error=access-denied"),
+            no_org_change,
         )
         .unwrap_err();
     assert!(
@@ -725,6 +749,51 @@ fn reconnecting_to_another_org_is_reported() {
         "00Dsecond"
     );
     assert!(h.connections.session(TENANT).unwrap().generation > generation);
+    let first = PreviousOrg {
+        org_id: "00Dfirst".into(),
+        username: "<username>".into(),
+    };
+    assert_eq!(
+        *h.left.lock(),
+        [(first, Some("00Dfirst".to_string()))],
+        "told once, while the old org was still the one connected"
+    );
+    h.replay.assert_done();
+}
+
+#[test]
+fn connecting_to_another_org_after_a_disconnect_is_a_change_of_org() {
+    let replay = connect_script(ReplayTransport::new(), "00Dfirst").expect(
+        Method::POST,
+        REVOKE_URL,
+        200,
+        b"",
+    );
+    let mut h = harness(replay, None);
+    let settings = settings(LOGIN, false);
+    h.connect(&settings);
+    h.connections.disconnect(TENANT).unwrap();
+    // Across a restart too: the last org is kept with the disconnected state.
+    h.restart(connect_script(
+        connect_script(ReplayTransport::new(), "00Dsecond").expect(
+            Method::POST,
+            REVOKE_URL,
+            200,
+            b"",
+        ),
+        "00Dsecond",
+    ));
+    let user = h.connect(&settings);
+    let first = PreviousOrg {
+        org_id: "00Dfirst".into(),
+        username: "<username>".into(),
+    };
+    assert_eq!(user.previous_org, Some(first.clone()));
+    assert_eq!(*h.left.lock(), [(first, None)]);
+    h.connections.disconnect(TENANT).unwrap();
+    let again = h.connect(&settings);
+    assert_eq!(again.previous_org, None, "the same org again");
+    assert_eq!(h.left.lock().len(), 1);
     h.replay.assert_done();
 }
 
@@ -834,7 +903,7 @@ fn secrets_never_show_in_debug_display_errors_or_status() {
     let mut shown = vec![format!("{settings:?}"), format!("{callback:?}")];
     let user = h
         .connections
-        .connect_finish(TENANT, &settings, &callback)
+        .connect_finish(TENANT, &settings, &callback, no_org_change)
         .unwrap();
     let session = h.connections.session(TENANT).unwrap();
     shown.push(format!("{user:?}"));

@@ -94,6 +94,8 @@ struct Shared {
     notify: Arc<dyn Notify>,
     lanes: Mutex<Lanes>,
     changed: Condvar,
+    /// Told whenever a turn ends.
+    turn_ended: Condvar,
     stop: StopSignal,
 }
 
@@ -116,6 +118,7 @@ impl Workers {
             notify,
             lanes: Mutex::new(Lanes::default()),
             changed: Condvar::new(),
+            turn_ended: Condvar::new(),
             stop: StopSignal::default(),
         });
         match shared.queue.tenants_with_pending() {
@@ -158,6 +161,16 @@ impl Workers {
         }
     }
 
+    /// Holds the tenant's lane until [`resume`](Self::resume), and waits for a turn under way
+    /// to end: once this returns, nothing of the tenant is being delivered.
+    pub fn pause(&self, tenant: &str, why: &str) {
+        let mut lanes = self.shared.lanes.lock();
+        lanes.pause(tenant, Hold::UntilResumed(why.to_string()));
+        while lanes.is_busy(tenant) {
+            self.shared.turn_ended.wait(&mut lanes);
+        }
+    }
+
     /// Why the tenant's lane is paused, if it is.
     pub fn hold(&self, tenant: &str) -> Option<Hold> {
         self.shared.lanes.lock().hold(tenant)
@@ -194,6 +207,7 @@ fn work(shared: &Shared) {
         if lanes.finish(&tenant, next) {
             shared.changed.notify_one();
         }
+        shared.turn_ended.notify_all();
     }
 }
 

@@ -367,3 +367,27 @@ fn a_doubt_left_by_a_crash_outlives_a_hold_at_the_next_start() {
     let meta = &queue.due("t", 10).unwrap().events[0].meta;
     assert!(meta.maybe_applied && !meta.in_flight, "{meta:?}");
 }
+
+#[test]
+fn a_pause_waits_for_the_turn_under_way_and_holds_the_tenant_until_resumed() {
+    let rig = rig(2, &[("t", Plan::Slow(Duration::from_millis(300)))]);
+    rig.enqueue("t", "chat.ended", "c1");
+    std::thread::sleep(Duration::from_millis(50)); // the slow delivery is under way
+    rig.workers.pause("t", "switching orgs");
+    assert_eq!(
+        rig.queue.counts("t").unwrap().written,
+        1,
+        "the turn under way ended (and settled) before the pause returned"
+    );
+    rig.enqueue("t", "chat.ended", "c2");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(rig.queue.counts("t").unwrap().pending, 1, "paused");
+    assert_eq!(
+        rig.workers.hold("t"),
+        Some(Hold::UntilResumed("switching orgs".into()))
+    );
+    rig.workers.resume("t");
+    rig.wait_until("delivered after resume", || {
+        rig.queue.counts("t").unwrap().written == 2
+    });
+}
