@@ -50,6 +50,7 @@ impl Service {
         let connections = Arc::new(Connections::new(
             &config,
             transport.clone() as Arc<dyn Transport>,
+            notify.clone(),
         )?);
         let tenants = Arc::new(TenantDirectory::default());
         let engine = Arc::new(SyncEngine::new(
@@ -61,7 +62,6 @@ impl Service {
             tenants: tenants.clone(),
             connections: connections.clone(),
             engine: engine.clone(),
-            notify: notify.clone(),
         });
         let workers =
             Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {

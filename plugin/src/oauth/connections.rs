@@ -29,6 +29,7 @@ use crate::decode::DecodeError;
 use crate::salesforce::{
     self, ApiError, ApiUsage, Disposition, Transport, TransportError, TransportErrorKind,
 };
+use crate::workers::Notify;
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -42,6 +43,8 @@ pub struct Connections {
     pending: Mutex<PendingStates>,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     clock: Clock,
+    /// Told when a tenant's connection breaks (host contract §5).
+    notify: Arc<dyn Notify>,
 }
 
 struct Tenant {
@@ -66,16 +69,19 @@ struct Entry {
 
 impl Connections {
     /// Opens the token store under `state_dir`, loading `secret_key_file` when configured.
+    /// `notify` hears of every connection that breaks.
     pub fn new(
         host: &HostConfig,
         transport: Arc<dyn Transport>,
+        notify: Arc<dyn Notify>,
     ) -> Result<Connections, ConnectionError> {
-        Self::with_clock(host, transport, Arc::new(SystemTime::now))
+        Self::with_clock(host, transport, notify, Arc::new(SystemTime::now))
     }
 
     pub(super) fn with_clock(
         host: &HostConfig,
         transport: Arc<dyn Transport>,
+        notify: Arc<dyn Notify>,
         clock: Clock,
     ) -> Result<Connections, ConnectionError> {
         let key = host
@@ -105,6 +111,7 @@ impl Connections {
             pending: Mutex::new(PendingStates::default()),
             tenants: Mutex::new(HashMap::new()),
             clock,
+            notify,
         })
     }
 
@@ -336,6 +343,7 @@ impl Connections {
             return entry.session();
         }
         let now = rfc3339((self.clock)());
+        let mut broke = None;
         let outcome = match result {
             Ok(token) => {
                 let mut credentials = credentials;
@@ -369,6 +377,9 @@ impl Connections {
                         since: now,
                     },
                 );
+                broke = Some(ConnectionError::NeedsReconnect {
+                    reason: reason.clone(),
+                });
                 entry.last_error = Some(reason);
                 Ok(())
             }
@@ -382,6 +393,13 @@ impl Connections {
         outcome?;
         if let Some(record) = entry.record_ref() {
             self.store.save(tenant, record)?;
+        }
+        if let Some(broken) = broke {
+            // Once per break, whoever's call found it: this refresh alone moved the tenant to
+            // needing reconnect, and no refresh is tried again until it reconnects.
+            self.notify.notify(serde_json::json!({
+                "kind": "connection_broken", "tenant_id": tenant, "reason": broken.to_string(),
+            }));
         }
         entry.session()
     }

@@ -37,6 +37,8 @@ struct Harness {
     /// The orgs connects left, as told to their `leaving` callback, with the org the tenant
     /// was connected to at that moment.
     left: Mutex<Vec<(PreviousOrg, Option<String>)>>,
+    /// What the host was told.
+    heard: Arc<Heard>,
     now: Arc<Mutex<SystemTime>>,
     _dir: tempfile::TempDir,
     host: HostConfig,
@@ -59,11 +61,13 @@ fn harness(replay: ReplayTransport, key: Option<&str>) -> Harness {
     let now = Arc::new(Mutex::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
     ));
-    let connections = open(&host, &replay, &now);
+    let heard = Arc::new(Heard::default());
+    let connections = open(&host, &replay, &heard, &now);
     Harness {
         replay,
         connections,
         left: Mutex::new(Vec::new()),
+        heard,
         now,
         _dir: dir,
         host,
@@ -73,17 +77,33 @@ fn harness(replay: ReplayTransport, key: Option<&str>) -> Harness {
 fn open(
     host: &HostConfig,
     replay: &Arc<ReplayTransport>,
+    heard: &Arc<Heard>,
     now: &Arc<Mutex<SystemTime>>,
 ) -> Connections {
     let clock = now.clone();
-    Connections::with_clock(host, replay.clone(), Arc::new(move || *clock.lock())).unwrap()
+    Connections::with_clock(
+        host,
+        replay.clone(),
+        heard.clone(),
+        Arc::new(move || *clock.lock()),
+    )
+    .unwrap()
+}
+
+#[derive(Default)]
+struct Heard(Mutex<Vec<Value>>);
+
+impl crate::workers::Notify for Heard {
+    fn notify(&self, notification: Value) {
+        self.0.lock().push(notification);
+    }
 }
 
 impl Harness {
     /// A fresh `Connections` over the same state directory: a host restart.
     fn restart(&mut self, replay: ReplayTransport) {
         self.replay = Arc::new(replay);
-        self.connections = open(&self.host, &self.replay, &self.now);
+        self.connections = open(&self.host, &self.replay, &self.heard, &self.now);
     }
 
     fn advance(&self, by: Duration) {
@@ -506,9 +526,13 @@ fn tokens_are_encrypted_at_rest_with_a_key() {
 fn a_bad_key_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_config(dir.path(), Some("not a key"));
-    let err = Connections::new(&host, Arc::new(ReplayTransport::new()))
-        .err()
-        .unwrap();
+    let err = Connections::new(
+        &host,
+        Arc::new(ReplayTransport::new()),
+        Arc::new(Heard::default()),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, ConnectionError::KeyFile(_)), "{err}");
     assert!(
         err.to_string().contains("64 hexadecimal characters"),
@@ -674,6 +698,16 @@ fn invalid_grant_on_refresh_needs_reconnect_across_restarts() {
     assert!(
         !h.stored_file().contains(REFRESH),
         "a refused token is not kept"
+    );
+    // The host hears it once, however many calls meet the broken connection afterwards.
+    assert!(h.connections.session(TENANT).is_err());
+    assert!(h
+        .connections
+        .refresh_after_401(TENANT, session.generation)
+        .is_err());
+    assert_eq!(
+        *h.heard.0.lock(),
+        [json!({"kind": "connection_broken", "tenant_id": TENANT, "reason": err.to_string()})]
     );
 
     h.restart(ReplayTransport::new());
@@ -1160,9 +1194,13 @@ fn an_unusable_redirect_url_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"state_dir": dir.path(), "redirect_url": "http://[::1"});
     let host = crate::config::parse(&config.to_string()).unwrap();
-    let err = Connections::new(&host, Arc::new(ReplayTransport::new()))
-        .err()
-        .unwrap();
+    let err = Connections::new(
+        &host,
+        Arc::new(ReplayTransport::new()),
+        Arc::new(Heard::default()),
+    )
+    .err()
+    .unwrap();
     assert!(
         err.to_string()
             .starts_with("host configuration: redirect_url is not a usable URL"),
