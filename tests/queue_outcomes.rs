@@ -7,7 +7,7 @@ mod common;
 #[allow(dead_code)] // The harness serves several test files; this one uses part of it.
 mod connected;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudcx_salesforce::queue::Queue;
 use connected::{chat_ended, Connected, TENANT};
