@@ -263,6 +263,7 @@ impl Service {
         // against a transport that refuses everything (each would count as one more attempt).
         self.workers.stop();
         self.transport.shutdown();
+        self.console.shutdown();
         self.housekeeping.stop();
         self.workers.shutdown();
         self.queue.close();
