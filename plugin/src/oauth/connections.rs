@@ -33,6 +33,10 @@ use crate::workers::Notify;
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// How long an org's API usage, as Salesforce last reported it, is taken for its present one.
+/// Shorter than a pause for the limit, so that the call after a pause learns the usage anew.
+const USAGE_TRUSTED: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// All tenants' connections. Cheap to share behind an `Arc`; every method may be called from
 /// any thread.
 pub struct Connections {
@@ -61,7 +65,8 @@ struct Entry {
     /// Bumped whenever the access token or the state changes.
     generation: u64,
     last_error: Option<String>,
-    api_usage: Option<ApiUsage>,
+    /// The latest `Sforce-Limit-Info`, and when it came.
+    api_usage: Option<(ApiUsage, SystemTime)>,
     /// Counts failed refreshes, so that callers queued behind one get its error.
     refresh_failures: u64,
     last_refresh_error: Option<ConnectionError>,
@@ -605,7 +610,7 @@ impl Connections {
                 connected_since: None,
                 since: None,
                 last_error: entry.last_error.clone(),
-                api_usage: entry.api_usage,
+                api_usage: entry.api_usage.map(|(usage, _)| usage),
                 revoke_pending: false,
             };
             let Some(record) = entry.record_ref() else {
@@ -650,13 +655,18 @@ impl Connections {
     /// Does not need the stored connection, so it works whatever state the file is in.
     pub fn record_api_usage(&self, tenant: &str, usage: ApiUsage) {
         if let Ok(slot) = self.tenant(tenant) {
-            slot.entry.lock().api_usage = Some(usage);
+            slot.entry.lock().api_usage = Some((usage, (self.clock)()));
         }
     }
 
     /// The org's API usage at the tenant's last call, for throttling near the daily limit.
+    /// `None` once the reading is older than [`USAGE_TRUSTED`]: the org's usage falls as its
+    /// 24-hour window moves, and a tenant paused on an old reading would never call again to
+    /// learn it.
     pub fn api_usage(&self, tenant: &str) -> Option<ApiUsage> {
-        self.tenant(tenant).ok()?.entry.lock().api_usage
+        let (usage, at) = self.tenant(tenant).ok()?.entry.lock().api_usage?;
+        let age = (self.clock)().duration_since(at).unwrap_or_default();
+        (age < USAGE_TRUSTED).then_some(usage)
     }
 
     /// Remembers a failure of the tenant's Salesforce work, for the status.

@@ -921,6 +921,26 @@ fn status_reports_api_usage_and_not_connected_tenants() {
 }
 
 #[test]
+fn an_old_api_usage_reading_is_not_taken_for_the_present_one() {
+    let h = harness(ReplayTransport::new(), None);
+    let full = ApiUsage {
+        used: 5000,
+        limit: 5000,
+    };
+    h.connections.record_api_usage(TENANT, full);
+    h.advance(Duration::from_secs(9 * 60));
+    assert_eq!(h.connections.api_usage(TENANT), Some(full));
+    // After a pause for the limit, the next call must learn the usage anew.
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.connections.api_usage(TENANT), None);
+    assert_eq!(
+        h.connections.status(TENANT).unwrap().api_usage,
+        Some(full),
+        "status shows the latest reading, however old"
+    );
+}
+
+#[test]
 fn secrets_never_show_in_debug_display_errors_or_status() {
     let replay = connect_script(ReplayTransport::new(), "00Dorg")
         .expect(
