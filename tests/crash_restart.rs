@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,7 +57,7 @@ fn killed_mid_delivery_and_restarted_every_chat_lands_exactly_once() {
 
     resume(&state, tmp.path());
 
-    let cases = cases_by_chat(&org);
+    let cases = common::cases_by_key(&org);
     assert_eq!(cases.len(), CHATS, "every chat has its Case");
     assert!(
         cases.values().all(|&n| n == 1),
@@ -105,16 +104,16 @@ fn killed_while_hooks_still_append_every_accepted_event_lands_exactly_once() {
     );
 
     resume(&state, tmp.path());
-    let cases = cases_by_chat(&org);
+    let cases = common::cases_by_key(&org);
     for n in 0..accepted {
-        let chat = format!("chat-{n}");
+        let chat = format!("acme/chat-{n}");
         assert_eq!(cases.get(&chat), Some(&1), "{chat}, accepted, once");
     }
     // The event whose hook had not answered yet may be on disk too, and then written once.
     assert!(cases.len() <= accepted + 1, "{} Cases", cases.len());
     assert!(cases.values().all(|&n| n == 1), "{cases:?}");
     assert!(cases.keys().all(|chat| {
-        let n: usize = chat["chat-".len()..].parse().unwrap();
+        let n: usize = chat["acme/chat-".len()..].parse().unwrap();
         n <= accepted
     }));
 }
@@ -150,20 +149,4 @@ fn resume(state: &Path, dir: &Path) {
         "{out}\n{}",
         common::text(&second.stderr)
     );
-}
-
-/// Per chat (the key at the end of each Case's Subject), how many Cases the org has.
-fn cases_by_chat(org: &Emulator) -> HashMap<String, usize> {
-    let mut cases = HashMap::new();
-    for case in org.records("Case") {
-        let subject = case["Subject"].as_str().unwrap();
-        let chat = subject
-            .rsplit_once("[CloudCX acme/")
-            .unwrap()
-            .1
-            .trim_end_matches(']')
-            .to_string();
-        *cases.entry(chat).or_default() += 1;
-    }
-    cases
 }

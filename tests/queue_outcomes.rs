@@ -168,21 +168,6 @@ fn chat_of(tenant: &str, id: &str) -> Value {
     chat
 }
 
-/// Per chat key (`tenant/chat`, the end of each Case's Subject), how many Cases `org` has.
-fn cases_by_key(org: &cloudcx_shim::emulator::Emulator) -> HashMap<String, usize> {
-    let mut cases = HashMap::new();
-    for case in org.records("Case") {
-        let subject = case["Subject"].as_str().unwrap();
-        let key = subject
-            .rsplit_once("[CloudCX ")
-            .unwrap()
-            .1
-            .trim_end_matches(']');
-        *cases.entry(key.to_string()).or_default() += 1;
-    }
-    cases
-}
-
 #[test]
 fn a_503_storm_over_several_tenants_is_waited_out_with_back_off_and_loses_nothing() {
     const STORM: Duration = Duration::from_millis(1500);
@@ -227,7 +212,7 @@ fn a_503_storm_over_several_tenants_is_waited_out_with_back_off_and_loses_nothin
             s["queue"]["written"] == 4
         });
     }
-    let cases = cases_by_key(org);
+    let cases = common::cases_by_key(org);
     assert_eq!(cases.len(), 12, "{cases:?}");
     assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
 }
@@ -288,8 +273,8 @@ fn a_tenant_on_a_limit_hold_or_needing_reconnect_does_not_hold_up_another() {
 
     rig.connect();
     rig.delivered();
-    assert_eq!(cases_by_key(&rig.org).get("acme/a1"), Some(&1));
-    assert_eq!(cases_by_key(&other).len(), 6);
+    assert_eq!(common::cases_by_key(&rig.org).get("acme/a1"), Some(&1));
+    assert_eq!(common::cases_by_key(&other).len(), 6);
 }
 
 #[test]

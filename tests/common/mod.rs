@@ -171,6 +171,23 @@ pub fn connected_shim_state(
     state
 }
 
+/// Per chat key (`tenant/chat`, the end of each Case's Subject), how many Cases `org` has.
+pub fn cases_by_key(
+    org: &cloudcx_shim::emulator::Emulator,
+) -> std::collections::HashMap<String, usize> {
+    let mut cases = std::collections::HashMap::new();
+    for case in org.records("Case") {
+        let subject = case["Subject"].as_str().unwrap();
+        let key = subject
+            .rsplit_once("[CloudCX ")
+            .unwrap()
+            .1
+            .trim_end_matches(']');
+        *cases.entry(key.to_string()).or_default() += 1;
+    }
+    cases
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
