@@ -106,6 +106,7 @@ pub struct NewEvent {
 }
 
 /// What became of one attempted event.
+#[derive(Clone)]
 pub enum Settle {
     Delivered,
     Retry {
@@ -126,11 +127,11 @@ pub enum Settle {
 
 type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
 
-/// A waiting event's place: its chat and sequence number (its due time is looked up).
-#[derive(Debug, Clone, Copy)]
-pub struct Place<'a> {
+/// A waiting event's place: its sequence number and chat (its due time is looked up).
+#[derive(Debug, Clone)]
+pub struct Place {
     pub seq: u64,
-    pub chat: &'a str,
+    pub chat: String,
 }
 
 pub struct Store {
@@ -157,7 +158,7 @@ struct Memory {
 
 /// Changes to the pending counts, applied once their transaction committed.
 #[derive(Default)]
-struct Pending(HashMap<String, i64>);
+pub struct Pending(HashMap<String, i64>);
 
 impl Pending {
     fn add(&mut self, tenant: &str, delta: i64) {
@@ -228,8 +229,8 @@ impl<'tx> Tables<'tx> {
     }
 
     /// The waiting event at `place`, with its due time; `None` once settled.
-    fn find(&self, tenant: &str, place: Place<'_>) -> Result<Option<PendingMeta>, redb::Error> {
-        let Some(due) = self.chats.get((tenant, place.chat, place.seq))? else {
+    fn find(&self, tenant: &str, place: &Place) -> Result<Option<PendingMeta>, redb::Error> {
+        let Some(due) = self.chats.get((tenant, place.chat.as_str(), place.seq))? else {
             return Ok(None);
         };
         let due = due.value();
@@ -295,7 +296,7 @@ impl Store {
         };
         // Every table up front, so that readers never meet a missing one; a file of the first
         // format moved to this one.
-        store.write(|tx, _| {
+        store.commit(true, |tx, _| {
             Tables::open(tx)?;
             tx.open_table(ACTIVITIES)?;
             upgrade_first_format(tx)
@@ -372,35 +373,38 @@ impl Store {
         Ok(())
     }
 
-    /// Appends events in one transaction (one flush), answering their sequence numbers.
-    pub fn append(&self, events: &[NewEvent], now_ms: u64) -> Result<Vec<u64>, QueueError> {
-        let seqs = self.write(|tx, pending| {
-            // Numbered under redb's writer lock: in commit order. A failed commit leaves a gap.
-            let seqs = {
-                let mut memory = self.memory.lock();
-                let first = memory.next_seq;
-                memory.next_seq += events.len() as u64;
-                first..memory.next_seq
+    /// Appends events, answering their sequence numbers (in commit order: numbered under the
+    /// writer's lock; a transaction that fails leaves a gap).
+    pub fn append(
+        &self,
+        tx: &WriteTransaction,
+        pending: &mut Pending,
+        events: &[NewEvent],
+        now_ms: u64,
+    ) -> Result<std::ops::Range<u64>, redb::Error> {
+        let seqs = {
+            let mut memory = self.memory.lock();
+            let first = memory.next_seq;
+            memory.next_seq += events.len() as u64;
+            first..memory.next_seq
+        };
+        let mut tables = Tables::open(tx)?;
+        for (event, seq) in events.iter().zip(seqs.clone()) {
+            let meta = PendingMeta {
+                kind: event.kind.clone(),
+                event_id: event.event_id.clone(),
+                enqueued_ms: now_ms,
+                attempts: 0,
+                due_ms: now_ms,
+                maybe_applied: false,
+                in_flight: false,
+                last_error: None,
             };
-            let mut tables = Tables::open(tx)?;
-            for (event, seq) in events.iter().zip(seqs.clone()) {
-                let meta = PendingMeta {
-                    kind: event.kind.clone(),
-                    event_id: event.event_id.clone(),
-                    enqueued_ms: now_ms,
-                    attempts: 0,
-                    due_ms: now_ms,
-                    maybe_applied: false,
-                    in_flight: false,
-                    last_error: None,
-                };
-                tables.payloads.insert(seq, event.payload.as_slice())?;
-                tables.place(&event.tenant, seq, meta, now_ms)?;
-                pending.add(&event.tenant, 1);
-            }
-            Ok(seqs)
-        })?;
-        Ok(seqs.collect())
+            tables.payloads.insert(seq, event.payload.as_slice())?;
+            tables.place(&event.tenant, seq, meta, now_ms)?;
+            pending.add(&event.tenant, 1);
+        }
+        Ok(seqs)
     }
 
     /// Up to `max` of the tenant's events that are due at `now_ms`, the earliest due first, at
@@ -452,125 +456,6 @@ impl Store {
         })
     }
 
-    /// Records what became of attempted events, in one transaction.
-    pub fn settle(
-        &self,
-        tenant: &str,
-        outcomes: Vec<(Place<'_>, Settle)>,
-    ) -> Result<(), QueueError> {
-        self.write(|tx, pending| {
-            let mut tables = Tables::open(tx)?;
-            for (place, outcome) in outcomes {
-                let Some(mut meta) = tables.find(tenant, place)? else {
-                    continue; // settled already (a retry raced a re-queue): nothing to do
-                };
-                let seq = place.seq;
-                match outcome {
-                    Settle::Delivered => {
-                        tables.remove(tenant, seq, &meta)?;
-                        tables.payloads.remove(seq)?;
-                        tables.add(tenant, WRITTEN_COUNT, 1)?;
-                        pending.add(tenant, -1);
-                    }
-                    Settle::Retry {
-                        due_ms,
-                        reason,
-                        maybe_applied,
-                    } => {
-                        let was = meta.due_ms;
-                        tables.take(tenant, was, seq)?;
-                        meta.attempts = meta.attempts.saturating_add(1);
-                        meta.maybe_applied |= maybe_applied;
-                        meta.in_flight = false;
-                        meta.last_error = Some(reason);
-                        tables.place(tenant, seq, meta, due_ms)?;
-                    }
-                    Settle::Failed {
-                        code,
-                        message,
-                        now_ms,
-                    } => {
-                        tables.remove(tenant, seq, &meta)?;
-                        let record = FailedMeta {
-                            kind: meta.kind,
-                            event_id: meta.event_id,
-                            enqueued_ms: meta.enqueued_ms,
-                            attempts: meta.attempts.saturating_add(1),
-                            failed_ms: now_ms,
-                            code,
-                            message,
-                            maybe_applied: meta.maybe_applied,
-                        };
-                        tables
-                            .failed
-                            .insert((tenant, seq), encode(&record).as_slice())?;
-                        tables.add(tenant, FAILED_COUNT, 1)?;
-                        pending.add(tenant, -1);
-                    }
-                    Settle::NotAttempted { maybe_applied } => {
-                        meta.maybe_applied |= maybe_applied;
-                        meta.in_flight = false;
-                        tables.update(tenant, seq, &meta)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Records that attempts on these events start now, before any request leaves: after a
-    /// crash mid-attempt they count as possibly applied.
-    pub fn mark_in_flight(&self, tenant: &str, places: &[Place<'_>]) -> Result<(), QueueError> {
-        self.write(|tx, _| {
-            let mut tables = Tables::open(tx)?;
-            for &place in places {
-                if let Some(mut meta) = tables.find(tenant, place)? {
-                    meta.in_flight = true;
-                    tables.update(tenant, place.seq, &meta)?;
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Moves the tenant's failed events (all, or those of one chat) back to pending, due now.
-    /// Answers how many.
-    pub fn requeue_failed(
-        &self,
-        tenant: &str,
-        event_id: Option<&str>,
-        now_ms: u64,
-    ) -> Result<usize, QueueError> {
-        self.write(|tx, pending| {
-            let mut tables = Tables::open(tx)?;
-            let mut moved = Vec::new();
-            for row in tables.failed.range((tenant, 0)..=(tenant, u64::MAX))? {
-                let (key, value) = row?;
-                let meta: FailedMeta = decode(value.value())?;
-                if event_id.is_none_or(|id| id == meta.event_id) {
-                    moved.push((key.value().1, meta));
-                }
-            }
-            for (seq, meta) in &moved {
-                tables.failed.remove((tenant, *seq))?;
-                let again = PendingMeta {
-                    kind: meta.kind.clone(),
-                    event_id: meta.event_id.clone(),
-                    enqueued_ms: meta.enqueued_ms,
-                    attempts: 0,
-                    due_ms: now_ms,
-                    maybe_applied: meta.maybe_applied,
-                    in_flight: false,
-                    last_error: Some(format!("re-queued after {}: {}", meta.code, meta.message)),
-                };
-                tables.place(tenant, *seq, again, now_ms)?;
-                tables.add(tenant, FAILED_COUNT, -1)?;
-                pending.add(tenant, 1);
-            }
-            Ok(moved.len())
-        })
-    }
-
     /// The tenant's failed events, oldest first, at most `max`.
     pub fn failed(&self, tenant: &str, max: usize) -> Result<Vec<FailedMeta>, QueueError> {
         self.with_db(|db| {
@@ -586,35 +471,6 @@ impl Store {
                 out.push(decode(value.value())?);
             }
             Ok(out)
-        })
-    }
-
-    /// Remembers the Case or Task written for a chat.
-    /// `durable`: on disk when this returns; otherwise with the next durable commit.
-    pub fn remember_activity(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        record: &[u8],
-        durable: bool,
-    ) -> Result<(), QueueError> {
-        let durability = if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        self.write_with(durability, |tx, _| {
-            tx.open_table(ACTIVITIES)?
-                .insert((tenant, event_id), record)?;
-            Ok(())
-        })
-    }
-
-    pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
-        self.write(|tx, _| {
-            let mut table = tx.open_table(ACTIVITIES)?;
-            table.retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
-            Ok(())
         })
     }
 
@@ -692,22 +548,21 @@ impl Store {
         .unwrap()
     }
 
-    fn write<T>(
+    /// Runs `f` in a write transaction and commits it, flushed when `durable`; the changes to
+    /// the pending counts it records are applied once committed, before a reopen can rebuild
+    /// them. Only the committer calls it once the queue is open.
+    pub fn commit<T>(
         &self,
-        f: impl FnOnce(&WriteTransaction, &mut Pending) -> Result<T, redb::Error>,
-    ) -> Result<T, QueueError> {
-        self.write_with(Durability::Immediate, f)
-    }
-
-    /// Runs `f` in a write transaction and commits it; the changes to the pending counts it
-    /// records are applied once committed, before a reopen can rebuild them.
-    fn write_with<T>(
-        &self,
-        durability: Durability,
+        durable: bool,
         f: impl FnOnce(&WriteTransaction, &mut Pending) -> Result<T, redb::Error>,
     ) -> Result<T, QueueError> {
         self.with_db(|db| {
             let mut tx = db.begin_write().map_err(QueueError::from_redb)?;
+            let durability = if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
             tx.set_durability(durability)
                 .map_err(|e| QueueError::Storage(e.to_string()))?;
             let mut pending = Pending::default();
@@ -720,6 +575,143 @@ impl Store {
             Ok(value)
         })
     }
+}
+
+/// Records what became of attempted events.
+pub fn settle(
+    tx: &WriteTransaction,
+    pending: &mut Pending,
+    tenant: &str,
+    outcomes: &[(Place, Settle)],
+) -> Result<(), redb::Error> {
+    let mut tables = Tables::open(tx)?;
+    for (place, outcome) in outcomes {
+        let Some(mut meta) = tables.find(tenant, place)? else {
+            continue; // settled already (a retry raced a re-queue): nothing to do
+        };
+        let seq = place.seq;
+        match outcome.clone() {
+            Settle::Delivered => {
+                tables.remove(tenant, seq, &meta)?;
+                tables.payloads.remove(seq)?;
+                tables.add(tenant, WRITTEN_COUNT, 1)?;
+                pending.add(tenant, -1);
+            }
+            Settle::Retry {
+                due_ms,
+                reason,
+                maybe_applied,
+            } => {
+                tables.take(tenant, meta.due_ms, seq)?;
+                meta.attempts = meta.attempts.saturating_add(1);
+                meta.maybe_applied |= maybe_applied;
+                meta.in_flight = false;
+                meta.last_error = Some(reason);
+                tables.place(tenant, seq, meta, due_ms)?;
+            }
+            Settle::Failed {
+                code,
+                message,
+                now_ms,
+            } => {
+                tables.remove(tenant, seq, &meta)?;
+                let record = FailedMeta {
+                    kind: meta.kind,
+                    event_id: meta.event_id,
+                    enqueued_ms: meta.enqueued_ms,
+                    attempts: meta.attempts.saturating_add(1),
+                    failed_ms: now_ms,
+                    code,
+                    message,
+                    maybe_applied: meta.maybe_applied,
+                };
+                tables
+                    .failed
+                    .insert((tenant, seq), encode(&record).as_slice())?;
+                tables.add(tenant, FAILED_COUNT, 1)?;
+                pending.add(tenant, -1);
+            }
+            Settle::NotAttempted { maybe_applied } => {
+                meta.maybe_applied |= maybe_applied;
+                meta.in_flight = false;
+                tables.update(tenant, seq, &meta)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records that attempts on these events start now, before any request leaves: after a crash
+/// mid-attempt they count as possibly applied.
+pub fn mark_in_flight(
+    tx: &WriteTransaction,
+    tenant: &str,
+    places: &[Place],
+) -> Result<(), redb::Error> {
+    let mut tables = Tables::open(tx)?;
+    for place in places {
+        if let Some(mut meta) = tables.find(tenant, place)? {
+            meta.in_flight = true;
+            tables.update(tenant, place.seq, &meta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the tenant's failed events (all, or those of one chat) back to pending, due at
+/// `now_ms`. Answers how many.
+pub fn requeue_failed(
+    tx: &WriteTransaction,
+    pending: &mut Pending,
+    tenant: &str,
+    event_id: Option<&str>,
+    now_ms: u64,
+) -> Result<usize, redb::Error> {
+    let mut tables = Tables::open(tx)?;
+    let mut moved = Vec::new();
+    for row in tables.failed.range((tenant, 0)..=(tenant, u64::MAX))? {
+        let (key, value) = row?;
+        let meta: FailedMeta = decode(value.value())?;
+        if event_id.is_none_or(|id| id == meta.event_id) {
+            moved.push((key.value().1, meta));
+        }
+    }
+    for (seq, meta) in &moved {
+        tables.failed.remove((tenant, *seq))?;
+        let again = PendingMeta {
+            kind: meta.kind.clone(),
+            event_id: meta.event_id.clone(),
+            enqueued_ms: meta.enqueued_ms,
+            attempts: 0,
+            due_ms: now_ms,
+            maybe_applied: meta.maybe_applied,
+            in_flight: false,
+            last_error: Some(format!("re-queued after {}: {}", meta.code, meta.message)),
+        };
+        tables.place(tenant, *seq, again, now_ms)?;
+        tables.add(tenant, FAILED_COUNT, -1)?;
+        pending.add(tenant, 1);
+    }
+    Ok(moved.len())
+}
+
+/// Remembers the Case or Task written for a chat.
+pub fn remember_activity(
+    tx: &WriteTransaction,
+    tenant: &str,
+    event_id: &str,
+    record: &[u8],
+) -> Result<(), redb::Error> {
+    tx.open_table(ACTIVITIES)?
+        .insert((tenant, event_id), record)?;
+    Ok(())
+}
+
+/// Forgets every record the tenant's chats became.
+pub fn forget_activities(tx: &WriteTransaction, tenant: &str) -> Result<(), redb::Error> {
+    let mut table = tx.open_table(ACTIVITIES)?;
+    table.retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
+    Ok(())
 }
 
 /// Moves the waiting events of a file of the first format (one `pending` table in arrival
@@ -781,6 +773,10 @@ impl From<QueueError> for redb::Error {
 
 impl QueueError {
     fn from_redb(e: impl Into<redb::Error>) -> QueueError {
-        QueueError::Storage(e.into().to_string())
+        match e.into() {
+            // A row this version cannot read (see `decode`): no reason to reopen the file.
+            redb::Error::Corrupted(what) => QueueError::Corrupt(what),
+            other => QueueError::Storage(other.to_string()),
+        }
     }
 }

@@ -388,15 +388,21 @@ fn in_memory() -> Store {
     .unwrap()
 }
 
-fn new_events(tenant: &str, kind: &str, chats: impl Iterator<Item = String>) -> Vec<NewEvent> {
-    chats
+/// Appends the tenant's chats' events in one transaction, as if at `now_ms`.
+fn append_at(store: &Store, tenant: &str, chats: impl Iterator<Item = String>, now_ms: u64) {
+    let events: Vec<NewEvent> = chats
         .map(|chat| NewEvent {
             tenant: tenant.to_string(),
-            kind: kind.to_string(),
+            kind: "chat.ended".to_string(),
             event_id: chat,
             payload: b"{}".to_vec(),
         })
-        .collect()
+        .collect();
+    store
+        .commit(true, |tx, pending| {
+            store.append(tx, pending, &events, now_ms)
+        })
+        .unwrap();
 }
 
 #[test]
@@ -407,14 +413,10 @@ fn a_look_at_a_long_queue_reads_its_batch_and_one_row_more() {
     // 20,000 events waiting out a back-off (an outage), then a few due now.
     for block in 0..4 {
         let chats = (0..5_000).map(|n| format!("old-{block}-{n}"));
-        store
-            .append(&new_events("t", "chat.ended", chats), later)
-            .unwrap();
+        append_at(&store, "t", chats, later);
     }
     let fresh = (0..5).map(|n| format!("new-{n}"));
-    store
-        .append(&new_events("t", "chat.ended", fresh), now)
-        .unwrap();
+    append_at(&store, "t", fresh, now);
     assert_eq!(store.pending("t").unwrap(), 20_005);
 
     let look = store.due("t", now, 200).unwrap();
@@ -443,15 +445,8 @@ fn a_look_reads_a_bounded_number_of_a_chats_later_events() {
     // One chat with 5,000 events, then another chat: the first chat's later events follow its
     // first in later batches; the look gives up on them after a bounded number of rows.
     let same = std::iter::repeat_n("busy".to_string(), 5_000);
-    store
-        .append(&new_events("t", "chat.ended", same), now)
-        .unwrap();
-    store
-        .append(
-            &new_events("t", "chat.ended", std::iter::once("other".into())),
-            now,
-        )
-        .unwrap();
+    append_at(&store, "t", same, now);
+    append_at(&store, "t", std::iter::once("other".into()), now);
     let look = store.due("t", now, 200).unwrap();
     let chats: Vec<_> = look
         .events
@@ -592,4 +587,88 @@ fn a_file_of_the_first_format_is_read_and_moved_to_the_due_order() {
         [pair("chat.ended", "c2")]
     );
     assert_eq!(append(&queue, "t", "chat.ended", "c3"), 4, "numbers go on");
+}
+
+#[test]
+fn the_workers_writes_share_the_hooks_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let before = queue.store.commits.load(Ordering::SeqCst);
+    let case = ActivityRecord {
+        object: "Case".into(),
+        id: "500A".into(),
+    };
+    let writers: Vec<_> = (0..16)
+        .map(|t| {
+            let (queue, case) = (queue.clone(), case.clone());
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    append(&queue, "t", "chat.ended", &format!("c{t}-{i}"));
+                    queue
+                        .remember_activity_until_settled("t", &format!("c{t}-{i}"), &case)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let commits = queue.store.commits.load(Ordering::SeqCst) - before;
+    assert!(commits < 640 / 2, "{commits} commits for 640 writes");
+    assert_eq!(queue.activity("t", "c15-19").unwrap(), Some(case));
+}
+
+#[test]
+fn a_write_that_fails_itself_fails_alone_and_the_rest_of_its_group_is_committed() {
+    let store = Arc::new(in_memory());
+    let committer = Arc::new(committer::Committer::start(store.clone()).unwrap());
+    // The committer busy with a slow write while the others queue up behind it.
+    let slow = {
+        let committer = committer.clone();
+        std::thread::spawn(move || {
+            committer.write(true, |_, _| {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(())
+            })
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let damaged = {
+        let committer = committer.clone();
+        std::thread::spawn(move || {
+            committer.write(true, |_, _| -> Result<(), redb::Error> {
+                Err(redb::Error::Corrupted(
+                    "a row this version cannot read".into(),
+                ))
+            })
+        })
+    };
+    let appends: Vec<_> = (0..10)
+        .map(|n| {
+            let (committer, store) = (committer.clone(), store.clone());
+            std::thread::spawn(move || {
+                let event = [NewEvent {
+                    tenant: "t".into(),
+                    kind: "chat.ended".into(),
+                    event_id: format!("c{n}"),
+                    payload: b"{}".to_vec(),
+                }];
+                committer.write(true, move |tx, pending| {
+                    store.append(tx, pending, &event, now_ms())
+                })
+            })
+        })
+        .collect();
+    slow.join().unwrap().unwrap();
+    assert_eq!(
+        damaged.join().unwrap(),
+        Err(QueueError::Corrupt("a row this version cannot read".into()))
+    );
+    for append in appends {
+        append.join().unwrap().unwrap();
+    }
+    assert_eq!(store.pending("t").unwrap(), 10);
+    assert_eq!(store.due("t", now_ms(), 20).unwrap().events.len(), 10);
+    committer.close();
 }
