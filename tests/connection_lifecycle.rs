@@ -121,13 +121,6 @@ impl Rig {
         self.stop();
         self.plugin = common::load_recorded(&self.config);
         for (tenant, settings) in self.settings.borrow().iter() {
-            // Let the workers' first look at the tenant's queue (no settings yet) end before
-            // applying them: a resume during that turn is lost today (a workers bug, reported
-            // separately), and that is not what these tests are about.
-            common::eventually("the workers' first look", WAIT, || {
-                let queue = &self.status(tenant)["queue"];
-                (queue["pending"] == 0 || !queue["held"].is_null()).then_some(())
-            });
             answer(
                 self.plugin
                     .plugin

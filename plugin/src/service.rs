@@ -253,8 +253,8 @@ impl Service {
             .map(|answer| answer.to_string())
     }
 
-    /// Stops taking work: in-flight requests are cut, the workers joined, the queue closed.
-    /// What was not delivered stays queued for the next start.
+    /// Stops taking work: in-flight requests are cut, the workers and the console's actions
+    /// joined, the queue closed. What was not delivered stays queued for the next start.
     pub fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return;
