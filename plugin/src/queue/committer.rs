@@ -95,7 +95,12 @@ fn commit_loop(store: &Store, queued: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(store, group);
+        // Writes that need no flush of their own (a record remembered until its event is
+        // settled) are committed apart, first: a worker remembering chat after chat must not
+        // wait for the hooks' flush at each.
+        let (durable, lazy): (Vec<Job>, Vec<Job>) = group.into_iter().partition(|j| j.durable);
+        commit_group(store, lazy);
+        commit_group(store, durable);
     }
 }
 
