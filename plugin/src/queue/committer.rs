@@ -12,17 +12,15 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::store::{Pending, Store, Tables};
+use super::QueueError;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use parking_lot::Mutex;
-use redb::WriteTransaction;
-
-use super::store::{Pending, Store};
-use super::QueueError;
 
 /// Most writes in one transaction: bounds the memory a burst can pin.
 const MAX_GROUP: usize = 1024;
 
-type Op = Box<dyn FnMut(&WriteTransaction, &mut Pending) -> Result<(), redb::Error> + Send>;
+type Op = Box<dyn FnMut(&mut Tables<'_>, &mut Pending) -> Result<(), redb::Error> + Send>;
 
 struct Job {
     op: Op,
@@ -55,15 +53,13 @@ impl Committer {
     pub fn write<T: Send + 'static>(
         &self,
         durable: bool,
-        mut write: impl FnMut(&WriteTransaction, &mut Pending) -> Result<T, redb::Error>
-            + Send
-            + 'static,
+        mut write: impl FnMut(&mut Tables<'_>, &mut Pending) -> Result<T, redb::Error> + Send + 'static,
     ) -> Result<T, QueueError> {
         let answer = Arc::new(Mutex::new(None));
         let op: Op = {
             let answer = answer.clone();
-            Box::new(move |tx, pending| {
-                *answer.lock() = Some(write(tx, pending)?);
+            Box::new(move |tables, pending| {
+                *answer.lock() = Some(write(tables, pending)?);
                 Ok(())
             })
         };
@@ -111,9 +107,9 @@ fn commit_group(store: &Store, mut group: Vec<Job>) {
     while !group.is_empty() {
         let durable = group.iter().any(|job| job.durable);
         let mut failed_write = None;
-        let committed = store.commit(durable, |tx, pending| {
+        let committed = store.commit(durable, |tables, pending| {
             for (n, job) in group.iter_mut().enumerate() {
-                (job.op)(tx, pending).inspect_err(|_| failed_write = Some(n))?;
+                (job.op)(tables, pending).inspect_err(|_| failed_write = Some(n))?;
             }
             Ok(())
         });

@@ -158,8 +158,8 @@ impl Queue {
             payload,
         }];
         let store = self.store.clone();
-        let seqs = self.committer.write(true, move |tx, pending| {
-            store.append(tx, pending, &event, now_ms())
+        let seqs = self.committer.write(true, move |tables, pending| {
+            store.append(tables, pending, &event, now_ms())
         })?;
         Ok(seqs.start)
     }
@@ -214,8 +214,8 @@ impl Queue {
             })
             .collect::<Vec<_>>();
         let tenant = tenant.to_string();
-        self.committer.write(true, move |tx, pending| {
-            store::settle(tx, pending, &tenant, &settles)
+        self.committer.write(true, move |tables, pending| {
+            store::settle(tables, pending, &tenant, &settles)
         })
     }
 
@@ -236,8 +236,8 @@ impl Queue {
     ) -> Result<usize, QueueError> {
         let (tenant, event_id) = (tenant.to_string(), event_id.map(str::to_string));
         let now = now_ms();
-        self.committer.write(true, move |tx, pending| {
-            store::requeue_failed(tx, pending, &tenant, event_id.as_deref(), now)
+        self.committer.write(true, move |tables, pending| {
+            store::requeue_failed(tables, pending, &tenant, event_id.as_deref(), now)
         })
     }
 
@@ -286,8 +286,8 @@ impl Queue {
     ) -> Result<(), QueueError> {
         let bytes = serde_json::to_vec(record).expect("a record reference serializes");
         let (tenant, event_id) = (tenant.to_string(), event_id.to_string());
-        self.committer.write(durable, move |tx, _| {
-            store::remember_activity(tx, &tenant, &event_id, &bytes)
+        self.committer.write(durable, move |tables, _| {
+            store::remember_activity(tables, &tenant, &event_id, &bytes)
         })
     }
 
@@ -308,8 +308,9 @@ impl Queue {
     /// Forgets every record the tenant's chats became (its org changed).
     pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
         let tenant = tenant.to_string();
-        self.committer
-            .write(true, move |tx, _| store::forget_activities(tx, &tenant))
+        self.committer.write(true, move |tables, _| {
+            store::forget_activities(tables, &tenant)
+        })
     }
 
     /// Every tenant with events waiting.

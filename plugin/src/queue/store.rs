@@ -166,13 +166,14 @@ impl Pending {
     }
 }
 
-/// The tables a transaction changes.
-struct Tables<'tx> {
+/// The tables of a write transaction, opened once for every write of a group.
+pub struct Tables<'tx> {
     payloads: redb::Table<'tx, u64, &'static [u8]>,
     due: redb::Table<'tx, (&'static str, u64, u64), &'static [u8]>,
     chats: redb::Table<'tx, (&'static str, &'static str, u64), u64>,
     failed: redb::Table<'tx, (&'static str, u64), &'static [u8]>,
     counters: redb::Table<'tx, (&'static str, &'static str), u64>,
+    activities: redb::Table<'tx, (&'static str, &'static str), &'static [u8]>,
 }
 
 impl<'tx> Tables<'tx> {
@@ -183,6 +184,7 @@ impl<'tx> Tables<'tx> {
             chats: tx.open_table(CHATS)?,
             failed: tx.open_table(FAILED)?,
             counters: tx.open_table(COUNTERS)?,
+            activities: tx.open_table(ACTIVITIES)?,
         })
     }
 
@@ -296,9 +298,8 @@ impl Store {
         };
         // Every table up front, so that readers never meet a missing one; a file of the first
         // format moved to this one.
-        store.commit(true, |tx, _| {
+        store.transact(true, |tx, _| {
             Tables::open(tx)?;
-            tx.open_table(ACTIVITIES)?;
             upgrade_first_format(tx)
         })?;
         store.with_db(|db| store.remember(db))?;
@@ -377,7 +378,7 @@ impl Store {
     /// writer's lock; a transaction that fails leaves a gap).
     pub fn append(
         &self,
-        tx: &WriteTransaction,
+        tables: &mut Tables<'_>,
         pending: &mut Pending,
         events: &[NewEvent],
         now_ms: u64,
@@ -388,7 +389,6 @@ impl Store {
             memory.next_seq += events.len() as u64;
             first..memory.next_seq
         };
-        let mut tables = Tables::open(tx)?;
         for (event, seq) in events.iter().zip(seqs.clone()) {
             let meta = PendingMeta {
                 kind: event.kind.clone(),
@@ -548,10 +548,18 @@ impl Store {
         .unwrap()
     }
 
-    /// Runs `f` in a write transaction and commits it, flushed when `durable`; the changes to
-    /// the pending counts it records are applied once committed, before a reopen can rebuild
-    /// them. Only the committer calls it once the queue is open.
+    /// Runs `f` on the tables in a write transaction and commits it, flushed when `durable`;
+    /// the changes to the pending counts it records are applied once committed, before a
+    /// reopen can rebuild them. Only the committer calls it once the queue is open.
     pub fn commit<T>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&mut Tables<'_>, &mut Pending) -> Result<T, redb::Error>,
+    ) -> Result<T, QueueError> {
+        self.transact(durable, |tx, pending| f(&mut Tables::open(tx)?, pending))
+    }
+
+    fn transact<T>(
         &self,
         durable: bool,
         f: impl FnOnce(&WriteTransaction, &mut Pending) -> Result<T, redb::Error>,
@@ -579,12 +587,11 @@ impl Store {
 
 /// Records what became of attempted events.
 pub fn settle(
-    tx: &WriteTransaction,
+    tables: &mut Tables<'_>,
     pending: &mut Pending,
     tenant: &str,
     outcomes: &[(Place, Settle)],
 ) -> Result<(), redb::Error> {
-    let mut tables = Tables::open(tx)?;
     for (place, outcome) in outcomes {
         let Some(mut meta) = tables.find(tenant, place)? else {
             continue; // settled already (a retry raced a re-queue): nothing to do
@@ -644,11 +651,10 @@ pub fn settle(
 /// Records that attempts on these events start now, before any request leaves: after a crash
 /// mid-attempt they count as possibly applied.
 pub fn mark_in_flight(
-    tx: &WriteTransaction,
+    tables: &mut Tables<'_>,
     tenant: &str,
     places: &[Place],
 ) -> Result<(), redb::Error> {
-    let mut tables = Tables::open(tx)?;
     for place in places {
         if let Some(mut meta) = tables.find(tenant, place)? {
             meta.in_flight = true;
@@ -661,13 +667,12 @@ pub fn mark_in_flight(
 /// Moves the tenant's failed events (all, or those of one chat) back to pending, due at
 /// `now_ms`. Answers how many.
 pub fn requeue_failed(
-    tx: &WriteTransaction,
+    tables: &mut Tables<'_>,
     pending: &mut Pending,
     tenant: &str,
     event_id: Option<&str>,
     now_ms: u64,
 ) -> Result<usize, redb::Error> {
-    let mut tables = Tables::open(tx)?;
     let mut moved = Vec::new();
     for row in tables.failed.range((tenant, 0)..=(tenant, u64::MAX))? {
         let (key, value) = row?;
@@ -697,20 +702,20 @@ pub fn requeue_failed(
 
 /// Remembers the Case or Task written for a chat.
 pub fn remember_activity(
-    tx: &WriteTransaction,
+    tables: &mut Tables<'_>,
     tenant: &str,
     event_id: &str,
     record: &[u8],
 ) -> Result<(), redb::Error> {
-    tx.open_table(ACTIVITIES)?
-        .insert((tenant, event_id), record)?;
+    tables.activities.insert((tenant, event_id), record)?;
     Ok(())
 }
 
 /// Forgets every record the tenant's chats became.
-pub fn forget_activities(tx: &WriteTransaction, tenant: &str) -> Result<(), redb::Error> {
-    let mut table = tx.open_table(ACTIVITIES)?;
-    table.retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
+pub fn forget_activities(tables: &mut Tables<'_>, tenant: &str) -> Result<(), redb::Error> {
+    tables
+        .activities
+        .retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
     Ok(())
 }
 

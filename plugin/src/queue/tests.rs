@@ -655,8 +655,8 @@ fn a_write_that_fails_itself_fails_alone_and_the_rest_of_its_group_is_committed(
                     event_id: format!("c{n}"),
                     payload: b"{}".to_vec(),
                 }];
-                committer.write(true, move |tx, pending| {
-                    store.append(tx, pending, &event, now_ms())
+                committer.write(true, move |tables, pending| {
+                    store.append(tables, pending, &event, now_ms())
                 })
             })
         })
