@@ -246,6 +246,8 @@ fn run_lane(shared: &Shared, tenant: &str) -> Next {
             .map_or(Next::Idle, |due| Next::At(instant_of(due)));
     }
     // Before any request leaves: a crash from here on leaves the events "may have been applied".
+    // All of the batch, since which the deliverer will attempt is not known yet; those it does
+    // not attempt are cleared when the turn is settled.
     if let Err(e) = shared.queue.mark_in_flight(tenant, &batch.events) {
         log::error!("tenant {tenant}: cannot record the attempt: {e}");
         return Next::At(Instant::now() + QUEUE_TROUBLE_PAUSE);
