@@ -121,13 +121,6 @@ impl Rig {
         self.stop();
         self.plugin = common::load_recorded(&self.config);
         for (tenant, settings) in self.settings.borrow().iter() {
-            // Let the workers' first look at the tenant's queue (no settings yet) end before
-            // applying them: a resume during that turn is lost today (a workers bug, reported
-            // separately), and that is not what these tests are about.
-            common::eventually("the workers' first look", WAIT, || {
-                let queue = &self.status(tenant)["queue"];
-                (queue["pending"] == 0 || !queue["held"].is_null()).then_some(())
-            });
             answer(
                 self.plugin
                     .plugin
@@ -470,6 +463,27 @@ fn a_revoked_refresh_token_needs_reconnect_and_queued_work_resumes_after_it() {
     common::eventually("the event held for a reconnect", WAIT, || {
         held_for_reconnect(&rig)
     });
+    // Host contract §5: the host hears that the connection broke, and why, once.
+    let broken = broken_notices(&rig);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0]["tenant_id"], DEMO);
+    assert!(
+        broken[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("must be made again"),
+        "{broken:?}"
+    );
+    // Settings applied again resume the lane, which meets the same break: no new notice.
+    let (tenant, settings) = rig.settings.borrow()[0].clone();
+    answer(
+        rig.plugin
+            .plugin
+            .configure_tenant(tenant.as_str().into(), settings.as_str().into()),
+    );
+    common::eventually("the event held again", WAIT, || held_for_reconnect(&rig));
+    assert_eq!(broken_notices(&rig).len(), 1);
+
     // The state is kept across a restart, and so is the event.
     rig.restart();
     let status = common::eventually("the event held again", WAIT, || held_for_reconnect(&rig));
@@ -483,24 +497,9 @@ fn a_revoked_refresh_token_needs_reconnect_and_queued_work_resumes_after_it() {
     );
     assert_eq!(status["queue"]["pending"], 1, "{status}");
     assert!(rig.org.records("Case").is_empty());
-    // Host contract §5: the host hears that the connection broke, and why.
-    let broken: Vec<Value> = rig
-        .plugin
-        .host
-        .notifications
-        .lock()
-        .iter()
-        .map(|n| serde_json::from_str(n).unwrap())
-        .filter(|n: &Value| n["kind"] == "connection_broken")
-        .collect();
-    assert_eq!(broken.len(), 1, "{broken:?}");
-    assert_eq!(broken[0]["tenant_id"], DEMO);
     assert!(
-        broken[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("must be made again"),
-        "{broken:?}"
+        broken_notices(&rig).is_empty(),
+        "told before the restart, not again"
     );
 
     rig.connect(DEMO).unwrap();
@@ -509,6 +508,50 @@ fn a_revoked_refresh_token_needs_reconnect_and_queued_work_resumes_after_it() {
     assert_eq!(status["connection"]["reason"], Value::Null, "{status}");
     assert_eq!(status["queue"]["written"], 1, "{status}");
     assert_eq!(rig.org.records("Case").len(), 1);
+}
+
+/// The `connection_broken` notifications the plugin sent its host.
+fn broken_notices(rig: &Rig) -> Vec<Value> {
+    rig.plugin
+        .host
+        .notifications
+        .lock()
+        .iter()
+        .map(|n| serde_json::from_str(n).unwrap())
+        .filter(|n: &Value| n["kind"] == "connection_broken")
+        .collect()
+}
+
+#[test]
+fn a_break_found_by_a_console_lookup_is_told_to_the_host_once() {
+    let rig = Rig::new();
+    rig.configure(DEMO, custom_app(&rig.org, false));
+    rig.connect(DEMO).unwrap();
+    rig.org.revoke_refresh_tokens();
+    rig.org.expire_access_tokens();
+    let request = json!({"tenant_id": DEMO, "visitor": {"email": "jane@acme.example"}});
+    let lookup = || {
+        refusal(
+            rig.plugin
+                .plugin
+                .lookup(request.to_string().as_str().into(), 3_000),
+        )
+    };
+    let refused = lookup();
+    assert_eq!(refused.code, ErrorCode::NOT_CONNECTED, "{refused}");
+    let broken = broken_notices(&rig);
+    assert_eq!(broken.len(), 1, "nothing was queued, yet the host is told");
+    assert_eq!(broken[0]["tenant_id"], DEMO);
+    assert!(
+        broken[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{broken:?}"
+    );
+    assert_eq!(lookup().code, ErrorCode::NOT_CONNECTED);
+    assert_eq!(broken_notices(&rig).len(), 1, "once per break");
+    assert_eq!(rig.status(DEMO)["connection"]["state"], "needs_reconnect");
 }
 
 #[test]

@@ -120,3 +120,70 @@ fn a_panic_while_loading_is_a_refusal_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn a_disk_that_refuses_writes_is_a_storage_error_from_the_hook_and_loses_no_accepted_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let events = tmp.path().join("events.jsonl");
+    let note = "x".repeat(20_000);
+    let lines: Vec<String> = (0..200)
+        .map(|n| {
+            serde_json::json!({"type": "chat.ended", "tenant_id": "demo", "id": format!("c{n}"),
+                "channel": "webchat", "at": "2026-11-24T10:07:30Z",
+                "visitor": {"email": "v@x.example"}, "note": note})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    // The shim's hooks with files limited in size (the signal ignored, so that a write past
+    // the limit fails with EFBIG instead of ending the process): the queue fills "the disk".
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"trap '' XFSZ; ulimit -f 4096; exec "$0" --state-dir "$1" replay --tenant demo --wait 1 "$2""#,
+            env!("CARGO_BIN_EXE_cloudcx-shim"),
+        ])
+        .arg(&state)
+        .arg(&events)
+        .output()
+        .unwrap();
+    let stdout = common::text(&out.stdout);
+    let stderr = common::text(&out.stderr);
+    let summary = stdout.lines().next().unwrap_or_default();
+    let counts: Vec<usize> = summary
+        .split(' ')
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let (accepted, refused) = (counts[0], counts[1]);
+    assert!(accepted > 0 && refused > 0, "{summary}");
+    assert_eq!(accepted + refused, 200, "{summary}");
+    assert!(
+        stderr.contains("the event queue cannot be written")
+            && stderr.contains("File too large")
+            && stderr.contains("(storage error)"),
+        "{stderr}"
+    );
+
+    // Room again: every event the hooks accepted is there, and new ones are accepted.
+    let status = common::shim(&state, &["status", "--tenant", "demo", "--json"], &[]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["queue"]["pending"], accepted, "{status}");
+    let out = common::shim(
+        &state,
+        &[
+            "replay",
+            "--tenant",
+            "demo",
+            "--wait",
+            "1",
+            events.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        common::text(&out.stdout).contains("200 events accepted, 0 refused"),
+        "{}",
+        common::text(&out.stdout)
+    );
+}

@@ -159,3 +159,131 @@ fn the_emulator_prints_its_base_url_on_the_first_line_and_serves_there() {
         "{versions}"
     );
 }
+
+#[test]
+fn a_second_host_process_on_the_same_state_dir_is_refused() {
+    use std::io::{BufRead, BufReader};
+    let org = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let state = common::connected_shim_state(&org, tmp.path(), |_| {});
+    // The first host: a connect that waits for the admin's browser keeps the plugin loaded.
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["connect", "--tenant", "acme"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(first.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("Open this address"), "{line}");
+
+    let second = common::shim(&state, &["status", "--tenant", "acme"], &[]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = common::text(&second.stderr);
+    assert!(
+        stderr.contains(
+            "queue.redb is in use by another process: only one host process may use a state_dir"
+        ),
+        "{stderr}"
+    );
+    // Once the first is gone, the state_dir is free again.
+    let third = common::shim(&state, &["status", "--tenant", "acme"], &[]);
+    assert_eq!(
+        third.status.code(),
+        Some(0),
+        "{}",
+        common::text(&third.stderr)
+    );
+}
+
+#[test]
+fn retry_requeues_one_failed_event_or_all_of_a_tenants() {
+    let org = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
+    // A field every Case must have, which the tenant's settings do not fill: every chat fails
+    // for good until the admin maps it.
+    org.seed(&serde_json::json!({"customFields": [
+        {"object": "Case", "name": "Region__c", "type": "string", "length": 10, "required": true}]}))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let state = common::connected_shim_state(&org, tmp.path(), |_| {});
+    let events = tmp.path().join("events.jsonl");
+    let chat = |id: &str| {
+        serde_json::json!({"type": "chat.ended", "tenant_id": "acme", "id": id, "channel": "webchat",
+            "at": "2026-11-24T10:07:30Z", "visitor": {"name": "V", "email": format!("{id}@x.example")}})
+        .to_string()
+    };
+    fs::write(&events, [chat("c1"), chat("c2")].join("\n")).unwrap();
+    let replay = |file: &std::path::Path| {
+        common::shim(
+            &state,
+            &["replay", "--tenant", "acme", file.to_str().unwrap()],
+            &[],
+        )
+    };
+    let out = replay(&events);
+    assert_eq!(out.status.code(), Some(1), "failed for good");
+    let stdout = common::text(&out.stdout);
+    assert!(
+        stdout.contains("tenant acme: 0 written, 2 failed for good, 0 still queued"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("failed: chat.ended c1: REQUIRED_FIELD_MISSING"),
+        "{stdout}"
+    );
+
+    // The admin maps the field.
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("settings.json")).unwrap())
+            .unwrap();
+    settings["field_mapping"]["Case"] = serde_json::json!({"Region__c": "literal:EU"});
+    let fixed = tmp.path().join("fixed.json");
+    fs::write(&fixed, settings.to_string()).unwrap();
+    let applied = common::shim(
+        &state,
+        &[
+            "settings",
+            "--tenant",
+            "acme",
+            "--file",
+            fixed.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}",
+        common::text(&applied.stderr)
+    );
+    let empty = tmp.path().join("empty.jsonl");
+    fs::write(&empty, "").unwrap();
+
+    let one = common::shim(&state, &["retry", "--tenant", "acme", "--event", "c1"], &[]);
+    assert_eq!(one.status.code(), Some(0), "{}", common::text(&one.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(answer["requeued"], 1);
+    let out = replay(&empty);
+    let stdout = common::text(&out.stdout);
+    assert!(
+        stdout.contains("tenant acme: 1 written, 1 failed for good, 0 still queued"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("failed: chat.ended c2"), "{stdout}");
+
+    let all = common::shim(&state, &["retry", "--tenant", "acme"], &[]);
+    assert_eq!(all.status.code(), Some(0), "{}", common::text(&all.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(answer["requeued"], 1, "the one still failed");
+    let out = replay(&empty);
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stdout));
+    let cases = org.records("Case");
+    assert_eq!(cases.len(), 2);
+    assert!(cases.iter().all(|c| c["Region__c"] == "EU"), "{cases:?}");
+}

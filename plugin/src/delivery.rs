@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::oauth::{ConnectionError, ConnectionState, Connections};
+use crate::oauth::{ConnectionError, Connections};
 use crate::queue::QueuedEvent;
 use crate::settings::TenantSettings;
 use crate::sync::engine::SyncEngine;
-use crate::workers::{Deliver, Delivery, Hold, Notify, StopSignal};
+use crate::workers::{Deliver, Delivery, Hold, StopSignal};
 
 /// Every enabled tenant's settings, as last handed over by the host.
 #[derive(Default)]
@@ -32,7 +32,6 @@ pub struct Deliverer {
     pub tenants: Arc<TenantDirectory>,
     pub connections: Arc<Connections>,
     pub engine: Arc<SyncEngine>,
-    pub notify: Arc<dyn Notify>,
 }
 
 impl Deliver for Deliverer {
@@ -46,29 +45,9 @@ impl Deliver for Deliverer {
                 "tenant {tenant} has no settings: its events wait until the host enables it"
             ));
         };
-        let delivery = match self.connections.session(tenant) {
+        match self.connections.session(tenant) {
             Ok(_) => self.engine.deliver(tenant, &settings, batch, stop),
             Err(e) => hold(not_connected_reason(tenant, &e)),
-        };
-        if let Some(Hold::UntilResumed(reason)) = &delivery.hold {
-            self.tell_if_broken(tenant, reason);
-        }
-        delivery
-    }
-}
-
-impl Deliverer {
-    /// Tells the host when the tenant's connection broke (its grant was revoked or expired),
-    /// once per hold: the lane waits for a reconnect, so this is not repeated meanwhile.
-    fn tell_if_broken(&self, tenant: &str, reason: &str) {
-        let broken = self
-            .connections
-            .status(tenant)
-            .is_ok_and(|s| s.state == ConnectionState::NeedsReconnect);
-        if broken {
-            self.notify.notify(serde_json::json!({
-                "kind": "connection_broken", "tenant_id": tenant, "reason": reason,
-            }));
         }
     }
 }

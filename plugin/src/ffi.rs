@@ -233,7 +233,8 @@ fn code(e: &Error) -> ErrorCode {
 fn console_code(e: &ConsoleError) -> ErrorCode {
     match e {
         ConsoleError::NoMatch(_) => ErrorCode::NOT_FOUND,
-        ConsoleError::Timeout(_) => ErrorCode::TIMEOUT,
+        // The answer cannot come within the deadline: the host's "try again later".
+        ConsoleError::Timeout(_) | ConsoleError::Busy(_) => ErrorCode::TIMEOUT,
         ConsoleError::NotConnected(_) => ErrorCode::NOT_CONNECTED,
         ConsoleError::Salesforce(_) => ErrorCode::SALESFORCE,
         ConsoleError::Internal(_) => ErrorCode::INTERNAL,

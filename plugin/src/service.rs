@@ -16,7 +16,7 @@ use crate::decode;
 use crate::delivery::{Deliverer, TenantDirectory};
 use crate::error::Error;
 use crate::events::{self, EventKind};
-use crate::oauth::{CallbackQuery, Connections};
+use crate::oauth::{CallbackQuery, Connections, PreviousOrg};
 use crate::queue::Queue;
 use crate::salesforce::{Transport, TransportConfig, UreqTransport};
 use crate::settings::TenantSettings;
@@ -50,6 +50,7 @@ impl Service {
         let connections = Arc::new(Connections::new(
             &config,
             transport.clone() as Arc<dyn Transport>,
+            notify.clone(),
         )?);
         let tenants = Arc::new(TenantDirectory::default());
         let engine = Arc::new(SyncEngine::new(
@@ -61,7 +62,6 @@ impl Service {
             tenants: tenants.clone(),
             connections: connections.clone(),
             engine: engine.clone(),
-            notify: notify.clone(),
         });
         let workers =
             Workers::start(config.workers, queue.clone(), deliverer, notify).map_err(|e| {
@@ -144,11 +144,13 @@ impl Service {
         let query = redirect_query(redirect_query_json)?;
         let connected = self
             .connections
-            .connect_finish(tenant, &settings.connection, &query)?;
-        if connected.previous_org.is_some() {
-            // Nothing known about the old org may be used in the new one.
-            self.engine.forget_org(tenant)?;
-        }
+            .connect_finish(tenant, &settings.connection, &query, |old| {
+                self.leave_org(tenant, old)
+            })
+            .inspect_err(|_| {
+                // Paused by `leave_org`, perhaps: a failed connect leaves the lane as it was.
+                self.workers.resume(tenant);
+            })?;
         // Settings given before connecting are checked now (reading the org's describe afresh,
         // which spares the first delivery that call); the status shows what does not fit.
         if let Err(errors) = self.engine.check_settings_afresh(tenant, &settings) {
@@ -162,6 +164,23 @@ impl Service {
         }
         self.workers.resume(tenant);
         Ok(serde_json::to_string(&connected).expect("the connected user serializes"))
+    }
+
+    /// The tenant is connecting to another org than `old`: nothing known about the old one may
+    /// be used in the new one. Its lane is paused first (a turn under way ends with the old
+    /// org), then the old org's owners, describe, the records its chats became and the
+    /// console's answers are forgotten, all before the new connection is stored.
+    fn leave_org(&self, tenant: &str, old: &PreviousOrg) -> Result<(), Error> {
+        self.workers.pause(
+            tenant,
+            &format!(
+                "tenant {tenant} is connecting to another Salesforce org than {}",
+                old.org_id
+            ),
+        );
+        self.engine.forget_org(tenant)?;
+        self.console.forget_tenant(tenant);
+        Ok(())
     }
 
     pub fn disconnect(&self, tenant: &str) -> Result<String, Error> {
@@ -234,13 +253,17 @@ impl Service {
             .map(|answer| answer.to_string())
     }
 
-    /// Stops taking work: in-flight requests are cut, the workers joined, the queue closed.
-    /// What was not delivered stays queued for the next start.
+    /// Stops taking work: in-flight requests are cut, the workers and the console's actions
+    /// joined, the queue closed. What was not delivered stays queued for the next start.
     pub fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
+        // The workers first: a delivery whose request is cut must not go on to its next event
+        // against a transport that refuses everything (each would count as one more attempt).
+        self.workers.stop();
         self.transport.shutdown();
+        self.console.shutdown();
         self.housekeeping.stop();
         self.workers.shutdown();
         self.queue.close();

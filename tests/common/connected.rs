@@ -52,23 +52,40 @@ impl Connected {
     }
 
     pub fn configure(&self, settings: &Value) {
+        self.configure_tenant(TENANT, settings);
+    }
+
+    /// Enables another tenant of the same plugin (or changes one's settings).
+    pub fn configure_tenant(&self, tenant: &str, settings: &Value) {
         let answer = self
             .plugin
             .plugin
-            .configure_tenant(TENANT.into(), settings.to_string().as_str().into());
+            .configure_tenant(tenant.into(), settings.to_string().as_str().into());
         if let RResult::RErr(e) = answer {
             panic!("settings refused: {e}");
         }
     }
 
     /// Runs the OAuth flow as a browser would against the emulator, which approves at once.
-    pub fn connect(&self) {
-        let start = crate::common::answer(self.plugin.plugin.connect_start(TENANT.into()));
+    pub fn connect(&self) -> Value {
+        self.connect_tenant(TENANT)
+    }
+
+    /// Connects a tenant through the OAuth flow, to the org its settings name; answers who is
+    /// connected.
+    pub fn connect_tenant(&self, tenant: &str) -> Value {
+        let start = crate::common::answer(self.plugin.plugin.connect_start(tenant.into()));
         let redirect = follow(start["authorize_url"].as_str().unwrap());
         crate::common::answer(self.plugin.plugin.connect_finish(
-            TENANT.into(),
+            tenant.into(),
             Value::Object(redirect).to_string().as_str().into(),
-        ));
+        ))
+    }
+
+    /// The plugin's state directory (its `state_dir`, under the host's).
+    #[allow(dead_code)] // not every test file looks at the plugin's files
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.state.path().join("plugin")
     }
 
     /// Hands an event to its hook.
@@ -99,14 +116,28 @@ impl Connected {
     }
 
     pub fn status(&self) -> Value {
-        crate::common::answer(self.plugin.plugin.status(TENANT.into()))
+        self.status_of(TENANT)
+    }
+
+    pub fn status_of(&self, tenant: &str) -> Value {
+        crate::common::answer(self.plugin.plugin.status(tenant.into()))
     }
 
     /// Waits until the tenant's status satisfies `done`; answers it then.
     pub fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_tenant(TENANT, what, done)
+    }
+
+    /// Waits until a tenant's status satisfies `done`; answers it then.
+    pub fn wait_for_tenant(
+        &self,
+        tenant: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + DELIVERY;
         loop {
-            let status = self.status();
+            let status = self.status_of(tenant);
             if done(&status) {
                 return status;
             }

@@ -128,6 +128,66 @@ pub fn shim(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("cloudcx-shim runs")
 }
 
+/// A `cloudcx-shim` state directory under `dir` whose tenant `acme` is connected (through the
+/// binary's `connect --auto`) to `org`, with the example settings changed by `patch`. Its host
+/// configuration's redirect port is a free one, so that tests may run in parallel.
+pub fn connected_shim_state(
+    org: &cloudcx_shim::emulator::Emulator,
+    dir: &Path,
+    patch: impl FnOnce(&mut Value),
+) -> PathBuf {
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = serde_json::json!({"state_dir": state.join("plugin"),
+        "redirect_url": format!("http://127.0.0.1:{port}/callback")});
+    std::fs::write(state.join("host.json"), host.to_string()).unwrap();
+    let mut settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/settings.json")).unwrap(),
+    )
+    .unwrap();
+    settings["connection"]["login_url"] = serde_json::json!(org.base_url());
+    settings["connection"]["crm_url"] = serde_json::json!(org.base_url());
+    patch(&mut settings);
+    let settings_file = dir.join("settings.json");
+    std::fs::write(&settings_file, settings.to_string()).unwrap();
+    let connect = shim(
+        &state,
+        &[
+            "connect",
+            "--tenant",
+            "acme",
+            "--auto",
+            "--settings",
+            settings_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(connect.status.success(), "{}", text(&connect.stderr));
+    state
+}
+
+/// Per chat key (`tenant/chat`, the end of each Case's Subject), how many Cases `org` has.
+pub fn cases_by_key(
+    org: &cloudcx_shim::emulator::Emulator,
+) -> std::collections::HashMap<String, usize> {
+    let mut cases = std::collections::HashMap::new();
+    for case in org.records("Case") {
+        let subject = case["Subject"].as_str().unwrap();
+        let key = subject
+            .rsplit_once("[CloudCX ")
+            .unwrap()
+            .1
+            .trim_end_matches(']');
+        *cases.entry(key.to_string()).or_default() += 1;
+    }
+    cases
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::identify::{Identify, Match, Scope};
-use super::{within, Console, ConsoleError, MAX_REQUEST_BYTES};
+use super::{Console, ConsoleError, MAX_REQUEST_BYTES};
 use crate::decode::{self, DecodeError};
 use crate::error::Error;
 use crate::events::{self, Event, EventKind};
@@ -54,9 +54,11 @@ impl Console {
         let settings = settings_of(&request.tenant_id)?;
         self.connections.session(&request.tenant_id)?;
         let console = self.clone();
-        within(super::deadline(deadline_ms), "create", move || {
-            console.create_now(&settings, &event, request.object)
-        })
+        let tenant = request.tenant_id.clone();
+        self.actions
+            .run(&tenant, super::deadline(deadline_ms), "create", move || {
+                console.create_now(&settings, &event, request.object)
+            })
     }
 
     /// One create per chat and object at a time; the cache forgets the tenant's views after.
@@ -89,7 +91,7 @@ impl Console {
             creating.remove(&slot_key);
         }
         drop(creating);
-        self.forget(tenant);
+        self.forget_tenant(tenant);
         outcome
     }
 

@@ -8,6 +8,11 @@
 //! in the transport could not do that: it would bound each HTTP request rather than the action
 //! (a refresh and a retry, or a create's several calls, can add up past the deadline), and it
 //! would cut writes in flight, leaving it unknown whether they were applied.
+//!
+//! Actions still running are bounded, per tenant and in all, so that a slow Salesforce does
+//! not pile up threads: past the bound an action is refused at once ([`ConsoleError::Busy`]).
+//! Shutdown refuses new actions and joins those still running (the plugin cuts the transport
+//! first, so they end quickly).
 
 mod create;
 mod identify;
@@ -16,6 +21,7 @@ mod view;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -43,6 +49,10 @@ const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_ENTRIES: usize = 512;
 /// The largest console request: an event (attachments included) and a little more.
 const MAX_REQUEST_BYTES: usize = crate::events::MAX_EVENT_BYTES + 64 * 1024;
+/// Actions of one tenant running at once, at most (those past their deadline included).
+const RUNNING_PER_TENANT: usize = 8;
+/// Actions running at once, at most, all tenants together.
+const RUNNING_MAX: usize = 64;
 
 /// Why a console action has no answer.
 #[derive(Debug, Clone)]
@@ -55,6 +65,9 @@ pub enum ConsoleError {
     NotConnected(String),
     /// Salesforce refused or failed the action.
     Salesforce(String),
+    /// Too many of the tenant's actions (or of all tenants') are still waiting for
+    /// Salesforce.
+    Busy(String),
     /// The plugin failed (a panic, no thread to run on).
     Internal(String),
 }
@@ -70,6 +83,7 @@ impl fmt::Display for ConsoleError {
             ),
             ConsoleError::NotConnected(why)
             | ConsoleError::Salesforce(why)
+            | ConsoleError::Busy(why)
             | ConsoleError::Internal(why) => f.write_str(why),
         }
     }
@@ -82,8 +96,13 @@ pub struct Console {
     connections: Arc<Connections>,
     /// Per tenant, the answers of recent lookups.
     cache: Mutex<HashMap<String, Answers>>,
+    /// Bumped whenever a tenant's answers are forgotten: a lookup under way at that moment
+    /// does not keep its answer, which may be out of date (another org's).
+    forgotten: AtomicU64,
     /// Manual creates under way, by tenant and chat: a double click waits for the first.
     creating: Mutex<Slots>,
+    /// The actions' threads.
+    actions: Actions,
 }
 
 /// Identification request → (when, the answer; null for "no match").
@@ -111,7 +130,9 @@ impl Console {
             queue,
             connections,
             cache: Mutex::new(HashMap::new()),
+            forgotten: AtomicU64::new(0),
             creating: Mutex::new(HashMap::new()),
+            actions: Actions::default(),
         }
     }
 
@@ -144,22 +165,28 @@ impl Console {
             return answer;
         }
         let console = self.clone();
-        within(deadline(deadline_ms), "lookup", move || {
-            let found = console.identify(&tenant, &identify)?;
-            let instance = console.connections.session(&tenant)?.instance_url;
-            let matches: Vec<Value> = found
-                .matches
-                .iter()
-                .map(|m| view::person(m, &settings, &instance))
-                .collect();
-            let answer = if matches.is_empty() {
-                Value::Null
-            } else {
-                json!({"tenant_id": tenant, "matches": matches})
-            };
-            console.keep(&tenant, key, answer.clone());
-            answered(&tenant, answer)
-        })
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
+        self.actions.run(
+            &tenant.clone(),
+            deadline(deadline_ms),
+            "lookup",
+            move || {
+                let found = console.identify(&tenant, &identify)?;
+                let instance = console.connections.session(&tenant)?.instance_url;
+                let matches: Vec<Value> = found
+                    .matches
+                    .iter()
+                    .map(|m| view::person(m, &settings, &instance))
+                    .collect();
+                let answer = if matches.is_empty() {
+                    Value::Null
+                } else {
+                    json!({"tenant_id": tenant, "matches": matches})
+                };
+                console.keep(&tenant, key, answer.clone(), forgotten);
+                answered(&tenant, answer)
+            },
+        )
     }
 
     /// Runs an identification request: one API call.
@@ -179,8 +206,11 @@ impl Console {
         (at.elapsed() < CACHE_TTL).then(|| answered(tenant, answer.clone()))
     }
 
-    fn keep(&self, tenant: &str, key: String, answer: Value) {
+    fn keep(&self, tenant: &str, key: String, answer: Value, forgotten: u64) {
         let mut cache = self.cache.lock();
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            return;
+        }
         let answers = cache.entry(tenant.to_string()).or_default();
         answers.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         if answers.len() < CACHE_ENTRIES {
@@ -188,9 +218,11 @@ impl Console {
         }
     }
 
-    /// The tenant's records changed here: the next view asks Salesforce.
-    fn forget(&self, tenant: &str) {
-        self.cache.lock().remove(tenant);
+    /// The tenant's records changed (here, or its org did): the next view asks Salesforce.
+    pub(crate) fn forget_tenant(&self, tenant: &str) {
+        let mut cache = self.cache.lock();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        cache.remove(tenant);
     }
 }
 
@@ -256,27 +288,165 @@ fn deadline(ms: u64) -> Duration {
     }
 }
 
-/// Runs `work` on a thread of its own; answers what it answers, or a timeout once `deadline`
-/// has passed (the work then finishes unheard).
-fn within<T: Send + 'static>(
-    deadline: Duration,
-    what: &'static str,
-    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    let (answer, heard) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name(format!("cloudcx-salesforce-{what}"))
-        .spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-                let why = crate::panic_message(&*panic);
-                log::error!("the plugin panicked in {what}: {why}");
-                Err(ConsoleError::Internal(format!("the plugin panicked in {what} ({why})")).into())
-            });
-            // The caller may have stopped waiting.
-            let _ = answer.send(outcome);
-        })
-        .map_err(|e| ConsoleError::Internal(format!("cannot start {what}: {e}")))?;
-    heard
-        .recv_timeout(deadline)
-        .unwrap_or_else(|_| Err(ConsoleError::Timeout(deadline).into()))
+impl Console {
+    /// Refuses new actions and waits for those under way to end.
+    pub fn shutdown(&self) {
+        self.actions.shutdown();
+    }
+}
+
+/// The threads of actions under way, bounded per tenant and in all.
+#[derive(Default)]
+struct Actions(Arc<Mutex<Running>>);
+
+#[derive(Default)]
+struct Running {
+    /// Set at shutdown: no action starts any more.
+    closed: bool,
+    per_tenant: HashMap<String, usize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Actions {
+    /// Runs `work`, an action of `tenant`, on a thread of its own; answers what it answers, or
+    /// a timeout once `deadline` has passed (the work then finishes unheard).
+    fn run<T: Send + 'static>(
+        &self,
+        tenant: &str,
+        deadline: Duration,
+        what: &'static str,
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (answer, heard) = mpsc::sync_channel(1);
+        let mut running = self.0.lock();
+        if running.closed {
+            return Err(Error::ShutDown);
+        }
+        running.threads.retain(|t| !t.is_finished());
+        let of_tenant = running.per_tenant.get(tenant).copied().unwrap_or(0);
+        if of_tenant >= RUNNING_PER_TENANT || running.threads.len() >= RUNNING_MAX {
+            return Err(ConsoleError::Busy(format!(
+                "tenant {tenant} has {of_tenant} console actions still waiting for Salesforce \
+                 ({} in all); try again in a moment",
+                running.threads.len()
+            ))
+            .into());
+        }
+        let done = {
+            let (actions, tenant) = (self.0.clone(), tenant.to_string());
+            move || {
+                let mut running = actions.lock();
+                if let Some(count) = running.per_tenant.get_mut(&tenant) {
+                    *count -= 1;
+                    if *count == 0 {
+                        running.per_tenant.remove(&tenant);
+                    }
+                }
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("cloudcx-salesforce-{what}"))
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+                    let why = crate::panic_message(&*panic);
+                    log::error!("the plugin panicked in {what}: {why}");
+                    Err(
+                        ConsoleError::Internal(format!("the plugin panicked in {what} ({why})"))
+                            .into(),
+                    )
+                });
+                done();
+                // The caller may have stopped waiting.
+                let _ = answer.send(outcome);
+            })
+            .map_err(|e| ConsoleError::Internal(format!("cannot start {what}: {e}")))?;
+        *running.per_tenant.entry(tenant.to_string()).or_default() += 1;
+        running.threads.push(thread);
+        drop(running);
+        heard
+            .recv_timeout(deadline)
+            .unwrap_or_else(|_| Err(ConsoleError::Timeout(deadline).into()))
+    }
+
+    /// Refuses new actions and waits for those under way to end.
+    fn shutdown(&self) {
+        let threads = {
+            let mut running = self.0.lock();
+            running.closed = true;
+            std::mem::take(&mut running.threads)
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An action that runs until the test lets it end.
+    fn blocked(actions: &Actions, tenant: &str) -> (Result<(), Error>, mpsc::Sender<()>) {
+        let (release, released) = mpsc::channel::<()>();
+        let answer = actions.run(tenant, Duration::from_millis(20), "test", move || {
+            let _ = released.recv();
+            Ok(())
+        });
+        (answer, release)
+    }
+
+    #[test]
+    fn actions_past_their_deadline_are_bounded_per_tenant_and_joined_at_shutdown() {
+        let actions = Arc::new(Actions::default());
+        let mut releases = Vec::new();
+        for _ in 0..RUNNING_PER_TENANT {
+            let (answer, release) = blocked(&actions, "a");
+            assert!(matches!(
+                answer,
+                Err(Error::Console(ConsoleError::Timeout(_)))
+            ));
+            releases.push(release);
+        }
+        let (busy, _) = blocked(&actions, "a");
+        assert!(
+            matches!(&busy, Err(Error::Console(ConsoleError::Busy(m))) if m.contains("tenant a has 8")),
+            "{busy:?}"
+        );
+        let (other, release) = blocked(&actions, "b");
+        assert!(
+            matches!(other, Err(Error::Console(ConsoleError::Timeout(_)))),
+            "another tenant"
+        );
+        releases.push(release);
+
+        // One ends: the tenant may start another.
+        releases.remove(0).send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let (again, release) = blocked(&actions, "a");
+        assert!(
+            matches!(again, Err(Error::Console(ConsoleError::Timeout(_)))),
+            "{again:?}"
+        );
+        releases.push(release);
+
+        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shutdown = {
+            let (actions, stopped) = (actions.clone(), stopped.clone());
+            std::thread::spawn(move || {
+                actions.shutdown();
+                stopped.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !stopped.load(Ordering::SeqCst),
+            "waits for the actions under way"
+        );
+        assert!(matches!(blocked(&actions, "c").0, Err(Error::ShutDown)));
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        shutdown.join().unwrap();
+        assert!(stopped.load(Ordering::SeqCst));
+    }
 }

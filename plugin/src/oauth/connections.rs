@@ -29,8 +29,13 @@ use crate::decode::DecodeError;
 use crate::salesforce::{
     self, ApiError, ApiUsage, Disposition, Transport, TransportError, TransportErrorKind,
 };
+use crate::workers::Notify;
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// How long an org's API usage, as Salesforce last reported it, is taken for its present one.
+/// Shorter than a pause for the limit, so that the call after a pause learns the usage anew.
+const USAGE_TRUSTED: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// All tenants' connections. Cheap to share behind an `Arc`; every method may be called from
 /// any thread.
@@ -42,6 +47,8 @@ pub struct Connections {
     pending: Mutex<PendingStates>,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     clock: Clock,
+    /// Told when a tenant's connection breaks (host contract §5).
+    notify: Arc<dyn Notify>,
 }
 
 struct Tenant {
@@ -58,7 +65,8 @@ struct Entry {
     /// Bumped whenever the access token or the state changes.
     generation: u64,
     last_error: Option<String>,
-    api_usage: Option<ApiUsage>,
+    /// The latest `Sforce-Limit-Info`, and when it came.
+    api_usage: Option<(ApiUsage, SystemTime)>,
     /// Counts failed refreshes, so that callers queued behind one get its error.
     refresh_failures: u64,
     last_refresh_error: Option<ConnectionError>,
@@ -66,16 +74,19 @@ struct Entry {
 
 impl Connections {
     /// Opens the token store under `state_dir`, loading `secret_key_file` when configured.
+    /// `notify` hears of every connection that breaks.
     pub fn new(
         host: &HostConfig,
         transport: Arc<dyn Transport>,
+        notify: Arc<dyn Notify>,
     ) -> Result<Connections, ConnectionError> {
-        Self::with_clock(host, transport, Arc::new(SystemTime::now))
+        Self::with_clock(host, transport, notify, Arc::new(SystemTime::now))
     }
 
     pub(super) fn with_clock(
         host: &HostConfig,
         transport: Arc<dyn Transport>,
+        notify: Arc<dyn Notify>,
         clock: Clock,
     ) -> Result<Connections, ConnectionError> {
         let key = host
@@ -105,6 +116,7 @@ impl Connections {
             pending: Mutex::new(PendingStates::default()),
             tenants: Mutex::new(HashMap::new()),
             clock,
+            notify,
         })
     }
 
@@ -138,14 +150,17 @@ impl Connections {
     }
 
     /// Finishes connecting `tenant` from Salesforce's redirect: checks the `state`, exchanges
-    /// the code, reads who connected and stores the connection. Reconnecting to another org
-    /// is allowed and reported in [`ConnectedUser::previous_org`].
-    pub fn connect_finish(
+    /// the code, reads who connected and stores the connection. Connecting to another org
+    /// than the last one (connected, needing reconnect or disconnected since) is allowed and
+    /// reported in [`ConnectedUser::previous_org`]; `leaving` is called with the old org
+    /// before the new connection is stored, for what was known of it to be forgotten first.
+    pub fn connect_finish<E: From<ConnectionError>>(
         &self,
         tenant: &str,
         settings: &ConnectionSettings,
         callback: &CallbackQuery,
-    ) -> Result<ConnectedUser, ConnectionError> {
+        leaving: impl FnOnce(&PreviousOrg) -> Result<(), E>,
+    ) -> Result<ConnectedUser, E> {
         check_tenant(tenant)?;
         let now = (self.clock)();
         let state = callback.state.as_deref().unwrap_or("");
@@ -155,11 +170,12 @@ impl Connections {
             return Err(ConnectionError::Denied {
                 code: code.replace('-', "_"),
                 description: callback.error_description.as_deref().map(printable),
-            });
+            }
+            .into());
         }
         let pending = self.pending.lock().take(state, tenant, now)?;
         if pending.client_id != settings.client_id || pending.login_url != settings.login_url {
-            return Err(ConnectionError::SettingsChanged);
+            return Err(ConnectionError::SettingsChanged.into());
         }
         let code = callback.code.clone().ok_or(ConnectionError::MissingCode)?;
         let result = self.exchange(settings, code, pending.verifier);
@@ -167,19 +183,22 @@ impl Connections {
             Ok(done) => done,
             Err(e) => {
                 self.record_error(tenant, &e.to_string());
-                return Err(e);
+                return Err(e.into());
             }
         };
         let without_refresh_token = credentials.refresh_token.is_none();
         let instance_url = credentials.instance_url.clone();
         let connected_since = rfc3339(now);
-        let previous = self.replace_entry(tenant, |entry| {
+        let previous_org = self
+            .replace_entry(tenant, |entry| {
+                entry.record_ref().and_then(|r| r.state.org())
+            })?
+            .filter(|old| old.org_id != identity.org_id);
+        if let Some(old) = &previous_org {
+            leaving(old)?;
+        }
+        self.replace_entry(tenant, |entry| {
             let record = entry.record_mut();
-            let previous = record.as_ref().and_then(|r| match &r.state {
-                StoredState::Connected { identity, .. }
-                | StoredState::NeedsReconnect { identity, .. } => Some(identity.clone()),
-                StoredState::Disconnected { .. } => None,
-            });
             let pending_revokes = record.take().map(|r| r.pending_revokes).unwrap_or_default();
             *record = Some(TenantRecord {
                 state: StoredState::Connected {
@@ -191,15 +210,8 @@ impl Connections {
             });
             entry.generation += 1;
             entry.last_error = None;
-            previous
         })?;
         self.save(tenant)?;
-        let previous_org = previous
-            .filter(|p| p.org_id != identity.org_id)
-            .map(|p| PreviousOrg {
-                org_id: p.org_id,
-                username: p.username,
-            });
         match &previous_org {
             Some(old) => log::warn!(
                 "tenant {tenant} connected to Salesforce org {} as {}, replacing org {}",
@@ -336,6 +348,7 @@ impl Connections {
             return entry.session();
         }
         let now = rfc3339((self.clock)());
+        let mut broke = None;
         let outcome = match result {
             Ok(token) => {
                 let mut credentials = credentials;
@@ -369,6 +382,9 @@ impl Connections {
                         since: now,
                     },
                 );
+                broke = Some(ConnectionError::NeedsReconnect {
+                    reason: reason.clone(),
+                });
                 entry.last_error = Some(reason);
                 Ok(())
             }
@@ -382,6 +398,13 @@ impl Connections {
         outcome?;
         if let Some(record) = entry.record_ref() {
             self.store.save(tenant, record)?;
+        }
+        if let Some(broken) = broke {
+            // Once per break, whoever's call found it: this refresh alone moved the tenant to
+            // needing reconnect, and no refresh is tried again until it reconnects.
+            self.notify.notify(serde_json::json!({
+                "kind": "connection_broken", "tenant_id": tenant, "reason": broken.to_string(),
+            }));
         }
         entry.session()
     }
@@ -443,7 +466,10 @@ impl Connections {
         let now = rfc3339((self.clock)());
         self.replace_entry(tenant, |entry| {
             let mut record = entry.record_mut().take().unwrap_or(TenantRecord {
-                state: StoredState::Disconnected { since: now.clone() },
+                state: StoredState::Disconnected {
+                    since: now.clone(),
+                    last_org: None,
+                },
                 pending_revokes: Vec::new(),
             });
             if let StoredState::Connected { credentials, .. } = &record.state {
@@ -456,7 +482,10 @@ impl Connections {
                 }
             }
             if !matches!(record.state, StoredState::Disconnected { .. }) {
-                record.state = StoredState::Disconnected { since: now.clone() };
+                record.state = StoredState::Disconnected {
+                    since: now.clone(),
+                    last_org: record.state.org(),
+                };
             }
             *entry.record_mut() = Some(record);
             entry.generation += 1;
@@ -581,7 +610,7 @@ impl Connections {
                 connected_since: None,
                 since: None,
                 last_error: entry.last_error.clone(),
-                api_usage: entry.api_usage,
+                api_usage: entry.api_usage.map(|(usage, _)| usage),
                 revoke_pending: false,
             };
             let Some(record) = entry.record_ref() else {
@@ -613,7 +642,7 @@ impl Connections {
                     status.connected_since = Some(connected_since.clone());
                     status.since = Some(since.clone());
                 }
-                StoredState::Disconnected { since } => {
+                StoredState::Disconnected { since, .. } => {
                     status.state = ConnectionState::Disconnected;
                     status.since = Some(since.clone());
                 }
@@ -626,13 +655,18 @@ impl Connections {
     /// Does not need the stored connection, so it works whatever state the file is in.
     pub fn record_api_usage(&self, tenant: &str, usage: ApiUsage) {
         if let Ok(slot) = self.tenant(tenant) {
-            slot.entry.lock().api_usage = Some(usage);
+            slot.entry.lock().api_usage = Some((usage, (self.clock)()));
         }
     }
 
     /// The org's API usage at the tenant's last call, for throttling near the daily limit.
+    /// `None` once the reading is older than [`USAGE_TRUSTED`]: the org's usage falls as its
+    /// 24-hour window moves, and a tenant paused on an old reading would never call again to
+    /// learn it.
     pub fn api_usage(&self, tenant: &str) -> Option<ApiUsage> {
-        self.tenant(tenant).ok()?.entry.lock().api_usage
+        let (usage, at) = self.tenant(tenant).ok()?.entry.lock().api_usage?;
+        let age = (self.clock)().duration_since(at).unwrap_or_default();
+        (age < USAGE_TRUSTED).then_some(usage)
     }
 
     /// Remembers a failure of the tenant's Salesforce work, for the status.

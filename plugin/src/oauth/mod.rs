@@ -4,7 +4,7 @@
 //! The API, all on [`Connections`] (create one per plugin with [`Connections::new`] from the
 //! [`HostConfig`](crate::config::HostConfig) and a [`Transport`](crate::salesforce::Transport)):
 //! - [`connect_start`](Connections::connect_start)`(tenant, &ConnectionSettings) -> AuthorizeUrl`
-//! - [`connect_finish`](Connections::connect_finish)`(tenant, &ConnectionSettings, &CallbackQuery) -> ConnectedUser`
+//! - [`connect_finish`](Connections::connect_finish)`(tenant, &ConnectionSettings, &CallbackQuery, leaving_old_org) -> ConnectedUser`
 //! - [`session`](Connections::session)`(tenant) -> Session` and
 //!   [`refresh_after_401`](Connections::refresh_after_401)`(tenant, seen_generation) -> Session`,
 //!   or [`send`](Connections::send)`(tenant, build_request) -> Response`, which does both

@@ -2,7 +2,7 @@
 //! status calls. All serde-serializable; none holds a secret.
 
 use oauth2::AccessToken;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::identity::Identity;
 use crate::salesforce::ApiUsage;
@@ -31,7 +31,7 @@ pub struct ConnectedUser {
     pub without_refresh_token: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousOrg {
     pub org_id: String,
     pub username: String,

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::identity::Identity;
 use super::secret_key::SecretKey;
 use super::settings::ServerUrl;
+use super::status::PreviousOrg;
 
 const DIR_NAME: &str = "connections";
 const PREFIX: &str = "tenant-";
@@ -68,7 +69,25 @@ pub enum StoredState {
     },
     Disconnected {
         since: String,
+        /// The org it was connected to last, so that connecting to another one afterwards is
+        /// recognised as a change of org.
+        #[serde(default)]
+        last_org: Option<PreviousOrg>,
     },
+}
+
+impl StoredState {
+    /// The org the tenant is, or was last, connected to.
+    pub fn org(&self) -> Option<PreviousOrg> {
+        match self {
+            StoredState::Connected { identity, .. }
+            | StoredState::NeedsReconnect { identity, .. } => Some(PreviousOrg {
+                org_id: identity.org_id.clone(),
+                username: identity.username.clone(),
+            }),
+            StoredState::Disconnected { last_org, .. } => last_org.clone(),
+        }
+    }
 }
 
 /// A refresh token to revoke once Salesforce can be reached again.

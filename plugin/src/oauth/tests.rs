@@ -34,6 +34,11 @@ const KEY_HEX: &str = "8c5f0e6a1b2d3c4e5f60718293a4b5c6d7e8f90112233445566778899
 struct Harness {
     replay: Arc<ReplayTransport>,
     connections: Connections,
+    /// The orgs connects left, as told to their `leaving` callback, with the org the tenant
+    /// was connected to at that moment.
+    left: Mutex<Vec<(PreviousOrg, Option<String>)>>,
+    /// What the host was told.
+    heard: Arc<Heard>,
     now: Arc<Mutex<SystemTime>>,
     _dir: tempfile::TempDir,
     host: HostConfig,
@@ -56,10 +61,13 @@ fn harness(replay: ReplayTransport, key: Option<&str>) -> Harness {
     let now = Arc::new(Mutex::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
     ));
-    let connections = open(&host, &replay, &now);
+    let heard = Arc::new(Heard::default());
+    let connections = open(&host, &replay, &heard, &now);
     Harness {
         replay,
         connections,
+        left: Mutex::new(Vec::new()),
+        heard,
         now,
         _dir: dir,
         host,
@@ -69,17 +77,33 @@ fn harness(replay: ReplayTransport, key: Option<&str>) -> Harness {
 fn open(
     host: &HostConfig,
     replay: &Arc<ReplayTransport>,
+    heard: &Arc<Heard>,
     now: &Arc<Mutex<SystemTime>>,
 ) -> Connections {
     let clock = now.clone();
-    Connections::with_clock(host, replay.clone(), Arc::new(move || *clock.lock())).unwrap()
+    Connections::with_clock(
+        host,
+        replay.clone(),
+        heard.clone(),
+        Arc::new(move || *clock.lock()),
+    )
+    .unwrap()
+}
+
+#[derive(Default)]
+struct Heard(Mutex<Vec<Value>>);
+
+impl crate::workers::Notify for Heard {
+    fn notify(&self, notification: Value) {
+        self.0.lock().push(notification);
+    }
 }
 
 impl Harness {
     /// A fresh `Connections` over the same state directory: a host restart.
     fn restart(&mut self, replay: ReplayTransport) {
         self.replay = Arc::new(replay);
-        self.connections = open(&self.host, &self.replay, &self.now);
+        self.connections = open(&self.host, &self.replay, &self.heard, &self.now);
     }
 
     fn advance(&self, by: Duration) {
@@ -105,8 +129,16 @@ impl Harness {
         state: &str,
     ) -> Result<ConnectedUser, ConnectionError> {
         let query = format!("code={CODE}&state={state}");
-        self.connections
-            .connect_finish(TENANT, settings, &CallbackQuery::from_query_string(&query))
+        self.connections.connect_finish(
+            TENANT,
+            settings,
+            &CallbackQuery::from_query_string(&query),
+            |old| {
+                let current = self.connections.status(TENANT)?.identity.map(|i| i.org_id);
+                self.left.lock().push((old.clone(), current));
+                Ok::<(), ConnectionError>(())
+            },
+        )
     }
 
     fn connect(&self, settings: &ConnectionSettings) -> ConnectedUser {
@@ -161,6 +193,11 @@ fn identity_body(org_id: &str) -> Vec<u8> {
 }
 
 /// Code exchange then identity, as Salesforce answers them.
+/// For connects that fail before they know the org.
+fn no_org_change(old: &PreviousOrg) -> Result<(), ConnectionError> {
+    panic!("not a change of org: {old:?}")
+}
+
 fn connect_script(replay: ReplayTransport, org_id: &str) -> ReplayTransport {
     replay
         .expect(Method::POST, TOKEN_URL, 200, &token_body())
@@ -256,6 +293,7 @@ fn refuses_a_wrong_reused_foreign_or_expired_state() {
         "globex",
         &settings,
         &CallbackQuery::from_query_string(&format!("?code=x&state={state}")),
+        no_org_change,
     );
     assert!(matches!(other, Err(ConnectionError::UnknownState)));
     h.finish(&settings, &state).unwrap();
@@ -303,7 +341,12 @@ fn access_denied_is_explained_and_spends_the_state() {
     );
     let err = h
         .connections
-        .connect_finish(TENANT, &settings, &CallbackQuery::from_query_string(&query))
+        .connect_finish(
+            TENANT,
+            &settings,
+            &CallbackQuery::from_query_string(&query),
+            no_org_change,
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -320,6 +363,7 @@ fn access_denied_is_explained_and_spends_the_state() {
             TENANT,
             &settings,
             &CallbackQuery::from_query_string("error=access-denied"),
+            no_org_change,
         )
         .unwrap_err();
     assert!(
@@ -482,9 +526,13 @@ fn tokens_are_encrypted_at_rest_with_a_key() {
 fn a_bad_key_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_config(dir.path(), Some("not a key"));
-    let err = Connections::new(&host, Arc::new(ReplayTransport::new()))
-        .err()
-        .unwrap();
+    let err = Connections::new(
+        &host,
+        Arc::new(ReplayTransport::new()),
+        Arc::new(Heard::default()),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, ConnectionError::KeyFile(_)), "{err}");
     assert!(
         err.to_string().contains("64 hexadecimal characters"),
@@ -651,6 +699,16 @@ fn invalid_grant_on_refresh_needs_reconnect_across_restarts() {
         !h.stored_file().contains(REFRESH),
         "a refused token is not kept"
     );
+    // The host hears it once, however many calls meet the broken connection afterwards.
+    assert!(h.connections.session(TENANT).is_err());
+    assert!(h
+        .connections
+        .refresh_after_401(TENANT, session.generation)
+        .is_err());
+    assert_eq!(
+        *h.heard.0.lock(),
+        [json!({"kind": "connection_broken", "tenant_id": TENANT, "reason": err.to_string()})]
+    );
 
     h.restart(ReplayTransport::new());
     let status = h.connections.status(TENANT).unwrap();
@@ -725,6 +783,51 @@ fn reconnecting_to_another_org_is_reported() {
         "00Dsecond"
     );
     assert!(h.connections.session(TENANT).unwrap().generation > generation);
+    let first = PreviousOrg {
+        org_id: "00Dfirst".into(),
+        username: "<username>".into(),
+    };
+    assert_eq!(
+        *h.left.lock(),
+        [(first, Some("00Dfirst".to_string()))],
+        "told once, while the old org was still the one connected"
+    );
+    h.replay.assert_done();
+}
+
+#[test]
+fn connecting_to_another_org_after_a_disconnect_is_a_change_of_org() {
+    let replay = connect_script(ReplayTransport::new(), "00Dfirst").expect(
+        Method::POST,
+        REVOKE_URL,
+        200,
+        b"",
+    );
+    let mut h = harness(replay, None);
+    let settings = settings(LOGIN, false);
+    h.connect(&settings);
+    h.connections.disconnect(TENANT).unwrap();
+    // Across a restart too: the last org is kept with the disconnected state.
+    h.restart(connect_script(
+        connect_script(ReplayTransport::new(), "00Dsecond").expect(
+            Method::POST,
+            REVOKE_URL,
+            200,
+            b"",
+        ),
+        "00Dsecond",
+    ));
+    let user = h.connect(&settings);
+    let first = PreviousOrg {
+        org_id: "00Dfirst".into(),
+        username: "<username>".into(),
+    };
+    assert_eq!(user.previous_org, Some(first.clone()));
+    assert_eq!(*h.left.lock(), [(first, None)]);
+    h.connections.disconnect(TENANT).unwrap();
+    let again = h.connect(&settings);
+    assert_eq!(again.previous_org, None, "the same org again");
+    assert_eq!(h.left.lock().len(), 1);
     h.replay.assert_done();
 }
 
@@ -818,6 +921,26 @@ fn status_reports_api_usage_and_not_connected_tenants() {
 }
 
 #[test]
+fn an_old_api_usage_reading_is_not_taken_for_the_present_one() {
+    let h = harness(ReplayTransport::new(), None);
+    let full = ApiUsage {
+        used: 5000,
+        limit: 5000,
+    };
+    h.connections.record_api_usage(TENANT, full);
+    h.advance(Duration::from_secs(9 * 60));
+    assert_eq!(h.connections.api_usage(TENANT), Some(full));
+    // After a pause for the limit, the next call must learn the usage anew.
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.connections.api_usage(TENANT), None);
+    assert_eq!(
+        h.connections.status(TENANT).unwrap().api_usage,
+        Some(full),
+        "status shows the latest reading, however old"
+    );
+}
+
+#[test]
 fn secrets_never_show_in_debug_display_errors_or_status() {
     let replay = connect_script(ReplayTransport::new(), "00Dorg")
         .expect(
@@ -834,7 +957,7 @@ fn secrets_never_show_in_debug_display_errors_or_status() {
     let mut shown = vec![format!("{settings:?}"), format!("{callback:?}")];
     let user = h
         .connections
-        .connect_finish(TENANT, &settings, &callback)
+        .connect_finish(TENANT, &settings, &callback, no_org_change)
         .unwrap();
     let session = h.connections.session(TENANT).unwrap();
     shown.push(format!("{user:?}"));
@@ -1091,9 +1214,13 @@ fn an_unusable_redirect_url_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"state_dir": dir.path(), "redirect_url": "http://[::1"});
     let host = crate::config::parse(&config.to_string()).unwrap();
-    let err = Connections::new(&host, Arc::new(ReplayTransport::new()))
-        .err()
-        .unwrap();
+    let err = Connections::new(
+        &host,
+        Arc::new(ReplayTransport::new()),
+        Arc::new(Heard::default()),
+    )
+    .err()
+    .unwrap();
     assert!(
         err.to_string()
             .starts_with("host configuration: redirect_url is not a usable URL"),

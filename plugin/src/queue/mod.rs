@@ -1,29 +1,26 @@
 //! The durable queue: when a hook returns OK, its event is on disk.
 //!
-//! Hooks hand their events to one committer thread, which writes every event waiting at that
-//! moment in one transaction (one flush) and then answers each hook: many concurrent hooks share
-//! a flush (group commit) instead of queueing behind one fsync each. A failed commit is an error
-//! answer to every hook in it; nothing is acknowledged that is not on disk.
+//! Every write goes through one committer thread ([`committer`]), which writes all that wait at
+//! that moment in one transaction (one flush) and then answers each: many concurrent hooks share
+//! a flush (group commit) instead of queueing behind one fsync each, and the workers' writes
+//! (in-flight marks, settlements, remembered records) share the hooks' flushes. A failed commit
+//! is an error answer to every write in it; nothing is acknowledged that is not on disk.
 //!
 //! The queue lives in `state_dir/queue.redb`; redb locks the file, so a second host process
 //! opening the same `state_dir` is refused ([`QueueError::InUse`]).
 
 mod backoff;
+mod committer;
 mod store;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-
 pub use backoff::retry_delay;
+use committer::Committer;
 pub use store::{FailedMeta, PendingMeta};
-use store::{NewEvent, Settle, Store};
-
-/// Most events written in one commit: bounds the memory a burst can pin.
-const MAX_GROUP: usize = 1024;
+use store::{NewEvent, Place, Settle, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueError {
@@ -69,6 +66,15 @@ pub struct QueuedEvent {
     pub payload: Vec<u8>,
 }
 
+impl QueuedEvent {
+    fn place(&self) -> Place {
+        Place {
+            seq: self.seq,
+            chat: self.meta.event_id.clone(),
+        }
+    }
+}
+
 /// What became of an attempted event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
@@ -83,6 +89,9 @@ pub enum Settlement {
         code: String,
         message: String,
     },
+    /// Taken for a delivery that did not get to it (a hold, a shutdown): due as before, and no
+    /// longer in flight.
+    NotAttempted,
 }
 
 /// A tenant's events due now, and when its next waiting one is due.
@@ -106,15 +115,9 @@ pub struct Counts {
     pub failed: u64,
 }
 
-struct Append {
-    event: NewEvent,
-    reply: Sender<Result<u64, QueueError>>,
-}
-
 pub struct Queue {
     store: std::sync::Arc<Store>,
-    appends: parking_lot::Mutex<Option<Sender<Append>>>,
-    committer: parking_lot::Mutex<Option<JoinHandle<()>>>,
+    committer: Committer,
 }
 
 impl Queue {
@@ -134,18 +137,9 @@ impl Queue {
 
     fn start(store: Store) -> Result<Queue, QueueError> {
         let store = std::sync::Arc::new(store);
-        let (tx, rx) = unbounded();
-        let committer = {
-            let store = store.clone();
-            std::thread::Builder::new()
-                .name("cloudcx-salesforce-queue".into())
-                .spawn(move || commit_loop(&store, &rx))
-                .map_err(|e| QueueError::Storage(format!("cannot start the queue's thread: {e}")))?
-        };
         Ok(Queue {
+            committer: Committer::start(store.clone())?,
             store,
-            appends: parking_lot::Mutex::new(Some(tx)),
-            committer: parking_lot::Mutex::new(Some(committer)),
         })
     }
 
@@ -157,22 +151,21 @@ impl Queue {
         event_id: &str,
         payload: Vec<u8>,
     ) -> Result<u64, QueueError> {
-        let (reply, answer) = bounded(1);
-        let append = Append {
-            event: NewEvent {
-                tenant: tenant.to_string(),
-                kind: kind.to_string(),
-                event_id: event_id.to_string(),
-                payload,
-            },
-            reply,
-        };
-        let sender = self.appends.lock().clone().ok_or(QueueError::Closed)?;
-        sender.send(append).map_err(|_| QueueError::Closed)?;
-        answer.recv().map_err(|_| QueueError::Closed)?
+        let event = [NewEvent {
+            tenant: tenant.to_string(),
+            kind: kind.to_string(),
+            event_id: event_id.to_string(),
+            payload,
+        }];
+        let store = self.store.clone();
+        let seqs = self.committer.write(true, move |tables, pending| {
+            store.append(tables, pending, &event, now_ms())
+        })?;
+        Ok(seqs.start)
     }
 
-    /// Up to `max` of the tenant's due events, in arrival order, each chat's events in order.
+    /// Up to `max` of the tenant's due events, the earliest due first, each chat's events in
+    /// order (one at a time).
     pub fn due(&self, tenant: &str, max: usize) -> Result<DueBatch, QueueError> {
         let due = self.store.due(tenant, now_ms(), max)?;
         Ok(DueBatch {
@@ -212,17 +205,27 @@ impl Queue {
                         message,
                         now_ms: now,
                     },
+                    // A doubt from before this attempt (a crash mid-attempt) stays.
+                    Settlement::NotAttempted => Settle::NotAttempted {
+                        maybe_applied: event.meta.maybe_applied,
+                    },
                 };
-                (event.seq, settle)
+                (event.place(), settle)
             })
-            .collect();
-        self.store.settle(tenant, settles)
+            .collect::<Vec<_>>();
+        let tenant = tenant.to_string();
+        self.committer.write(true, move |tables, pending| {
+            store::settle(tables, pending, &tenant, &settles)
+        })
     }
 
     /// Records that attempts on these events start now (see [`PendingMeta::in_flight`]).
     pub fn mark_in_flight(&self, tenant: &str, events: &[QueuedEvent]) -> Result<(), QueueError> {
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        self.store.mark_in_flight(tenant, &seqs)
+        let places: Vec<Place> = events.iter().map(QueuedEvent::place).collect();
+        let tenant = tenant.to_string();
+        self.committer.write(true, move |tx, _| {
+            store::mark_in_flight(tx, &tenant, &places)
+        })
     }
 
     /// Re-queues the tenant's failed events (all, or one chat's); answers how many.
@@ -231,7 +234,11 @@ impl Queue {
         tenant: &str,
         event_id: Option<&str>,
     ) -> Result<usize, QueueError> {
-        self.store.requeue_failed(tenant, event_id, now_ms())
+        let (tenant, event_id) = (tenant.to_string(), event_id.map(str::to_string));
+        let now = now_ms();
+        self.committer.write(true, move |tables, pending| {
+            store::requeue_failed(tables, pending, &tenant, event_id.as_deref(), now)
+        })
     }
 
     /// The tenant's failed events, oldest first, at most `max`.
@@ -241,7 +248,7 @@ impl Queue {
 
     pub fn counts(&self, tenant: &str) -> Result<Counts, QueueError> {
         Ok(Counts {
-            pending: self.store.count(tenant, store::PENDING_COUNT)?,
+            pending: self.store.pending(tenant)?,
             written: self.store.count(tenant, store::WRITTEN_COUNT)?,
             failed: self.store.count(tenant, store::FAILED_COUNT)?,
         })
@@ -255,8 +262,7 @@ impl Queue {
         event_id: &str,
         record: &ActivityRecord,
     ) -> Result<(), QueueError> {
-        let bytes = serde_json::to_vec(record).expect("a record reference serializes");
-        self.store.remember_activity(tenant, event_id, &bytes, true)
+        self.remember(tenant, event_id, record, true)
     }
 
     /// Remembers it without a flush of its own, for a delivery whose settlement follows: the
@@ -268,9 +274,21 @@ impl Queue {
         event_id: &str,
         record: &ActivityRecord,
     ) -> Result<(), QueueError> {
+        self.remember(tenant, event_id, record, false)
+    }
+
+    fn remember(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        record: &ActivityRecord,
+        durable: bool,
+    ) -> Result<(), QueueError> {
         let bytes = serde_json::to_vec(record).expect("a record reference serializes");
-        self.store
-            .remember_activity(tenant, event_id, &bytes, false)
+        let (tenant, event_id) = (tenant.to_string(), event_id.to_string());
+        self.committer.write(durable, move |tables, _| {
+            store::remember_activity(tables, &tenant, &event_id, &bytes)
+        })
     }
 
     /// The Case or Task written for a chat or conversation, if one was.
@@ -289,7 +307,10 @@ impl Queue {
 
     /// Forgets every record the tenant's chats became (its org changed).
     pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
-        self.store.forget_activities(tenant)
+        let tenant = tenant.to_string();
+        self.committer.write(true, move |tables, _| {
+            store::forget_activities(tables, &tenant)
+        })
     }
 
     /// Every tenant with events waiting.
@@ -297,13 +318,10 @@ impl Queue {
         self.store.tenants_with_pending()
     }
 
-    /// Stops accepting appends, commits what was handed over, joins the committer and releases
+    /// Stops accepting writes, commits what was handed over, joins the committer and releases
     /// the file.
     pub fn close(&self) {
-        self.appends.lock().take();
-        if let Some(committer) = self.committer.lock().take() {
-            let _ = committer.join();
-        }
+        self.committer.close();
         self.store.close();
     }
 }
@@ -311,34 +329,6 @@ impl Queue {
 impl Drop for Queue {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-/// The committer: takes every append waiting, writes them in one transaction, answers each.
-fn commit_loop(store: &Store, appends: &Receiver<Append>) {
-    while let Ok(first) = appends.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match appends.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let (events, replies): (Vec<NewEvent>, Vec<_>) =
-            group.into_iter().map(|a| (a.event, a.reply)).unzip();
-        match store.append(&events, now_ms()) {
-            Ok(seqs) => {
-                for (reply, seq) in replies.into_iter().zip(seqs) {
-                    let _ = reply.send(Ok(seq));
-                }
-            }
-            Err(e) => {
-                log::error!("{} events were not accepted: {e}", replies.len());
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
-        }
     }
 }
 

@@ -1,38 +1,57 @@
 //! The queue's tables in redb, and every transaction on them.
 //!
 //! ```text
-//! payloads  seq -> the event as the host sent it (bytes), written once
-//! pending   (tenant, seq) -> PendingMeta (JSON): attempts, when due, "may have been applied"
-//! failed    (tenant, seq) -> FailedMeta (JSON): Salesforce's code and message, when
-//! counters  (tenant, name) -> u64: pending, written, failed
-//! meta      "next_seq" -> u64
+//! payloads    seq -> the event as the host sent it (bytes), while pending or failed
+//! due         (tenant, due_ms, seq) -> PendingMeta (JSON): a tenant's waiting events in the
+//!             order they come due
+//! chats       (tenant, chat, seq) -> due_ms: each chat's waiting events, in arrival order
+//! failed      (tenant, seq) -> FailedMeta (JSON): Salesforce's code and message, when
+//! counters    (tenant, name) -> u64: written, failed
+//! activities  (tenant, chat) -> the Case or Task written for the chat (JSON)
 //! ```
 //!
-//! Keys are `(tenant, seq)` so that one tenant's events are a contiguous range in arrival order:
-//! a lane reads its tenant's due events with one range scan and never loads the whole queue.
+//! A chat's events apply in arrival order, so none of them comes due before an earlier one:
+//! placing an event (appended, retried, re-queued) keeps it no sooner than the chat's earlier
+//! waiting events, and moves the later ones that would come due sooner to its time. Read from
+//! the start of a tenant's range, `due` then meets each chat's events in order, and a lane
+//! reads its batch and the row after it, however long the queue: a queue of 100,000 events in
+//! back-off costs one row per look, not 100,000.
+//!
+//! Pending counts and the next sequence number live in memory, rebuilt from the file at every
+//! open: an append writes three tables and nothing else.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle,
+    WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
 use super::QueueError;
 
 const PAYLOADS: TableDefinition<u64, &[u8]> = TableDefinition::new("payloads");
-const PENDING: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("pending");
+const DUE: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("due");
+const CHATS: TableDefinition<(&str, &str, u64), u64> = TableDefinition::new("chats");
 const FAILED: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("failed");
 const COUNTERS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counters");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// (tenant, chat or conversation id) -> the Case or Task written for it (JSON), so that a chat
 /// completed at its end updates the record made at its start, and never makes a second one.
 const ACTIVITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("activities");
+/// The first format's waiting events, (tenant, seq) -> PendingMeta, and its counter of them
+/// and of sequence numbers: moved to `due` and `chats` at open.
+const FIRST_PENDING: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("pending");
+const FIRST_META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const FIRST_PENDING_COUNT: &str = "pending";
 
-pub const PENDING_COUNT: &str = "pending";
 pub const WRITTEN_COUNT: &str = "written";
 pub const FAILED_COUNT: &str = "failed";
+
+/// Rows one look at a tenant's due events reads past its batch, at most: the later events of
+/// chats already in the batch. Bounds a look however many events such chats have.
+const SKIPPED_MAX: usize = 1024;
 
 /// redb's page cache is the queue's main memory use: keep it small, the disk holds the queue.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
@@ -87,6 +106,7 @@ pub struct NewEvent {
 }
 
 /// What became of one attempted event.
+#[derive(Clone)]
 pub enum Settle {
     Delivered,
     Retry {
@@ -99,9 +119,20 @@ pub enum Settle {
         message: String,
         now_ms: u64,
     },
+    /// Not attempted after all: no longer in flight, otherwise unchanged.
+    NotAttempted {
+        maybe_applied: bool,
+    },
 }
 
 type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
+/// A waiting event's place: its sequence number and chat (its due time is looked up).
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub seq: u64,
+    pub chat: String,
+}
 
 pub struct Store {
     path: PathBuf,
@@ -110,6 +141,137 @@ pub struct Store {
     /// after an I/O error until the database is opened again.
     db: RwLock<Option<Database>>,
     closed: std::sync::atomic::AtomicBool,
+    /// What the file says, kept in memory; rebuilt at every (re)open.
+    memory: Mutex<Memory>,
+    /// Write transactions committed, for tests of group commit.
+    #[cfg(test)]
+    pub commits: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Memory {
+    /// Per tenant, its waiting events.
+    pending: HashMap<String, u64>,
+    /// The next sequence number: past every event kept.
+    next_seq: u64,
+}
+
+/// Changes to the pending counts, applied once their transaction committed.
+#[derive(Default)]
+pub struct Pending(HashMap<String, i64>);
+
+impl Pending {
+    fn add(&mut self, tenant: &str, delta: i64) {
+        *self.0.entry(tenant.to_string()).or_default() += delta;
+    }
+}
+
+/// The tables of a write transaction, opened once for every write of a group.
+pub struct Tables<'tx> {
+    payloads: redb::Table<'tx, u64, &'static [u8]>,
+    due: redb::Table<'tx, (&'static str, u64, u64), &'static [u8]>,
+    chats: redb::Table<'tx, (&'static str, &'static str, u64), u64>,
+    failed: redb::Table<'tx, (&'static str, u64), &'static [u8]>,
+    counters: redb::Table<'tx, (&'static str, &'static str), u64>,
+    activities: redb::Table<'tx, (&'static str, &'static str), &'static [u8]>,
+}
+
+impl<'tx> Tables<'tx> {
+    fn open(tx: &'tx WriteTransaction) -> Result<Tables<'tx>, redb::Error> {
+        Ok(Tables {
+            payloads: tx.open_table(PAYLOADS)?,
+            due: tx.open_table(DUE)?,
+            chats: tx.open_table(CHATS)?,
+            failed: tx.open_table(FAILED)?,
+            counters: tx.open_table(COUNTERS)?,
+            activities: tx.open_table(ACTIVITIES)?,
+        })
+    }
+
+    /// Puts a waiting event in the `due` order at `due_ms`, or later if an earlier event of its
+    /// chat comes due later; moves the chat's later events that would come due sooner to its
+    /// time.
+    fn place(
+        &mut self,
+        tenant: &str,
+        seq: u64,
+        mut meta: PendingMeta,
+        due_ms: u64,
+    ) -> Result<(), redb::Error> {
+        let chat = meta.event_id.clone();
+        let chat = chat.as_str();
+        let earlier = self
+            .chats
+            .range((tenant, chat, 0)..(tenant, chat, seq))?
+            .next_back()
+            .transpose()?
+            .map(|(_, due)| due.value());
+        meta.due_ms = due_ms.max(earlier.unwrap_or(0));
+        self.due
+            .insert((tenant, meta.due_ms, seq), encode(&meta).as_slice())?;
+        self.chats.insert((tenant, chat, seq), meta.due_ms)?;
+        let mut sooner = Vec::new();
+        for row in self
+            .chats
+            .range((tenant, chat, seq + 1)..=(tenant, chat, u64::MAX))?
+        {
+            let (key, due) = row?;
+            if due.value() < meta.due_ms {
+                sooner.push((key.value().2, due.value()));
+            }
+        }
+        for (later, was) in sooner {
+            let mut moved = self.take(tenant, was, later)?;
+            moved.due_ms = meta.due_ms;
+            self.due
+                .insert((tenant, moved.due_ms, later), encode(&moved).as_slice())?;
+            self.chats.insert((tenant, chat, later), moved.due_ms)?;
+        }
+        Ok(())
+    }
+
+    /// The waiting event at `place`, with its due time; `None` once settled.
+    fn find(&self, tenant: &str, place: &Place) -> Result<Option<PendingMeta>, redb::Error> {
+        let Some(due) = self.chats.get((tenant, place.chat.as_str(), place.seq))? else {
+            return Ok(None);
+        };
+        let due = due.value();
+        let bytes = self
+            .due
+            .get((tenant, due, place.seq))?
+            .ok_or_else(|| corrupt(format!("event {} is not in the due order", place.seq)))?;
+        Ok(Some(decode(bytes.value())?))
+    }
+
+    /// Removes a waiting event from the `due` order (its chat index stays); answers its meta.
+    fn take(&mut self, tenant: &str, due: u64, seq: u64) -> Result<PendingMeta, redb::Error> {
+        let bytes = self
+            .due
+            .remove((tenant, due, seq))?
+            .ok_or_else(|| corrupt(format!("event {seq} is not in the due order")))?;
+        Ok(decode(bytes.value())?)
+    }
+
+    /// Rewrites a waiting event's meta where it is.
+    fn update(&mut self, tenant: &str, seq: u64, meta: &PendingMeta) -> Result<(), redb::Error> {
+        self.due
+            .insert((tenant, meta.due_ms, seq), encode(meta).as_slice())?;
+        Ok(())
+    }
+
+    /// Ends a waiting event's wait (delivered, or failed for good).
+    fn remove(&mut self, tenant: &str, seq: u64, meta: &PendingMeta) -> Result<(), redb::Error> {
+        self.due.remove((tenant, meta.due_ms, seq))?;
+        self.chats.remove((tenant, meta.event_id.as_str(), seq))?;
+        Ok(())
+    }
+
+    fn add(&mut self, tenant: &str, name: &str, delta: i64) -> Result<(), redb::Error> {
+        let current = self.counters.get((tenant, name))?.map_or(0, |v| v.value());
+        self.counters
+            .insert((tenant, name), current.saturating_add_signed(delta))?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -130,17 +292,17 @@ impl Store {
             open,
             db: RwLock::new(Some(db)),
             closed: std::sync::atomic::AtomicBool::new(false),
+            memory: Mutex::new(Memory::default()),
+            #[cfg(test)]
+            commits: std::sync::atomic::AtomicU64::new(0),
         };
-        // Create every table up front, so that readers never meet a missing one.
-        store.write(|tx| {
-            tx.open_table(PAYLOADS)?;
-            tx.open_table(PENDING)?;
-            tx.open_table(FAILED)?;
-            tx.open_table(COUNTERS)?;
-            tx.open_table(META)?;
-            tx.open_table(ACTIVITIES)?;
-            Ok(())
+        // Every table up front, so that readers never meet a missing one; a file of the first
+        // format moved to this one.
+        store.transact(true, |tx, _| {
+            Tables::open(tx)?;
+            upgrade_first_format(tx)
         })?;
+        store.with_db(|db| store.remember(db))?;
         Ok(store)
     }
 
@@ -178,7 +340,11 @@ impl Store {
             return;
         }
         db.take(); // closes the file and releases its lock before opening it again
-        match (self.open)() {
+        let reopened = (self.open)()
+            .map_err(|e| QueueError::storage(&self.path, e))
+            // A failed commit may have reached the disk after all: read what it holds.
+            .and_then(|reopened| self.remember(&reopened).map(|()| reopened));
+        match reopened {
             Ok(reopened) => *db = Some(reopened),
             Err(e) => log::error!(
                 "the event queue {} cannot be reopened: {e}",
@@ -187,194 +353,106 @@ impl Store {
         }
     }
 
-    /// Appends events in one transaction (one flush), answering their sequence numbers.
-    pub fn append(&self, events: &[NewEvent], now_ms: u64) -> Result<Vec<u64>, QueueError> {
-        self.write(|tx| {
-            let mut meta = tx.open_table(META)?;
-            let mut next = meta.get("next_seq")?.map(|v| v.value()).unwrap_or(1);
-            let mut payloads = tx.open_table(PAYLOADS)?;
-            let mut pending = tx.open_table(PENDING)?;
-            let mut counters = tx.open_table(COUNTERS)?;
-            let mut seqs = Vec::with_capacity(events.len());
-            for event in events {
-                let meta = PendingMeta {
-                    kind: event.kind.clone(),
-                    event_id: event.event_id.clone(),
-                    enqueued_ms: now_ms,
-                    attempts: 0,
-                    due_ms: now_ms,
-                    maybe_applied: false,
-                    in_flight: false,
-                    last_error: None,
-                };
-                payloads.insert(next, event.payload.as_slice())?;
-                pending.insert((event.tenant.as_str(), next), encode(&meta).as_slice())?;
-                add(&mut counters, &event.tenant, PENDING_COUNT, 1)?;
-                seqs.push(next);
-                next += 1;
-            }
-            meta.insert("next_seq", next)?;
-            Ok(seqs)
-        })
+    /// Rebuilds what is kept in memory from the file: one pass over the waiting events.
+    fn remember(&self, db: &Database) -> Result<(), QueueError> {
+        let tx = db.begin_read().map_err(QueueError::from_redb)?;
+        let due = tx.open_table(DUE).map_err(QueueError::from_redb)?;
+        let payloads = tx.open_table(PAYLOADS).map_err(QueueError::from_redb)?;
+        let mut pending: HashMap<String, u64> = HashMap::new();
+        for row in due.iter().map_err(QueueError::from_redb)? {
+            let (key, _) = row.map_err(QueueError::from_redb)?;
+            *pending.entry(key.value().0.to_string()).or_default() += 1;
+        }
+        let last = payloads
+            .last()
+            .map_err(QueueError::from_redb)?
+            .map_or(0, |(seq, _)| seq.value());
+        let mut memory = self.memory.lock();
+        memory.pending = pending;
+        // Never back: a sequence number handed out in this process is not handed out again.
+        memory.next_seq = memory.next_seq.max(last + 1);
+        Ok(())
     }
 
-    /// Up to `max` of the tenant's events that are due at `now_ms`, in arrival order, skipping
-    /// any whose chat has an earlier event still waiting (events of one chat apply in order).
-    /// Also answers when the earliest event left behind becomes due.
+    /// Appends events, answering their sequence numbers (in commit order: numbered under the
+    /// writer's lock; a transaction that fails leaves a gap).
+    pub fn append(
+        &self,
+        tables: &mut Tables<'_>,
+        pending: &mut Pending,
+        events: &[NewEvent],
+        now_ms: u64,
+    ) -> Result<std::ops::Range<u64>, redb::Error> {
+        let seqs = {
+            let mut memory = self.memory.lock();
+            let first = memory.next_seq;
+            memory.next_seq += events.len() as u64;
+            first..memory.next_seq
+        };
+        for (event, seq) in events.iter().zip(seqs.clone()) {
+            let meta = PendingMeta {
+                kind: event.kind.clone(),
+                event_id: event.event_id.clone(),
+                enqueued_ms: now_ms,
+                attempts: 0,
+                due_ms: now_ms,
+                maybe_applied: false,
+                in_flight: false,
+                last_error: None,
+            };
+            tables.payloads.insert(seq, event.payload.as_slice())?;
+            tables.place(&event.tenant, seq, meta, now_ms)?;
+            pending.add(&event.tenant, 1);
+        }
+        Ok(seqs)
+    }
+
+    /// Up to `max` of the tenant's events that are due at `now_ms`, the earliest due first, at
+    /// most one of each chat (its earliest: the others follow it). Also answers when the first
+    /// event left behind comes due.
     pub fn due(&self, tenant: &str, now_ms: u64, max: usize) -> Result<Due, QueueError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(QueueError::from_redb)?;
-            let pending = tx.open_table(PENDING).map_err(QueueError::from_redb)?;
+            let table = tx.open_table(DUE).map_err(QueueError::from_redb)?;
             let payloads = tx.open_table(PAYLOADS).map_err(QueueError::from_redb)?;
             let mut due = Due::default();
-            let mut waiting_chats = std::collections::HashSet::new();
-            for row in pending
-                .range((tenant, 0)..=(tenant, u64::MAX))
+            let mut chats = HashSet::new();
+            let mut skipped = 0;
+            for row in table
+                .range((tenant, 0, 0)..=(tenant, u64::MAX, u64::MAX))
                 .map_err(QueueError::from_redb)?
             {
                 let (key, value) = row.map_err(QueueError::from_redb)?;
-                let seq = key.value().1;
-                let mut meta: PendingMeta = decode(value.value())?;
-                // Left in flight by a process that died mid-attempt: it may have been applied.
-                meta.maybe_applied |= meta.in_flight;
-                if waiting_chats.contains(&meta.event_id) {
-                    continue;
+                #[cfg(test)]
+                {
+                    due.rows_read += 1;
                 }
-                if meta.due_ms > now_ms || due.events.len() >= max {
-                    due.next_due_ms = Some(
-                        due.next_due_ms
-                            .map_or(meta.due_ms, |d: u64| d.min(meta.due_ms)),
-                    );
-                    waiting_chats.insert(meta.event_id);
-                    if due.events.len() >= max {
+                let (_, due_ms, seq) = key.value();
+                if due_ms > now_ms || due.events.len() >= max {
+                    due.next_due_ms = Some(due_ms);
+                    break;
+                }
+                let mut meta: PendingMeta = decode(value.value())?;
+                if !chats.insert(meta.event_id.clone()) {
+                    // A later event of a chat in the batch: it follows in a later one.
+                    skipped += 1;
+                    if skipped >= SKIPPED_MAX {
+                        due.next_due_ms = Some(due_ms);
                         break;
                     }
                     continue;
                 }
+                // Left in flight by a process that died mid-attempt: it may have been applied.
+                meta.maybe_applied |= meta.in_flight;
                 let payload = payloads
                     .get(seq)
                     .map_err(QueueError::from_redb)?
                     .ok_or(QueueError::Corrupt(format!("event {seq} has no payload")))?
                     .value()
                     .to_vec();
-                waiting_chats.insert(meta.event_id.clone());
                 due.events.push((seq, meta, payload));
             }
             Ok(due)
-        })
-    }
-
-    /// Records what became of attempted events, in one transaction.
-    pub fn settle(&self, tenant: &str, outcomes: Vec<(u64, Settle)>) -> Result<(), QueueError> {
-        self.write(|tx| {
-            let mut pending = tx.open_table(PENDING)?;
-            let mut payloads = tx.open_table(PAYLOADS)?;
-            let mut failed = tx.open_table(FAILED)?;
-            let mut counters = tx.open_table(COUNTERS)?;
-            for (seq, outcome) in outcomes {
-                let Some(meta) = pending.get((tenant, seq))?.map(|v| v.value().to_vec()) else {
-                    continue; // settled already (a retry raced a re-queue): nothing to do
-                };
-                let mut meta: PendingMeta = decode(&meta).map_err(redb::Error::from)?;
-                match outcome {
-                    Settle::Delivered => {
-                        pending.remove((tenant, seq))?;
-                        payloads.remove(seq)?;
-                        add(&mut counters, tenant, PENDING_COUNT, -1)?;
-                        add(&mut counters, tenant, WRITTEN_COUNT, 1)?;
-                    }
-                    Settle::Retry {
-                        due_ms,
-                        reason,
-                        maybe_applied,
-                    } => {
-                        meta.attempts = meta.attempts.saturating_add(1);
-                        meta.due_ms = due_ms;
-                        meta.maybe_applied |= maybe_applied;
-                        meta.in_flight = false;
-                        meta.last_error = Some(reason);
-                        pending.insert((tenant, seq), encode(&meta).as_slice())?;
-                    }
-                    Settle::Failed {
-                        code,
-                        message,
-                        now_ms,
-                    } => {
-                        let record = FailedMeta {
-                            kind: meta.kind,
-                            event_id: meta.event_id,
-                            enqueued_ms: meta.enqueued_ms,
-                            attempts: meta.attempts.saturating_add(1),
-                            failed_ms: now_ms,
-                            code,
-                            message,
-                            maybe_applied: meta.maybe_applied,
-                        };
-                        pending.remove((tenant, seq))?;
-                        failed.insert((tenant, seq), encode(&record).as_slice())?;
-                        add(&mut counters, tenant, PENDING_COUNT, -1)?;
-                        add(&mut counters, tenant, FAILED_COUNT, 1)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Records that attempts on these events start now, before any request leaves: after a
-    /// crash mid-attempt they count as possibly applied.
-    pub fn mark_in_flight(&self, tenant: &str, seqs: &[u64]) -> Result<(), QueueError> {
-        self.write(|tx| {
-            let mut pending = tx.open_table(PENDING)?;
-            for &seq in seqs {
-                let Some(bytes) = pending.get((tenant, seq))?.map(|v| v.value().to_vec()) else {
-                    continue;
-                };
-                let mut meta: PendingMeta = decode(&bytes).map_err(redb::Error::from)?;
-                meta.in_flight = true;
-                pending.insert((tenant, seq), encode(&meta).as_slice())?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Moves the tenant's failed events (all, or those of one chat) back to pending, due now.
-    /// Answers how many.
-    pub fn requeue_failed(
-        &self,
-        tenant: &str,
-        event_id: Option<&str>,
-        now_ms: u64,
-    ) -> Result<usize, QueueError> {
-        self.write(|tx| {
-            let mut failed = tx.open_table(FAILED)?;
-            let mut pending = tx.open_table(PENDING)?;
-            let mut counters = tx.open_table(COUNTERS)?;
-            let mut moved = Vec::new();
-            for row in failed.range((tenant, 0)..=(tenant, u64::MAX))? {
-                let (key, value) = row?;
-                let meta: FailedMeta = decode(value.value()).map_err(redb::Error::from)?;
-                if event_id.is_none_or(|id| id == meta.event_id) {
-                    moved.push((key.value().1, meta));
-                }
-            }
-            for (seq, meta) in &moved {
-                failed.remove((tenant, *seq))?;
-                let again = PendingMeta {
-                    kind: meta.kind.clone(),
-                    event_id: meta.event_id.clone(),
-                    enqueued_ms: meta.enqueued_ms,
-                    attempts: 0,
-                    due_ms: now_ms,
-                    maybe_applied: meta.maybe_applied,
-                    in_flight: false,
-                    last_error: Some(format!("re-queued after {}: {}", meta.code, meta.message)),
-                };
-                pending.insert((tenant, *seq), encode(&again).as_slice())?;
-                add(&mut counters, tenant, FAILED_COUNT, -1)?;
-                add(&mut counters, tenant, PENDING_COUNT, 1)?;
-            }
-            Ok(moved.len())
         })
     }
 
@@ -396,35 +474,6 @@ impl Store {
         })
     }
 
-    /// Remembers the Case or Task written for a chat.
-    /// `durable`: on disk when this returns; otherwise with the next durable commit.
-    pub fn remember_activity(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        record: &[u8],
-        durable: bool,
-    ) -> Result<(), QueueError> {
-        let durability = if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        self.write_with(durability, |tx| {
-            tx.open_table(ACTIVITIES)?
-                .insert((tenant, event_id), record)?;
-            Ok(())
-        })
-    }
-
-    pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
-        self.write(|tx| {
-            let mut table = tx.open_table(ACTIVITIES)?;
-            table.retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
-            Ok(())
-        })
-    }
-
     /// The Case or Task written for a chat, if any.
     pub fn activity(&self, tenant: &str, event_id: &str) -> Result<Option<Vec<u8>>, QueueError> {
         self.with_db(|db| {
@@ -437,7 +486,13 @@ impl Store {
         })
     }
 
-    /// A counter of the tenant's (`PENDING_COUNT`, `WRITTEN_COUNT`, `FAILED_COUNT`).
+    /// The tenant's waiting events.
+    pub fn pending(&self, tenant: &str) -> Result<u64, QueueError> {
+        self.check_open()?;
+        Ok(self.memory.lock().pending.get(tenant).copied().unwrap_or(0))
+    }
+
+    /// A counter of the tenant's (`WRITTEN_COUNT`, `FAILED_COUNT`).
     pub fn count(&self, tenant: &str, name: &str) -> Result<u64, QueueError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(QueueError::from_redb)?;
@@ -451,22 +506,33 @@ impl Store {
 
     /// Every tenant with events waiting (read at start, to pick up where the last run stopped).
     pub fn tenants_with_pending(&self) -> Result<Vec<String>, QueueError> {
-        self.with_db(|db| {
-            let tx = db.begin_read().map_err(QueueError::from_redb)?;
-            let counters = tx.open_table(COUNTERS).map_err(QueueError::from_redb)?;
-            let mut tenants = Vec::new();
-            for row in counters.iter().map_err(QueueError::from_redb)? {
-                let (key, value) = row.map_err(QueueError::from_redb)?;
-                let (tenant, name) = key.value();
-                if name == PENDING_COUNT && value.value() > 0 {
-                    tenants.push(tenant.to_string());
-                }
-            }
-            Ok(tenants)
-        })
+        self.check_open()?;
+        let memory = self.memory.lock();
+        Ok(memory
+            .pending
+            .iter()
+            .filter(|(_, &n)| n > 0)
+            .map(|(tenant, _)| tenant.clone())
+            .collect())
     }
 
-    /// Every row of the pending table (for tests and diagnostics; not on a hot path).
+    fn check_open(&self) -> Result<(), QueueError> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(QueueError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn apply(&self, changes: Pending) {
+        let mut memory = self.memory.lock();
+        for (tenant, delta) in changes.0 {
+            let count = memory.pending.entry(tenant).or_default();
+            *count = count.saturating_add_signed(delta);
+        }
+    }
+
+    /// Every row of the due table (for tests; not on a hot path).
     #[cfg(test)]
     pub fn pending_len(&self) -> u64 {
         use redb::ReadableTableMetadata;
@@ -474,7 +540,7 @@ impl Store {
             Ok(db
                 .begin_read()
                 .unwrap()
-                .open_table(PENDING)
+                .open_table(DUE)
                 .unwrap()
                 .len()
                 .unwrap())
@@ -482,27 +548,204 @@ impl Store {
         .unwrap()
     }
 
-    fn write<T>(
+    /// Runs `f` on the tables in a write transaction and commits it, flushed when `durable`;
+    /// the changes to the pending counts it records are applied once committed, before a
+    /// reopen can rebuild them. Only the committer calls it once the queue is open.
+    pub fn commit<T>(
         &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
+        durable: bool,
+        f: impl FnOnce(&mut Tables<'_>, &mut Pending) -> Result<T, redb::Error>,
     ) -> Result<T, QueueError> {
-        self.write_with(Durability::Immediate, f)
+        self.transact(durable, |tx, pending| f(&mut Tables::open(tx)?, pending))
     }
 
-    fn write_with<T>(
+    fn transact<T>(
         &self,
-        durability: Durability,
-        f: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
+        durable: bool,
+        f: impl FnOnce(&WriteTransaction, &mut Pending) -> Result<T, redb::Error>,
     ) -> Result<T, QueueError> {
         self.with_db(|db| {
             let mut tx = db.begin_write().map_err(QueueError::from_redb)?;
+            let durability = if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
             tx.set_durability(durability)
                 .map_err(|e| QueueError::Storage(e.to_string()))?;
-            let value = f(&tx).map_err(QueueError::from_redb)?;
+            let mut pending = Pending::default();
+            let value = f(&tx, &mut pending).map_err(QueueError::from_redb)?;
             tx.commit().map_err(QueueError::from_redb)?;
+            #[cfg(test)]
+            self.commits
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.apply(pending);
             Ok(value)
         })
     }
+}
+
+/// Records what became of attempted events.
+pub fn settle(
+    tables: &mut Tables<'_>,
+    pending: &mut Pending,
+    tenant: &str,
+    outcomes: &[(Place, Settle)],
+) -> Result<(), redb::Error> {
+    for (place, outcome) in outcomes {
+        let Some(mut meta) = tables.find(tenant, place)? else {
+            continue; // settled already (a retry raced a re-queue): nothing to do
+        };
+        let seq = place.seq;
+        match outcome.clone() {
+            Settle::Delivered => {
+                tables.remove(tenant, seq, &meta)?;
+                tables.payloads.remove(seq)?;
+                tables.add(tenant, WRITTEN_COUNT, 1)?;
+                pending.add(tenant, -1);
+            }
+            Settle::Retry {
+                due_ms,
+                reason,
+                maybe_applied,
+            } => {
+                tables.take(tenant, meta.due_ms, seq)?;
+                meta.attempts = meta.attempts.saturating_add(1);
+                meta.maybe_applied |= maybe_applied;
+                meta.in_flight = false;
+                meta.last_error = Some(reason);
+                tables.place(tenant, seq, meta, due_ms)?;
+            }
+            Settle::Failed {
+                code,
+                message,
+                now_ms,
+            } => {
+                tables.remove(tenant, seq, &meta)?;
+                let record = FailedMeta {
+                    kind: meta.kind,
+                    event_id: meta.event_id,
+                    enqueued_ms: meta.enqueued_ms,
+                    attempts: meta.attempts.saturating_add(1),
+                    failed_ms: now_ms,
+                    code,
+                    message,
+                    maybe_applied: meta.maybe_applied,
+                };
+                tables
+                    .failed
+                    .insert((tenant, seq), encode(&record).as_slice())?;
+                tables.add(tenant, FAILED_COUNT, 1)?;
+                pending.add(tenant, -1);
+            }
+            Settle::NotAttempted { maybe_applied } => {
+                meta.maybe_applied |= maybe_applied;
+                meta.in_flight = false;
+                tables.update(tenant, seq, &meta)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records that attempts on these events start now, before any request leaves: after a crash
+/// mid-attempt they count as possibly applied.
+pub fn mark_in_flight(
+    tables: &mut Tables<'_>,
+    tenant: &str,
+    places: &[Place],
+) -> Result<(), redb::Error> {
+    for place in places {
+        if let Some(mut meta) = tables.find(tenant, place)? {
+            meta.in_flight = true;
+            tables.update(tenant, place.seq, &meta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the tenant's failed events (all, or those of one chat) back to pending, due at
+/// `now_ms`. Answers how many.
+pub fn requeue_failed(
+    tables: &mut Tables<'_>,
+    pending: &mut Pending,
+    tenant: &str,
+    event_id: Option<&str>,
+    now_ms: u64,
+) -> Result<usize, redb::Error> {
+    let mut moved = Vec::new();
+    for row in tables.failed.range((tenant, 0)..=(tenant, u64::MAX))? {
+        let (key, value) = row?;
+        let meta: FailedMeta = decode(value.value())?;
+        if event_id.is_none_or(|id| id == meta.event_id) {
+            moved.push((key.value().1, meta));
+        }
+    }
+    for (seq, meta) in &moved {
+        tables.failed.remove((tenant, *seq))?;
+        let again = PendingMeta {
+            kind: meta.kind.clone(),
+            event_id: meta.event_id.clone(),
+            enqueued_ms: meta.enqueued_ms,
+            attempts: 0,
+            due_ms: now_ms,
+            maybe_applied: meta.maybe_applied,
+            in_flight: false,
+            last_error: Some(format!("re-queued after {}: {}", meta.code, meta.message)),
+        };
+        tables.place(tenant, *seq, again, now_ms)?;
+        tables.add(tenant, FAILED_COUNT, -1)?;
+        pending.add(tenant, 1);
+    }
+    Ok(moved.len())
+}
+
+/// Remembers the Case or Task written for a chat.
+pub fn remember_activity(
+    tables: &mut Tables<'_>,
+    tenant: &str,
+    event_id: &str,
+    record: &[u8],
+) -> Result<(), redb::Error> {
+    tables.activities.insert((tenant, event_id), record)?;
+    Ok(())
+}
+
+/// Forgets every record the tenant's chats became.
+pub fn forget_activities(tables: &mut Tables<'_>, tenant: &str) -> Result<(), redb::Error> {
+    tables
+        .activities
+        .retain_in((tenant, "")..(tenant, "\u{10FFFF}"), |_, _| false)?;
+    Ok(())
+}
+
+/// Moves the waiting events of a file of the first format (one `pending` table in arrival
+/// order, counters of pending events and sequence numbers) to the `due` order.
+fn upgrade_first_format(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    let first = tx
+        .list_tables()?
+        .any(|table| table.name() == FIRST_PENDING.name());
+    if !first {
+        return Ok(());
+    }
+    let mut tables = Tables::open(tx)?;
+    {
+        let old = tx.open_table(FIRST_PENDING)?;
+        for row in old.iter()? {
+            let (key, value) = row?;
+            let (tenant, seq) = key.value();
+            let meta: PendingMeta = decode(value.value())?;
+            let due_ms = meta.due_ms;
+            tables.place(tenant, seq, meta, due_ms)?;
+        }
+    }
+    tables
+        .counters
+        .retain(|(_, name), _| name != FIRST_PENDING_COUNT)?;
+    drop(tables);
+    tx.delete_table(FIRST_PENDING)?;
+    tx.delete_table(FIRST_META)?;
+    Ok(())
 }
 
 /// Events due now, and when the next one left behind is due.
@@ -510,17 +753,9 @@ impl Store {
 pub struct Due {
     pub events: Vec<(u64, PendingMeta, Vec<u8>)>,
     pub next_due_ms: Option<u64>,
-}
-
-fn add(
-    counters: &mut redb::Table<(&str, &str), u64>,
-    tenant: &str,
-    name: &str,
-    delta: i64,
-) -> Result<(), redb::Error> {
-    let current = counters.get((tenant, name))?.map_or(0, |v| v.value());
-    counters.insert((tenant, name), current.saturating_add_signed(delta))?;
-    Ok(())
+    /// Rows of the due order read for this answer.
+    #[cfg(test)]
+    pub rows_read: usize,
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -531,6 +766,10 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, QueueError> {
     serde_json::from_slice(bytes).map_err(|e| QueueError::Corrupt(e.to_string()))
 }
 
+fn corrupt(what: String) -> redb::Error {
+    redb::Error::Corrupted(what)
+}
+
 impl From<QueueError> for redb::Error {
     fn from(e: QueueError) -> Self {
         redb::Error::Corrupted(e.to_string())
@@ -539,6 +778,10 @@ impl From<QueueError> for redb::Error {
 
 impl QueueError {
     fn from_redb(e: impl Into<redb::Error>) -> QueueError {
-        QueueError::Storage(e.into().to_string())
+        match e.into() {
+            // A row this version cannot read (see `decode`): no reason to reopen the file.
+            redb::Error::Corrupted(what) => QueueError::Corrupt(what),
+            other => QueueError::Storage(other.to_string()),
+        }
     }
 }

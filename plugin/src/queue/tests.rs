@@ -378,3 +378,298 @@ fn a_record_remembered_until_settled_is_durable_with_the_settlement() {
     let queue = Queue::open(dir.path()).unwrap();
     assert_eq!(queue.activity("t", "c1").unwrap(), Some(case));
 }
+
+/// A store in memory, for tests of large queues.
+fn in_memory() -> Store {
+    Store::with_opener(
+        std::path::Path::new("in-memory"),
+        Box::new(|| store::builder().create_with_backend(redb::backends::InMemoryBackend::new())),
+    )
+    .unwrap()
+}
+
+/// Appends the tenant's chats' events in one transaction, as if at `now_ms`.
+fn append_at(store: &Store, tenant: &str, chats: impl Iterator<Item = String>, now_ms: u64) {
+    let events: Vec<NewEvent> = chats
+        .map(|chat| NewEvent {
+            tenant: tenant.to_string(),
+            kind: "chat.ended".to_string(),
+            event_id: chat,
+            payload: b"{}".to_vec(),
+        })
+        .collect();
+    store
+        .commit(true, |tx, pending| {
+            store.append(tx, pending, &events, now_ms)
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_look_at_a_long_queue_reads_its_batch_and_one_row_more() {
+    let store = in_memory();
+    let now = now_ms();
+    let later = now + 3_600_000;
+    // 20,000 events waiting out a back-off (an outage), then a few due now.
+    for block in 0..4 {
+        let chats = (0..5_000).map(|n| format!("old-{block}-{n}"));
+        append_at(&store, "t", chats, later);
+    }
+    let fresh = (0..5).map(|n| format!("new-{n}"));
+    append_at(&store, "t", fresh, now);
+    assert_eq!(store.pending("t").unwrap(), 20_005);
+
+    let look = store.due("t", now, 200).unwrap();
+    assert_eq!(
+        look.events.len(),
+        5,
+        "the events due now, behind none in back-off"
+    );
+    assert_eq!(look.next_due_ms, Some(later));
+    assert_eq!(look.rows_read, 6);
+
+    let nothing_due = store.due("t", now - 1, 200).unwrap();
+    assert!(nothing_due.events.is_empty());
+    assert_eq!(nothing_due.next_due_ms, Some(now));
+    assert_eq!(nothing_due.rows_read, 1);
+
+    let all_due = store.due("t", later, 200).unwrap();
+    assert_eq!(all_due.events.len(), 200);
+    assert_eq!(all_due.rows_read, 201);
+}
+
+#[test]
+fn a_look_reads_a_bounded_number_of_a_chats_later_events() {
+    let store = in_memory();
+    let now = now_ms();
+    // One chat with 5,000 events, then another chat: the first chat's later events follow its
+    // first in later batches; the look gives up on them after a bounded number of rows.
+    let same = std::iter::repeat_n("busy".to_string(), 5_000);
+    append_at(&store, "t", same, now);
+    append_at(&store, "t", std::iter::once("other".into()), now);
+    let look = store.due("t", now, 200).unwrap();
+    let chats: Vec<_> = look
+        .events
+        .iter()
+        .map(|(_, m, _)| m.event_id.clone())
+        .collect();
+    assert_eq!(chats, ["busy"]);
+    assert!(look.rows_read <= 1 + 1024, "{}", look.rows_read);
+    assert_eq!(look.next_due_ms, Some(now), "more is due now");
+}
+
+#[test]
+fn a_chats_later_event_never_comes_due_before_an_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    append(&queue, "t", "chat.started", "c1");
+    let batch = queue.due("t", 10).unwrap();
+    let retry = Settlement::Retry {
+        reason: "503".into(),
+        maybe_applied: false,
+    };
+    queue.settle("t", vec![(&batch.events[0], retry)]).unwrap();
+    // The end arrives while the start waits out its back-off: it waits behind it.
+    append(&queue, "t", "chat.ended", "c1");
+    append(&queue, "t", "chat.ended", "c2");
+    assert_eq!(
+        ids(&queue.due("t", 10).unwrap()),
+        [pair("chat.ended", "c2")]
+    );
+    let later = queue.store.due("t", now_ms() + 3_600_000, 10).unwrap();
+    let c1: Vec<_> = later
+        .events
+        .iter()
+        .filter(|(_, m, _)| m.event_id == "c1")
+        .map(|(_, m, _)| m.kind.clone())
+        .collect();
+    assert_eq!(
+        c1,
+        ["chat.started"],
+        "the start first, then (next batch) the end"
+    );
+
+    // A failed start re-queued goes before its chat's end, even if the end was due sooner.
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    append(&queue, "t", "chat.started", "c1");
+    let batch = queue.due("t", 10).unwrap();
+    let failed = Settlement::Failed {
+        code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+        message: "no".into(),
+    };
+    queue.settle("t", vec![(&batch.events[0], failed)]).unwrap();
+    append(&queue, "t", "chat.ended", "c1");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(queue.requeue_failed("t", None).unwrap(), 1);
+    assert_eq!(
+        ids(&queue.due("t", 10).unwrap()),
+        [pair("chat.started", "c1")]
+    );
+}
+
+#[test]
+fn concurrent_appends_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let before = queue.store.commits.load(Ordering::SeqCst);
+    let appenders: Vec<_> = (0..32)
+        .map(|t| {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    append(&queue, "t", "chat.ended", &format!("c{t}-{i}"));
+                }
+            })
+        })
+        .collect();
+    for appender in appenders {
+        appender.join().unwrap();
+    }
+    let commits = queue.store.commits.load(Ordering::SeqCst) - before;
+    assert_eq!(queue.counts("t").unwrap().pending, 640);
+    assert!(
+        commits < 640 / 2,
+        "{commits} commits for 640 appends: flushes are shared"
+    );
+}
+
+#[test]
+fn a_file_of_the_first_format_is_read_and_moved_to_the_due_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.redb");
+    let first_pending: redb::TableDefinition<(&str, u64), &[u8]> =
+        redb::TableDefinition::new("pending");
+    let first_meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let counters: redb::TableDefinition<(&str, &str), u64> = redb::TableDefinition::new("counters");
+    let payloads: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("payloads");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut pending = tx.open_table(first_pending).unwrap();
+            let mut payload = tx.open_table(payloads).unwrap();
+            let now = now_ms();
+            for (seq, kind, chat, due) in [
+                (1, "chat.started", "c1", now + 3_600_000),
+                (2, "chat.ended", "c1", now),
+                (3, "chat.ended", "c2", now),
+            ] {
+                let meta = serde_json::json!({"kind": kind, "event_id": chat, "enqueued_ms": now,
+                    "attempts": 0, "due_ms": due, "maybe_applied": false, "last_error": null});
+                pending
+                    .insert(("t", seq), meta.to_string().as_bytes())
+                    .unwrap();
+                payload.insert(seq, b"{}".as_slice()).unwrap();
+            }
+            tx.open_table(first_meta)
+                .unwrap()
+                .insert("next_seq", 4)
+                .unwrap();
+            let mut counts = tx.open_table(counters).unwrap();
+            counts.insert(("t", "pending"), 3).unwrap();
+            counts.insert(("t", "written"), 7).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(
+        queue.counts("t").unwrap(),
+        Counts {
+            pending: 3,
+            written: 7,
+            failed: 0
+        }
+    );
+    // c1's end was due before its start: it now waits behind it.
+    assert_eq!(
+        ids(&queue.due("t", 10).unwrap()),
+        [pair("chat.ended", "c2")]
+    );
+    assert_eq!(append(&queue, "t", "chat.ended", "c3"), 4, "numbers go on");
+}
+
+#[test]
+fn the_workers_writes_share_the_hooks_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let before = queue.store.commits.load(Ordering::SeqCst);
+    // Each thread a hook and a worker of its own tenant: append, mark in flight, settle.
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let tenant = format!("t{t}");
+                for i in 0..10 {
+                    append(&queue, &tenant, "chat.ended", &format!("c{i}"));
+                    let batch = queue.due(&tenant, 1).unwrap();
+                    queue.mark_in_flight(&tenant, &batch.events).unwrap();
+                    let delivered = vec![(&batch.events[0], Settlement::Delivered)];
+                    queue.settle(&tenant, delivered).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let commits = queue.store.commits.load(Ordering::SeqCst) - before;
+    assert!(commits < 480 / 2, "{commits} commits for 480 writes");
+    for t in 0..16 {
+        assert_eq!(queue.counts(&format!("t{t}")).unwrap().written, 10);
+    }
+}
+
+#[test]
+fn a_write_that_fails_itself_fails_alone_and_the_rest_of_its_group_is_committed() {
+    let store = Arc::new(in_memory());
+    let committer = Arc::new(committer::Committer::start(store.clone()).unwrap());
+    // The committer busy with a slow write while the others queue up behind it.
+    let slow = {
+        let committer = committer.clone();
+        std::thread::spawn(move || {
+            committer.write(true, |_, _| {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(())
+            })
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let damaged = {
+        let committer = committer.clone();
+        std::thread::spawn(move || {
+            committer.write(true, |_, _| -> Result<(), redb::Error> {
+                Err(redb::Error::Corrupted(
+                    "a row this version cannot read".into(),
+                ))
+            })
+        })
+    };
+    let appends: Vec<_> = (0..10)
+        .map(|n| {
+            let (committer, store) = (committer.clone(), store.clone());
+            std::thread::spawn(move || {
+                let event = [NewEvent {
+                    tenant: "t".into(),
+                    kind: "chat.ended".into(),
+                    event_id: format!("c{n}"),
+                    payload: b"{}".to_vec(),
+                }];
+                committer.write(true, move |tables, pending| {
+                    store.append(tables, pending, &event, now_ms())
+                })
+            })
+        })
+        .collect();
+    slow.join().unwrap().unwrap();
+    assert_eq!(
+        damaged.join().unwrap(),
+        Err(QueueError::Corrupt("a row this version cannot read".into()))
+    );
+    for append in appends {
+        append.join().unwrap().unwrap();
+    }
+    assert_eq!(store.pending("t").unwrap(), 10);
+    assert_eq!(store.due("t", now_ms(), 20).unwrap().events.len(), 10);
+    committer.close();
+}

@@ -14,9 +14,17 @@ use crate::salesforce::replay::ReplayTransport;
 use crate::sync::mapping::tests::chat_ended;
 
 const TOKEN_URL: &str = "https://login.salesforce.com/services/oauth2/token";
+
 /// The identity URL and instance in `oauth_token_response.restforce.json`.
 const ID_URL: &str = "https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P";
 const COMPOSITE: &str = "https://na1.salesforce.com/services/data/v62.0/composite";
+
+/// These tests look at what reaches Salesforce, not at what the host hears.
+struct NobodyListens;
+
+impl crate::workers::Notify for NobodyListens {
+    fn notify(&self, _: Value) {}
+}
 
 struct Harness {
     replay: Arc<ReplayTransport>,
@@ -68,7 +76,8 @@ fn harness(patch: impl FnOnce(&mut Value), answers: &[Vec<(&str, u16, Value)>]) 
         replay = replay.expect(Method::POST, COMPOSITE, 200, body.to_string().as_bytes());
     }
     let replay = Arc::new(replay);
-    let connections = Arc::new(Connections::new(&host, replay.clone()).unwrap());
+    let connections =
+        Arc::new(Connections::new(&host, replay.clone(), Arc::new(NobodyListens)).unwrap());
     let mut value: Value =
         serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
     value["connection"]["login_url"] = json!("https://login.salesforce.com/");
@@ -87,7 +96,9 @@ fn harness(patch: impl FnOnce(&mut Value), answers: &[Vec<(&str, u16, Value)>]) 
         .into_owned();
     let query = CallbackQuery::from_query_string(&format!("code=c0de&state={state}"));
     connections
-        .connect_finish("acme", &section, &query)
+        .connect_finish("acme", &section, &query, |_| {
+            Ok::<_, crate::oauth::ConnectionError>(())
+        })
         .unwrap();
     let queue = Arc::new(Queue::open(dir.path()).unwrap());
     Harness {

@@ -31,6 +31,8 @@ pub struct Lanes {
     released_while_busy: HashSet<String>,
     timers: BTreeSet<(Instant, String)>,
     holds: HashMap<String, Hold>,
+    /// Held from outside whatever their turns end with, until released.
+    paused: HashSet<String>,
 }
 
 impl Lanes {
@@ -46,7 +48,22 @@ impl Lanes {
         }
     }
 
+    /// Holds the tenant until [`release`](Self::release), whatever a turn under way ends with.
+    pub fn pause(&mut self, tenant: &str, hold: Hold) {
+        self.paused.insert(tenant.to_string());
+        self.holds.insert(tenant.to_string(), hold);
+        self.timers.retain(|(_, t)| t != tenant);
+        if self.in_ready.remove(tenant) {
+            self.ready.retain(|t| t != tenant);
+        }
+    }
+
+    pub fn is_busy(&self, tenant: &str) -> bool {
+        self.busy.contains(tenant)
+    }
+
     pub fn release(&mut self, tenant: &str) {
+        self.paused.remove(tenant);
         self.holds.remove(tenant);
         if self.busy.contains(tenant) {
             self.released_while_busy.insert(tenant.to_string());
@@ -87,6 +104,9 @@ impl Lanes {
         let woken = self.woken_while_busy.remove(tenant);
         let released = self.released_while_busy.remove(tenant);
         self.timers.retain(|(_, t)| t != tenant);
+        if self.paused.contains(tenant) {
+            return false;
+        }
         match next {
             Next::Hold(_) if released => self.make_ready(tenant),
             Next::Hold(hold) => {
@@ -159,6 +179,23 @@ mod tests {
             Next::Hold(Hold::UntilResumed("needs reconnect".into())),
         );
         assert!(lanes.hold("a").is_some());
+    }
+
+    #[test]
+    fn a_pause_outlasts_the_turn_under_way_until_released() {
+        let mut lanes = Lanes::default();
+        let now = Instant::now();
+        lanes.wake("a");
+        lanes.take_ready(now);
+        lanes.pause("a", Hold::UntilResumed("switching orgs".into()));
+        assert!(lanes.is_busy("a"));
+        assert!(!lanes.finish("a", Next::Again));
+        assert!(!lanes.is_busy("a"));
+        assert_eq!(lanes.take_ready(now), None, "paused");
+        assert!(!lanes.wake("a"));
+        lanes.release("a");
+        assert!(lanes.wake("a"));
+        assert_eq!(lanes.take_ready(now).as_deref(), Some("a"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod lanes;
 
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -93,6 +94,8 @@ struct Shared {
     notify: Arc<dyn Notify>,
     lanes: Mutex<Lanes>,
     changed: Condvar,
+    /// Told whenever a turn ends.
+    turn_ended: Condvar,
     stop: StopSignal,
 }
 
@@ -115,6 +118,7 @@ impl Workers {
             notify,
             lanes: Mutex::new(Lanes::default()),
             changed: Condvar::new(),
+            turn_ended: Condvar::new(),
             stop: StopSignal::default(),
         });
         match shared.queue.tenants_with_pending() {
@@ -157,19 +161,33 @@ impl Workers {
         }
     }
 
+    /// Holds the tenant's lane until [`resume`](Self::resume), and waits for a turn under way
+    /// to end: once this returns, nothing of the tenant is being delivered.
+    pub fn pause(&self, tenant: &str, why: &str) {
+        let mut lanes = self.shared.lanes.lock();
+        lanes.pause(tenant, Hold::UntilResumed(why.to_string()));
+        while lanes.is_busy(tenant) {
+            self.shared.turn_ended.wait(&mut lanes);
+        }
+    }
+
     /// Why the tenant's lane is paused, if it is.
     pub fn hold(&self, tenant: &str) -> Option<Hold> {
         self.shared.lanes.lock().hold(tenant)
     }
 
+    /// Stops taking work: no worker takes another batch, and a delivery under way is told to
+    /// stop before its next event (see [`Deliver::deliver`]). Does not wait for them.
+    pub fn stop(&self) {
+        self.shared.stop.set();
+        // Taking the lock orders the stop before any worker's next wait.
+        let _lanes = self.shared.lanes.lock();
+        self.shared.changed.notify_all();
+    }
+
     /// Stops taking work and joins every worker; what was not delivered stays queued.
     pub fn shutdown(&self) {
-        self.shared.stop.set();
-        {
-            // Taking the lock orders the stop before any worker's next wait.
-            let _lanes = self.shared.lanes.lock();
-            self.shared.changed.notify_all();
-        }
+        self.stop();
         for thread in self.threads.lock().drain(..) {
             let _ = thread.join();
         }
@@ -189,6 +207,7 @@ fn work(shared: &Shared) {
         if lanes.finish(&tenant, next) {
             shared.changed.notify_one();
         }
+        shared.turn_ended.notify_all();
     }
 }
 
@@ -227,6 +246,8 @@ fn run_lane(shared: &Shared, tenant: &str) -> Next {
             .map_or(Next::Idle, |due| Next::At(instant_of(due)));
     }
     // Before any request leaves: a crash from here on leaves the events "may have been applied".
+    // All of the batch, since which the deliverer will attempt is not known yet; those it does
+    // not attempt are cleared when the turn is settled.
     if let Err(e) = shared.queue.mark_in_flight(tenant, &batch.events) {
         log::error!("tenant {tenant}: cannot record the attempt: {e}");
         return Next::At(Instant::now() + QUEUE_TROUBLE_PAUSE);
@@ -256,6 +277,8 @@ fn run_lane(shared: &Shared, tenant: &str) -> Next {
         }
     });
     let attempted = delivery.outcomes.len();
+    // Settled in the same commit: each outcome, and the events the deliverer did not get to,
+    // which are no longer in flight (a restart must not take them for possibly applied).
     if let Err(e) = settle(shared, tenant, &batch.events, delivery.outcomes) {
         log::error!("tenant {tenant}: cannot record delivery outcomes: {e}");
         return Next::At(Instant::now() + QUEUE_TROUBLE_PAUSE);
@@ -322,6 +345,13 @@ fn settle(
         };
         settlements.push((event, settlement));
     }
+    let attempted: HashSet<u64> = settlements.iter().map(|(e, _)| e.seq).collect();
+    settlements.extend(
+        events
+            .iter()
+            .filter(|e| !attempted.contains(&e.seq))
+            .map(|e| (e, Settlement::NotAttempted)),
+    );
     shared.queue.settle(tenant, settlements)?;
     // Only once the outcome is on disk: a notification never announces what a crash could undo.
     for notification in notifications {

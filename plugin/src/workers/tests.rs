@@ -18,6 +18,8 @@ enum Plan {
     RetryFirst(u32),
     Fail,
     HoldUntilResumed,
+    /// Deliver this many events of a batch, then hold (an API limit met mid-batch).
+    DeliverThenHold(usize),
     /// Take this long per batch (a slow or unreachable Salesforce).
     Slow(Duration),
 }
@@ -34,6 +36,15 @@ impl Deliver for Scripted {
         match plan {
             Plan::HoldUntilResumed => {
                 delivery.hold = Some(Hold::UntilResumed("needs reconnect".into()));
+                return delivery;
+            }
+            Plan::DeliverThenHold(n) => {
+                for event in batch.iter().take(n) {
+                    let outcome = Outcome::Delivered(Vec::new());
+                    delivery.outcomes.push((event.seq, outcome));
+                }
+                let until = SystemTime::now() + Duration::from_secs(3600);
+                delivery.hold = Some(Hold::Until(until, "API limit".into()));
                 return delivery;
             }
             Plan::Slow(pause) => {
@@ -298,4 +309,85 @@ fn events_waiting_at_start_are_picked_up() {
         std::thread::sleep(Duration::from_millis(10));
     }
     workers.shutdown();
+}
+
+#[test]
+fn events_a_hold_kept_from_being_attempted_are_not_taken_for_possibly_applied() {
+    let rig = rig(
+        1,
+        &[
+            ("t", Plan::HoldUntilResumed),
+            ("u", Plan::DeliverThenHold(1)),
+        ],
+    );
+    rig.enqueue("t", "chat.ended", "c1");
+    rig.enqueue("u", "chat.ended", "d1");
+    rig.enqueue("u", "chat.ended", "d2");
+    rig.wait_until("both held", || {
+        rig.workers.hold("t").is_some() && rig.workers.hold("u").is_some()
+    });
+    rig.workers.shutdown();
+    // As a restart reads them.
+    for tenant in ["t", "u"] {
+        for event in rig.queue.due(tenant, 10).unwrap().events {
+            assert!(!event.meta.in_flight, "{tenant}: {:?}", event.meta);
+            assert!(!event.meta.maybe_applied, "{tenant}: {:?}", event.meta);
+            assert_eq!(event.meta.attempts, 0, "{tenant}: {:?}", event.meta);
+        }
+    }
+    assert_eq!(rig.queue.counts("u").unwrap().written, 1);
+    assert_eq!(rig.queue.counts("u").unwrap().pending, 1);
+}
+
+#[test]
+fn a_doubt_left_by_a_crash_outlives_a_hold_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        queue
+            .append("t", "chat.ended", "c1", b"{}".to_vec())
+            .unwrap();
+        let batch = queue.due("t", 10).unwrap();
+        queue.mark_in_flight("t", &batch.events).unwrap();
+        // The process dies mid-attempt.
+    }
+    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let deliver = Arc::new(Scripted::default());
+    deliver
+        .plans
+        .lock()
+        .insert("t".into(), Plan::HoldUntilResumed); // no settings yet, say
+    let workers = Workers::start(1, queue.clone(), deliver, Arc::new(Heard::default())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while workers.hold("t").is_none() {
+        assert!(Instant::now() < deadline, "held");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    workers.shutdown();
+    let meta = &queue.due("t", 10).unwrap().events[0].meta;
+    assert!(meta.maybe_applied && !meta.in_flight, "{meta:?}");
+}
+
+#[test]
+fn a_pause_waits_for_the_turn_under_way_and_holds_the_tenant_until_resumed() {
+    let rig = rig(2, &[("t", Plan::Slow(Duration::from_millis(300)))]);
+    rig.enqueue("t", "chat.ended", "c1");
+    std::thread::sleep(Duration::from_millis(50)); // the slow delivery is under way
+    rig.workers.pause("t", "switching orgs");
+    assert_eq!(
+        rig.queue.counts("t").unwrap().written,
+        1,
+        "the turn under way ended (and settled) before the pause returned"
+    );
+    rig.enqueue("t", "chat.ended", "c2");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(rig.queue.counts("t").unwrap().pending, 1, "paused");
+    assert_eq!(
+        rig.workers.hold("t"),
+        Some(Hold::UntilResumed("switching orgs".into()))
+    );
+    rig.workers.resume("t");
+    rig.wait_until("delivered after resume", || {
+        rig.queue.counts("t").unwrap().written == 2
+    });
 }
