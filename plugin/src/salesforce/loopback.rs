@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -10,27 +11,44 @@ pub struct OneShot {
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
     handle: JoinHandle<String>,
+    arrived: Receiver<()>,
 }
 
 impl OneShot {
     /// Serves one connection: reads a request, then writes `reply`, or with `None` keeps the
-    /// connection open without answering for `silence`.
+    /// connection open without answering until the client closes it (`silence` at most).
     pub fn start(reply: Option<Vec<u8>>, silence: Duration) -> OneShot {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (arrival, arrived) = mpsc::channel();
         let handle = thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
             socket
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
             let request = read_request(&mut socket);
+            let _ = arrival.send(());
             match reply {
                 Some(reply) => socket.write_all(&reply).unwrap(),
-                None => thread::sleep(silence),
+                None => {
+                    socket.set_read_timeout(Some(silence)).unwrap();
+                    let _ = socket.read_to_end(&mut Vec::new());
+                }
             }
             request
         });
-        OneShot { base_url, handle }
+        OneShot {
+            base_url,
+            handle,
+            arrived,
+        }
+    }
+
+    /// Waits until the whole request has arrived.
+    pub fn wait_for_request(&self) {
+        self.arrived
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the request arrives");
     }
 
     /// The request as received, once the exchange is over.

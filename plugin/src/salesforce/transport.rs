@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Sends one HTTP request. A response with any status is `Ok`: reading Salesforce's error body
@@ -22,6 +23,8 @@ pub enum TransportErrorKind {
     InvalidRequest,
     /// No connection could be made (name lookup, connect, proxy); nothing was sent.
     Connect,
+    /// The transport was shut down: the request was refused before any byte of it left.
+    ShutDown,
     /// A time limit ran out. The request MAY have been sent, and even acted on.
     Timeout,
     /// The exchange broke off, or the answer could not be read. The request MAY have been sent.
@@ -61,6 +64,7 @@ impl fmt::Display for TransportError {
         let what = match self.kind {
             TransportErrorKind::InvalidRequest => "the request could not be sent",
             TransportErrorKind::Connect => "Salesforce could not be reached",
+            TransportErrorKind::ShutDown => "the plugin is shutting down; nothing was sent",
             TransportErrorKind::Timeout => "Salesforce did not answer in time",
             TransportErrorKind::Dispatch => "the connection to Salesforce failed",
         };
@@ -100,6 +104,9 @@ impl Default for TransportConfig {
 pub struct UreqTransport {
     agent: ureq::Agent,
     max_response_bytes: u64,
+    /// Set by [`UreqTransport::shutdown`] before the agent is shut, so that ureq's refusals
+    /// that follow are known for what they are (see [`classify`]).
+    shut: AtomicBool,
 }
 
 impl UreqTransport {
@@ -116,12 +123,15 @@ impl UreqTransport {
         UreqTransport {
             agent,
             max_response_bytes: config.max_response_bytes,
+            shut: AtomicBool::new(false),
         }
     }
 
-    /// Cuts every request in flight (they fail as "may have been sent") and refuses new ones:
-    /// the plugin's shutdown must not wait for a slow Salesforce.
+    /// Cuts every request in flight (they fail as "may have been sent") and refuses new ones
+    /// ([`TransportErrorKind::ShutDown`], not sent): the plugin's shutdown must not wait for a
+    /// slow Salesforce.
     pub fn shutdown(&self) {
+        self.shut.store(true, Ordering::SeqCst);
         self.agent.clone().shutdown();
     }
 }
@@ -131,6 +141,7 @@ impl Transport for UreqTransport {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let classify = |error| classify(error, self.shut.load(Ordering::SeqCst));
         let mut response = self.agent.run(request).map_err(classify)?;
         let body = response
             .body_mut()
@@ -144,8 +155,8 @@ impl Transport for UreqTransport {
 }
 
 /// Only errors that certainly happen before the first byte leaves count as "not sent": calling
-/// a sent request unsent could write a record twice.
-fn classify(error: ureq::Error) -> TransportError {
+/// a sent request unsent could write a record twice. `shut`: the agent has been shut down.
+fn classify(error: ureq::Error, shut: bool) -> TransportError {
     use ureq::Error as E;
     use TransportErrorKind as K;
     let kind = match &error {
@@ -163,6 +174,11 @@ fn classify(error: ureq::Error) -> TransportError {
             | io::ErrorKind::NetworkUnreachable
             | io::ErrorKind::AddrNotAvailable => K::Connect,
             io::ErrorKind::TimedOut => K::Timeout,
+            // How a shut agent refuses a request, before it connects or before the first byte
+            // on its new connection (ureq's `Agent::shutdown`; it never resends, so no earlier
+            // attempt can have left). A request cut mid-flight fails otherwise (end of stream,
+            // broken pipe). Before the shutdown, "not connected" is not ureq's refusal.
+            io::ErrorKind::NotConnected if shut => K::ShutDown,
             _ => K::Dispatch,
         },
         _ => K::Dispatch,
@@ -175,6 +191,8 @@ mod tests {
     use super::*;
     use crate::salesforce::loopback::{response, OneShot};
     use std::net::TcpListener;
+    use std::thread;
+    use std::time::Instant;
 
     fn transport(overall: Duration) -> UreqTransport {
         UreqTransport::new(TransportConfig {
@@ -245,6 +263,53 @@ mod tests {
         server.request();
         assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
         assert!(err.may_have_been_sent());
+    }
+
+    #[test]
+    fn a_request_cut_by_the_shutdown_may_have_been_sent() {
+        let server = OneShot::start(None, Duration::from_secs(10));
+        let transport = transport(Duration::from_secs(30));
+        let started = Instant::now();
+        let err = thread::scope(|s| {
+            let sending = s.spawn(|| transport.send(get(&server.base_url)));
+            server.wait_for_request();
+            transport.shutdown();
+            sending.join().unwrap().unwrap_err()
+        });
+        assert!(started.elapsed() < Duration::from_secs(5), "not cut: {err}");
+        assert_eq!(err.kind(), TransportErrorKind::Dispatch, "{err}");
+        assert!(err.may_have_been_sent());
+        server.request(); // returns once the client's side is closed
+    }
+
+    #[test]
+    fn a_request_after_the_shutdown_is_refused_unsent() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let transport = transport(Duration::from_secs(5));
+        transport.shutdown();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let err = transport.send(get(&url)).unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::ShutDown, "{err}");
+        assert!(!err.may_have_been_sent());
+        let accepted = listener.accept().map(|_| ());
+        assert_eq!(
+            accepted.unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "no connection was even made"
+        );
+    }
+
+    #[test]
+    fn not_connected_before_a_shutdown_is_no_refusal() {
+        let not_connected = || ureq::Error::Io(io::ErrorKind::NotConnected.into());
+        let err = classify(not_connected(), false);
+        assert_eq!(err.kind(), TransportErrorKind::Dispatch, "{err}");
+        assert!(err.may_have_been_sent());
+        assert_eq!(
+            classify(not_connected(), true).kind(),
+            TransportErrorKind::ShutDown
+        );
     }
 
     #[test]
