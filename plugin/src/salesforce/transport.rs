@@ -141,14 +141,17 @@ impl Transport for UreqTransport {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let classify = |error| classify(error, self.shut.load(Ordering::SeqCst));
-        let mut response = self.agent.run(request).map_err(classify)?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|e| classify(e, self.shut.load(Ordering::SeqCst)))?;
+        // Answered, so sent: no failure of the body is a refusal.
         let body = response
             .body_mut()
             .with_config()
             .limit(self.max_response_bytes)
             .read_to_vec()
-            .map_err(classify)?;
+            .map_err(|e| classify(e, false))?;
         let (parts, _) = response.into_parts();
         Ok(http::Response::from_parts(parts, body))
     }
