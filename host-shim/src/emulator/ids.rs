@@ -2,6 +2,9 @@
 //! returned as 18 with a 3-character checksum that makes them case-insensitive
 //! (salesforce-api.md §6).
 
+use std::fmt;
+use std::str::FromStr;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const SUFFIX: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
@@ -50,6 +53,58 @@ pub fn make(prefix: &str, n: u64) -> String {
     out
 }
 
+/// An org's Id: key prefix `00D`, in its 18-character form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for OrgId {
+    /// `00D000000000001EAA`.
+    fn default() -> Self {
+        OrgId(make("00D", 1))
+    }
+}
+
+impl FromStr for OrgId {
+    type Err = BadOrgId;
+
+    /// Takes 15 characters, or 18 with the checksum of the first 15.
+    fn from_str(id: &str) -> Result<OrgId, BadOrgId> {
+        normalize(id)
+            .filter(|id| id.starts_with("00D"))
+            .map(OrgId)
+            .ok_or_else(|| BadOrgId(id.to_string()))
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Text that is not an [`OrgId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadOrgId(String);
+
+impl fmt::Display for BadOrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not an org Id: 15 letters and digits starting 00D, or 18 ending in their \
+             checksum",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadOrgId {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +140,25 @@ mod tests {
             normalize("001D000000IqhSLiaz").as_deref(),
             Some("001D000000IqhSLIAZ")
         );
+    }
+
+    #[test]
+    fn org_ids_are_checked_and_kept_in_18_characters() {
+        let org: OrgId = "00D5g000004FyZc".parse().unwrap();
+        assert_eq!(org.as_str(), normalize("00D5g000004FyZc").unwrap());
+        assert_eq!("00D5g000004FyZcEAK".parse(), Ok(org.clone()));
+        assert_eq!(org.to_string().parse(), Ok(org.clone()));
+        assert_eq!(OrgId::default().as_str(), "00D000000000001EAA");
+        for bad in [
+            "00D5g000004FyZcAAA", // wrong checksum
+            "0015g000004FyZc",    // an Account's
+            "00d5g000004FyZc",    // the prefix is case-sensitive
+            "00D5g000004FyZ",
+            "",
+        ] {
+            let err = bad.parse::<OrgId>().unwrap_err();
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `cloudcx-shim emulator` command.
 //!
 //! One address, `http://127.0.0.1:PORT`, is login host, instance URL and identity host at once.
+//! The org's Id is `00D000000000001EAA` unless [`EmulatorOptions::org_id`] (`--org-id`) gives
+//! another: two emulators with different Ids are two orgs to a client (an org switch, say).
 //!
 //! The same port serves HTTPS (for clients that insist on `https://`, such as simple-salesforce)
 //! with a server certificate signed by a local authority made at start: trust
@@ -111,6 +113,7 @@ use serde_json::{json, Value};
 
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRequest};
+pub use ids::{BadOrgId, OrgId};
 pub use oauth::{ClientApp, Tokens};
 pub use seed::SeedFile;
 pub use store::DuplicateRules;
@@ -126,7 +129,11 @@ use store::Org;
 pub struct EmulatorOptions {
     /// Port on 127.0.0.1 (0: any free port).
     pub port: u16,
-    /// Keeps the whole org in this file across restarts. An existing file wins over `seed`.
+    /// The org's Id; `None`: the data file's, else [`OrgId::default`]. Tokens and identity
+    /// URLs carry it, so that emulators given different Ids are different orgs to a client.
+    pub org_id: Option<OrgId>,
+    /// Keeps the whole org in this file across restarts. An existing file wins over `seed`, and
+    /// must hold `org_id` when it is given.
     pub data_file: Option<PathBuf>,
     /// Custom fields and records to start with; the first User logs in.
     pub seed: Option<SeedFile>,
@@ -147,6 +154,7 @@ impl Default for EmulatorOptions {
     fn default() -> Self {
         EmulatorOptions {
             port: 0,
+            org_id: None,
             data_file: None,
             seed: None,
             clients: Vec::new(),
@@ -253,11 +261,14 @@ impl Emulator {
             dirty: AtomicBool::new(false),
         });
         let loaded = match &options.data_file {
-            Some(path) => persist::load(&shared, path)?,
+            Some(path) => persist::load(&shared, path, options.org_id.as_ref())?,
             None => false,
         };
         if !loaded {
             let mut org = shared.org.lock();
+            if let Some(id) = &options.org_id {
+                org.org_id = id.to_string();
+            }
             let seeded = match &options.seed {
                 Some(seed) => seed::apply(&mut org, seed).map(|_| ()),
                 None => seed::ensure_login_user(&mut org),
@@ -446,6 +457,10 @@ pub struct EmulatorArgs {
     /// Port to listen on, on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// The org's Id (00D..., 15 or 18 characters); default: the --data file's, else
+    /// 00D000000000001EAA.
+    #[arg(long, value_name = "ID")]
+    pub org_id: Option<OrgId>,
     /// Keeps the whole org in FILE across restarts (written atomically).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -538,6 +553,7 @@ impl EmulatorArgs {
             .map_err(|e| format!("--duplicates: {e}"))?;
         Ok(EmulatorOptions {
             port: self.port,
+            org_id: self.org_id.clone(),
             data_file: self.data.clone(),
             seed,
             clients,

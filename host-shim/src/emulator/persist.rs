@@ -12,6 +12,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::ids::OrgId;
 use super::oauth::{Grant, Session};
 use super::schema::CustomField;
 use super::shared::Shared;
@@ -104,8 +105,9 @@ pub fn save(shared: &Shared, path: &Path) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// Loads `path` into a fresh org and OAuth state, if the file exists.
-pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
+/// Loads `path` into a fresh org and OAuth state, if the file exists; it must be the org
+/// `expected`, when one is.
+pub fn load(shared: &Shared, path: &Path, expected: Option<&OrgId>) -> io::Result<bool> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -123,12 +125,23 @@ pub fn load(shared: &Shared, path: &Path) -> io::Result<bool> {
             format!("{}: unknown format {}", path.display(), snap.format),
         ));
     }
-    if super::ids::normalize(&snap.org_id).as_deref() != Some(snap.org_id.as_str())
+    let org_id = snap.org_id.parse::<OrgId>().ok();
+    if org_id.as_ref().map(OrgId::as_str) != Some(snap.org_id.as_str())
         || super::ids::normalize(&snap.login_user).as_deref() != Some(snap.login_user.as_str())
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{}: bad orgId or loginUser", path.display()),
+        ));
+    }
+    if let Some(expected) = expected.filter(|&id| Some(id) != org_id.as_ref()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: holds org {}, not {expected}",
+                path.display(),
+                snap.org_id
+            ),
         ));
     }
     let mut org = shared.org.lock();

@@ -117,7 +117,7 @@ impl Org {
     pub fn new(schema: Schema) -> Org {
         Org {
             schema: Arc::new(schema),
-            org_id: ids::make("00D", 1),
+            org_id: ids::OrgId::default().to_string(),
             login_user: String::new(),
             custom_fields: Vec::new(),
             schema_changed: now_to_the_second(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{agent, raw, Org, V};
-use crate::emulator::{run_with_output, Emulator, EmulatorArgs, EmulatorOptions, FaultKind};
+use crate::emulator::{run_with_output, Emulator, EmulatorArgs, EmulatorOptions, FaultKind, OrgId};
 
 #[test]
 fn html_view_and_json_dump() {
@@ -155,6 +155,67 @@ fn data_file_keeps_the_org_across_restarts() {
 }
 
 #[test]
+fn an_org_id_of_its_own_is_the_orgs_everywhere() {
+    let id: OrgId = "00D5g000004FyZc".parse().expect("an org Id");
+    let org = Org::with(EmulatorOptions {
+        org_id: Some(id.clone()),
+        ..EmulatorOptions::default()
+    });
+    assert_eq!(org.emulator.org_id(), "00D5g000004FyZcEAK");
+    assert!(
+        org.token.starts_with("00D5g000004FyZc!"),
+        "the session's org"
+    );
+    let info = org.get("/services/oauth2/userinfo").json();
+    assert_eq!(info["organization_id"], id.as_str());
+    let identity = org.get(&format!("/id/{id}/{}", org.emulator.login_user_id()));
+    assert_eq!(identity.status, 200, "{}", identity.body);
+    assert_eq!(identity.json()["organization_id"], id.as_str());
+    assert_eq!(org.emulator.dump()["organizationId"], id.as_str());
+    // Another org's Id is not this one's.
+    let default = org.get(&format!(
+        "/id/{}/{}",
+        OrgId::default(),
+        org.emulator.login_user_id()
+    ));
+    assert_eq!(default.status, 403, "{}", default.body);
+    // Ids are minted per org as before.
+    let (a, b) = (
+        org.create("Lead", json!({"LastName": "A", "Company": "C"})),
+        org.create("Lead", json!({"LastName": "B", "Company": "C"})),
+    );
+    assert_ne!(a, b);
+    assert_eq!(Org::start().emulator.org_id(), OrgId::default().as_str());
+}
+
+#[test]
+fn a_data_file_keeps_its_org_id_and_refuses_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = |org_id: Option<&str>| EmulatorOptions {
+        org_id: org_id.map(|id| id.parse().expect("an org Id")),
+        data_file: Some(dir.path().join("org.json")),
+        ..EmulatorOptions::default()
+    };
+    Emulator::start(options(Some("00DB00000000001")))
+        .expect("start")
+        .stop();
+    for same in [None, Some("00DB00000000001MAA")] {
+        let again = Emulator::start(options(same)).expect("restart");
+        assert_eq!(again.org_id(), "00DB00000000001MAA");
+        again.stop();
+    }
+    let err = Emulator::start(options(Some("00D000000000002")))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("holds org 00DB00000000001MAA, not 00D000000000002EAA"),
+        "{err}"
+    );
+}
+
+#[test]
 fn command_line_flags_become_options() {
     use clap::Parser;
     #[derive(clap::Parser)]
@@ -180,6 +241,8 @@ fn command_line_flags_become_options() {
         "UNABLE_TO_LOCK_ROW",
         "--latency-ms",
         "5",
+        "--org-id",
+        "00D5g000004FyZcEAK",
     ])
     .expect("parses");
     let options = cli.args.options().expect("options");
@@ -205,6 +268,18 @@ fn command_line_flags_become_options() {
         Some((2, FaultKind::UnableToLockRow))
     );
     assert_eq!(faults.latency_ms, Some(5));
+    assert_eq!(
+        options.org_id.as_ref().map(OrgId::as_str),
+        Some("00D5g000004FyZcEAK")
+    );
+    let bad = Cli::try_parse_from(["x", "--org-id", "001000000000001"])
+        .err()
+        .expect("an Account's Id is no org's");
+    assert!(
+        bad.to_string()
+            .contains("\"001000000000001\" is not an org Id"),
+        "{bad}"
+    );
     assert!(Cli::try_parse_from(["x", "--client", "nosecret"])
         .expect("parses")
         .args
@@ -227,6 +302,7 @@ fn command_line_flags_become_options() {
         "the demo app"
     );
     assert!(plain.faults().fail_next.is_none());
+    assert_eq!(plain.options().expect("options").org_id, None);
 }
 
 #[test]
@@ -251,6 +327,8 @@ fn the_command_prints_its_url_first_and_serves_until_told() {
         seed.to_str().unwrap_or_default(),
         "--tls-cert",
         cert.to_str().unwrap_or_default(),
+        "--org-id",
+        "00DB00000000001",
     ])
     .expect("parses")
     .args;
@@ -279,6 +357,7 @@ fn the_command_prints_its_url_first_and_serves_until_told() {
     )
     .json();
     assert_eq!(dump["objects"]["User"][0]["Email"], "cli@example.com");
+    assert_eq!(dump["organizationId"], "00DB00000000001MAA");
     let pem = std::fs::read_to_string(&cert).expect("certificate written");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     stop_tx.send(()).expect("stop");
