@@ -23,23 +23,17 @@ fn seed_jane(org: &Emulator) -> String {
         .clone()
 }
 
-/// An org of its own id: every emulator starts as the same org (`00D000000000001EAA`), so
-/// this one is started once to write its data file, which is given another id.
-fn another_org(dir: &std::path::Path) -> Emulator {
-    let file = dir.join("org-b.json");
-    let options = || EmulatorOptions {
-        data_file: Some(file.clone()),
+/// An org of its own Id (the rig's is the emulator's default). Its Jane is not the first
+/// record after its login user, as org A's is: emulators number records alike, and the same
+/// Id in both orgs would hide a record of org A's used in org B.
+fn another_org() -> Emulator {
+    let org = Emulator::start(EmulatorOptions {
+        org_id: Some("00D000000000002".parse().unwrap()),
         ..EmulatorOptions::default()
-    };
-    let first = Emulator::start(options()).unwrap();
-    let id = first.org_id();
-    first.stop();
-    let data = std::fs::read_to_string(&file).unwrap();
-    // The same 15 characters but one, and the same case-checksum suffix.
-    let other = id.replacen("00D000000000001", "00D000000000002", 1);
-    std::fs::write(&file, data.replace(&id, &other)).unwrap();
-    let org = Emulator::start(options()).unwrap();
-    assert_eq!(org.org_id(), other);
+    })
+    .unwrap();
+    org.seed(&json!({"records": [{"type": "Account", "Name": "Globex"}]}))
+        .unwrap();
     org
 }
 
@@ -72,9 +66,10 @@ fn after_a_disconnect_a_connect_to_another_org_forgets_the_old_orgs_records_and_
 
     let answer = rig.plugin.plugin.disconnect(TENANT.into());
     assert!(matches!(answer, RResult::ROk(_)));
-    let dir = tempfile::tempdir().unwrap();
-    let org_b = another_org(dir.path());
+    let org_b = another_org();
     let jane_in_b = seed_jane(&org_b);
+    assert_ne!(org_b.org_id(), org_a.org_id());
+    assert_ne!(jane_in_b, jane_in_a);
     rig.configure(&settings_for(&org_b, started_trigger));
     let connected = rig.connect();
     assert_eq!(
