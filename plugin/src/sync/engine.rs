@@ -242,6 +242,13 @@ impl SyncEngine {
     /// Writes a chat's Case or Task now, as automatic mode would (the agent console's manual
     /// create). `key_id` stands for the chat's id in the Subject's key and in the memory of what
     /// the chat became, so that a manual record is remembered apart from the automatic one.
+    /// Answers the person and the Case or Task when it wrote them; the Case or Task alone when
+    /// an earlier write had made it.
+    ///
+    /// A write started before for `key_id` (remembered on disk, across restarts) whose record
+    /// is not remembered may have been applied, its answer lost: this one looks for the
+    /// record's key first, as automatic mode does after a lost answer. A first write costs no
+    /// look.
     pub(crate) fn write_now(
         &self,
         tenant: &str,
@@ -251,14 +258,18 @@ impl SyncEngine {
         person: Option<SyncObject>,
         activity: SyncObject,
     ) -> Step<Outcome> {
+        let started_before = self
+            .queue
+            .start_write(tenant, key_id)
+            .map_err(retry_local)?;
         let chat = Chat {
             engine: self,
             tenant,
             settings,
             event,
             key_id,
-            maybe_applied: false,
-            files_unsure: false,
+            maybe_applied: started_before,
+            files_unsure: started_before,
             settled_later: false,
             api: self.api(tenant),
         };
