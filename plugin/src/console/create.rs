@@ -338,10 +338,12 @@ fn chat_of(request: &CreateRequest) -> Result<Event, Error> {
 /// Why the engine stopped, for the agent.
 fn failed(stop: Stop) -> Error {
     let error = match stop {
-        Stop::Hold(Hold::UntilResumed(why)) => ConsoleError::NotConnected(why),
-        Stop::Hold(Hold::Until(_, why)) | Stop::Outcome(Outcome::Retry { reason: why, .. }) => {
-            ConsoleError::Salesforce(why)
+        Stop::Hold(Hold::UntilResumed(why)) | Stop::HoldAfterWrites(Hold::UntilResumed(why)) => {
+            ConsoleError::NotConnected(why)
         }
+        Stop::Hold(Hold::Until(_, why))
+        | Stop::HoldAfterWrites(Hold::Until(_, why))
+        | Stop::Outcome(Outcome::Retry { reason: why, .. }) => ConsoleError::Salesforce(why),
         Stop::Outcome(Outcome::Failed { code, message }) => {
             ConsoleError::Salesforce(format!("{code}: {message}"))
         }

@@ -76,7 +76,34 @@ pub struct SyncEngine {
 /// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
 pub(crate) enum Stop {
     Outcome(Outcome),
+    /// Before the event wrote anything: it stays queued as it was.
     Hold(Hold),
+    /// After the event's writes went out (its Case or Task is written, files may be on it): it
+    /// is retried as maybe applied, so that its retry reads what is on the record first.
+    HoldAfterWrites(Hold),
+}
+
+impl Stop {
+    /// The tenant's hold, if any, and the event's own outcome, if it has one.
+    pub(super) fn split(self) -> (Option<Hold>, Option<Outcome>) {
+        match self {
+            Stop::Outcome(outcome) => (None, Some(outcome)),
+            Stop::Hold(hold) => (Some(hold), None),
+            Stop::HoldAfterWrites(hold) => {
+                let outcome = Outcome::Retry {
+                    reason: held_because(&hold).to_string(),
+                    maybe_applied: true,
+                };
+                (Some(hold), Some(outcome))
+            }
+        }
+    }
+}
+
+pub(super) fn held_because(hold: &Hold) -> &str {
+    match hold {
+        Hold::Until(_, why) | Hold::UntilResumed(why) => why,
+    }
 }
 
 pub(crate) type Step<T> = Result<T, Stop>;
@@ -154,12 +181,14 @@ impl SyncEngine {
             if stop.is_set() || delivery.hold.is_some() {
                 break;
             }
-            match self.write_job(tenant, settings, job, &mut refreshed) {
-                Ok(outcome) | Err(Stop::Outcome(outcome)) => {
-                    delivery.outcomes.push((job.seq, outcome))
-                }
-                Err(Stop::Hold(hold)) => delivery.hold = Some(hold),
-            }
+            let (hold, outcome) = match self.write_job(tenant, settings, job, &mut refreshed) {
+                Ok(outcome) => (None, Some(outcome)),
+                Err(stop) => stop.split(),
+            };
+            delivery
+                .outcomes
+                .extend(outcome.map(|outcome| (job.seq, outcome)));
+            delivery.hold = hold;
         }
         if delivery.outcomes.iter().any(|(_, o)| unknown_field(o)) {
             // The org changed under the describe: read it again next time.
@@ -490,12 +519,14 @@ impl Chat<'_> {
         .map_err(retry_local)
     }
 
+    /// Remembers the Case or Task just written; when the local store fails, the retry must
+    /// look for it in Salesforce.
     pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
         let record = ActivityRecord {
             object: object.into(),
             id: id.into(),
         };
-        self.remember(&record)?;
+        self.remember(&record).map_err(written)?;
         Ok(record)
     }
 
@@ -1105,6 +1136,7 @@ fn written(stop: Stop) -> Stop {
             reason,
             maybe_applied: true,
         }),
+        Stop::Hold(hold) => Stop::HoldAfterWrites(hold),
         other => other,
     }
 }
