@@ -28,7 +28,8 @@
 //! A hold (Salesforce's API limit, a broken session) refuses a call whole, before it applies
 //! anything, and every chat is settled as soon as Salesforce answers for its record: the chats
 //! not settled by then were not written, and stay queued as they were, to go with the next
-//! batch (their people, if made, are found then by the identification rules).
+//! batch (which finds the Contacts or Leads made for them by the identification rules, as a
+//! retry one at a time would).
 
 use std::collections::HashMap;
 
