@@ -459,26 +459,19 @@ fn a_click_after_one_whose_answer_was_lost_answers_the_case_it_made_even_after_a
 }
 
 #[test]
-fn with_the_key_field_a_click_after_a_lost_answer_upserts_the_same_task() {
+fn with_the_key_field_a_click_after_a_lost_answer_upserts_the_same_case() {
     let rig = Connected::start(manual);
-    rig.org
-        .seed(
-            &json!({"customFields": [{"object": "Task", "name": "CloudCX_Key__c",
-                                        "type": "string", "length": 255, "externalId": true}]}),
-        )
-        .unwrap();
-    rig.plugin.plugin.disconnect(TENANT.into());
-    rig.connect();
+    rig.with_the_key_field();
     let event = chat_ended("c1", jane(), json!({}));
     rig.org.drop_after_write(1);
-    create(&rig, "Task", &event).unwrap_err();
-    let tasks = rig.records("Task");
-    assert_eq!(tasks.len(), 1, "Salesforce wrote it all the same");
+    create(&rig, "Case", &event).unwrap_err();
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1, "Salesforce wrote it all the same");
 
-    let again = create(&rig, "Task", &event).unwrap();
-    assert_eq!(again["id"], tasks[0]["Id"], "{again}");
-    assert_eq!(rig.records("Task").len(), 1, "not written twice");
-    assert_eq!(rig.records("Lead").len(), 1);
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(rig.records("Case").len(), 1, "not written twice");
+    assert_eq!(rig.records("Contact").len(), 1);
 }
 
 #[test]
