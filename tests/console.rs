@@ -413,6 +413,68 @@ fn a_double_click_makes_one_record() {
 }
 
 #[test]
+fn a_first_click_spends_no_call_looking_for_an_earlier_one() {
+    let rig = Connected::start(manual);
+    let event = chat_ended("c1", jane(), json!({}));
+    let before = rig.org.api_calls();
+    let case = create(&rig, "Case", &event).unwrap();
+    assert_eq!(case["already_made"], false);
+    // The visitor looked up with the Case written onto a match (there is none), then the
+    // Contact and the Case created together.
+    assert_eq!(
+        rig.org.api_calls() - before,
+        2,
+        "no look for the chat's key"
+    );
+}
+
+#[test]
+fn a_click_after_one_whose_answer_was_lost_answers_the_case_it_made_even_after_a_restart() {
+    let mut rig = Connected::start(manual);
+    let event = chat_ended("c1", jane(), json!({}));
+    rig.org.drop_after_write(1);
+    let e = create(&rig, "Case", &event).unwrap_err();
+    assert_eq!(rig.org.dropped_writes(), 1, "{e}");
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1, "Salesforce wrote it all the same");
+
+    // What the first click started is on disk: a restart between the clicks forgets nothing.
+    rig.restart(&connected::settings_for(&rig.org, manual));
+    let before = rig.org.api_calls();
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(again["already_made"], true, "{again}");
+    assert_eq!(
+        rig.org.api_calls() - before,
+        1,
+        "one look for the chat's key"
+    );
+    assert_eq!(rig.records("Case").len(), 1, "not written twice");
+    assert_eq!(rig.records("Contact").len(), 1);
+
+    let before = rig.org.api_calls();
+    let third = create(&rig, "Case", &event).unwrap();
+    assert_eq!(third["id"], cases[0]["Id"]);
+    assert_eq!(rig.org.api_calls(), before, "remembered once found");
+}
+
+#[test]
+fn with_the_key_field_a_click_after_a_lost_answer_upserts_the_same_case() {
+    let rig = Connected::start(manual);
+    rig.with_the_key_field();
+    let event = chat_ended("c1", jane(), json!({}));
+    rig.org.drop_after_write(1);
+    create(&rig, "Case", &event).unwrap_err();
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1, "Salesforce wrote it all the same");
+
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(rig.records("Case").len(), 1, "not written twice");
+    assert_eq!(rig.records("Contact").len(), 1);
+}
+
+#[test]
 fn in_automatic_mode_an_extra_case_is_a_new_one_and_the_view_shows_it() {
     let rig = Connected::start(|_| {});
     let event = chat_ended("c1", jane(), json!({}));

@@ -15,12 +15,13 @@ use connected::{chat_ended, Connected, TENANT};
 use serde_json::{json, Value};
 
 /// Queues `events` while the tenant is disconnected, then reconnects it and waits until all are
-/// settled; answers the API calls that cost.
+/// settled; answers the API calls that cost, the describe read afresh at the reconnect among
+/// them.
 fn deliver_after_outage(rig: &Connected, events: &[Value]) -> u64 {
     let answer = rig.plugin.plugin.disconnect(TENANT.into());
     assert!(matches!(answer, RResult::ROk(_)), "disconnected");
-    // The first is tried and held (and then counts as maybe written: it goes alone, after a
-    // look for its key); the others wait behind the hold.
+    // The first is taken and held before any request leaves: not tried, it waits as it was and
+    // goes with the others in the first batch; they wait behind the hold.
     rig.send(&events[0]).unwrap();
     rig.held();
     for event in &events[1..] {
@@ -87,9 +88,11 @@ fn a_thousand_waiting_chats_cost_at_most_one_call_per_twenty_and_each_is_written
         .collect();
     let calls = deliver_after_outage(&rig, &events);
 
-    let per_chat = calls as f64 / 1000.0;
-    eprintln!("1,000 waiting chats: {calls} API calls, {per_chat} per chat");
-    assert!(per_chat <= 0.05, "{calls} API calls for 1,000 chats");
+    // The issue allows 50. The describe, the agents' owners (one query), then five batches of
+    // 200 chats: the visitors looked up, the new ones' Contacts created, the Cases created; the
+    // last two batches' visitors all exist by then (lookups, Cases). The held chat 0 going
+    // alone, after a look for its key, would cost two more.
+    assert_eq!(calls, 1 + 1 + 3 * 3 + 2 * 2, "API calls for 1,000 chats");
     let status = rig.status();
     assert_eq!(status["queue"]["written"], 1000, "{status}");
     assert_eq!(status["queue"]["failed"], 0, "{status}");
@@ -261,11 +264,10 @@ fn a_thousand_waiting_chats_with_files_cost_at_most_one_call_per_twenty_and_each
         })
         .collect();
     let calls = deliver_after_outage(&rig, &events);
-    eprintln!("1,000 waiting chats with files: {calls} API calls");
-    assert!(
-        calls as f64 / 1000.0 <= 0.05,
-        "{calls} API calls for 1,000 chats"
-    );
+    // The issue allows 50. The describe, then five batches of 200 chats: the visitors looked
+    // up, their Contacts, their Cases, their 202 files (200 a request). The held chat 0 going
+    // alone, after a look for its key, would cost three more.
+    assert_eq!(calls, 1 + 5 * 5, "API calls for 1,000 chats");
     let status = rig.status();
     assert_eq!(status["queue"]["written"], 1000, "{status}");
     assert_eq!(status["queue"]["failed"], 0, "{status}");
@@ -307,11 +309,11 @@ fn a_thousand_waiting_started_chats_cost_at_most_one_call_per_twenty_and_each_is
         events.push(chat_ended(&format!("s{n}"), visitor, json!({})));
     }
     let calls = deliver_after_outage(&rig, &events);
-    eprintln!("1,000 waiting started chats (2,000 events): {calls} API calls");
-    assert!(
-        calls as f64 / 1000.0 <= 0.05,
-        "{calls} API calls for 1,000 chats"
-    );
+    // The issue allows 50. The describe, then batches of 200 events, one of each chat: the
+    // starts (the visitors looked up, their Contacts, their Tasks), then their ends (the Tasks
+    // completed in one request). The held start of chat 0 going alone, after a look for its
+    // key, would cost three more.
+    assert_eq!(calls, 1 + 5 * (3 + 1), "API calls for 1,000 chats");
     let status = rig.status();
     assert_eq!(status["queue"]["written"], 2000, "{status}");
     assert_eq!(status["queue"]["failed"], 0, "{status}");

@@ -8,7 +8,7 @@ mod common;
 mod connected;
 
 use cloudcx_shim::emulator::FaultKind;
-use connected::{chat_ended, settings_for, Connected};
+use connected::{attachments, chat_ended, settings_for, Connected};
 use serde_json::{json, Value};
 
 fn jane() -> Value {
@@ -138,4 +138,83 @@ fn near_its_ceiling_a_tenant_delivers_then_rests_so_its_chats_gather() {
         "it waits for the rest to end"
     );
     assert_eq!(rig.org.api_calls(), calls);
+}
+
+#[test]
+fn a_chat_held_after_its_case_was_written_gets_its_other_files_once_when_the_limit_lifts() {
+    let rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    let (files, expected) = attachments(30);
+    // Two calls left: the visitor looked up (with the Case written onto a match: none), then
+    // the Contact, the Case and the files that fit created together. The other files'
+    // request is refused.
+    rig.org.set_api_limit(rig.org.api_calls() + 2);
+    rig.send(&chat_ended("c1", jane(), json!({"attachments": files})))
+        .unwrap();
+    let status = rig.held();
+    assert!(held_reason(&status).contains("API limit"), "{status}");
+    let case = rig.activity_of("Case", "c1");
+    let with_the_case = rig.files_on(&case).len();
+    assert!(
+        0 < with_the_case && with_the_case < expected.len(),
+        "{with_the_case} files"
+    );
+
+    rig.org.set_api_limit(1_000_000);
+    pause_ends(&rig, &settings);
+    assert_eq!(rig.delivered()["queue"]["written"], 1);
+    assert_eq!(
+        rig.activity_of("Case", "c1")["Id"],
+        case["Id"],
+        "the same Case"
+    );
+    assert_eq!(rig.records("Contact").len(), 1);
+    rig.assert_files(&case, &expected);
+}
+
+#[test]
+fn a_batch_held_after_its_contacts_were_made_goes_on_together_and_writes_each_chat_once() {
+    let rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    let events: Vec<Value> = (0..5)
+        .map(|n| {
+            let visitor = json!({"name": format!("V{n}"), "email": format!("v{n}@acme.example")});
+            chat_ended(&format!("b{n}"), visitor, json!({}))
+        })
+        .collect();
+    // The first is held before it sends anything; the others wait behind it: one batch.
+    rig.org.fail_next(1, FaultKind::RequestLimitExceeded);
+    rig.send(&events[0]).unwrap();
+    rig.held();
+    for event in &events[1..] {
+        rig.send(event).unwrap();
+    }
+    // Two calls left: the visitors looked up, their Contacts created; the Cases are refused.
+    rig.org.set_api_limit(rig.org.api_calls() + 2);
+    pause_ends(&rig, &settings);
+    let status = rig.wait_for("a hold after the Contacts", |s| {
+        !s["queue"]["held"].is_null() && rig.records("Contact").len() == 5
+    });
+    assert!(held_reason(&status).contains("API limit"), "{status}");
+    assert!(rig.records("Case").is_empty());
+    assert_eq!(status["queue"]["pending"], 5);
+
+    rig.org.set_api_limit(1_000_000);
+    let before = rig.org.api_calls();
+    pause_ends(&rig, &settings);
+    assert_eq!(rig.delivered()["queue"]["written"], 5);
+    // The usage read afresh, the visitors found, their Cases created: together, as before
+    // the hold, not one by one after a look for each chat's key.
+    assert_eq!(rig.org.api_calls() - before, 3);
+    let contacts = rig.records("Contact");
+    assert_eq!(contacts.len(), 5, "no second Contact");
+    for n in 0..5 {
+        let case = rig.activity_of("Case", &format!("b{n}"));
+        let contact = contacts
+            .iter()
+            .find(|c| c["Email"] == format!("v{n}@acme.example"))
+            .unwrap();
+        assert_eq!(case["ContactId"], contact["Id"]);
+    }
+    assert_eq!(rig.records("Case").len(), 5, "no second Case");
 }

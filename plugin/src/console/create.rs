@@ -4,7 +4,8 @@
 //! A Case goes to the visitor's Contact (created when none is found); a Task to their Contact,
 //! else their Lead, else a new Lead; both through the sync engine. A Lead or Contact is found
 //! (and updated as the match policy says) or created. What a chat's create made is remembered
-//! per object, so a second click answers the record already made.
+//! per object, so a second click answers the record already made; one whose first click's answer
+//! was lost (the record may have been written all the same) looks for the record's key first.
 //!
 //! A Lead or Contact is written as automatic mode writes it: values cut to their field's length
 //! (the org's describe), and a field Salesforce refuses left out (sync's `repair`), said in a
@@ -154,7 +155,10 @@ impl Console {
             _ => return Err(ConsoleError::Salesforce("Salesforce wrote nothing".into()).into()),
         };
         let mut answer = reference(&instance, &made.object, &made.id);
-        answer["already_made"] = json!(false);
+        // A Case or Task alone: an earlier click made it, its answer lost (see `write_now`).
+        let already_made =
+            person.is_none() && matches!(object, SyncObject::Case | SyncObject::Task);
+        answer["already_made"] = json!(already_made);
         if let Some(person) = person {
             answer["person"] = reference(&instance, &person.object, &person.id);
         }
@@ -334,10 +338,12 @@ fn chat_of(request: &CreateRequest) -> Result<Event, Error> {
 /// Why the engine stopped, for the agent.
 fn failed(stop: Stop) -> Error {
     let error = match stop {
-        Stop::Hold(Hold::UntilResumed(why)) => ConsoleError::NotConnected(why),
-        Stop::Hold(Hold::Until(_, why)) | Stop::Outcome(Outcome::Retry { reason: why, .. }) => {
-            ConsoleError::Salesforce(why)
+        Stop::Hold(Hold::UntilResumed(why)) | Stop::HoldAfterWrites(Hold::UntilResumed(why)) => {
+            ConsoleError::NotConnected(why)
         }
+        Stop::Hold(Hold::Until(_, why))
+        | Stop::HoldAfterWrites(Hold::Until(_, why))
+        | Stop::Outcome(Outcome::Retry { reason: why, .. }) => ConsoleError::Salesforce(why),
         Stop::Outcome(Outcome::Failed { code, message }) => {
             ConsoleError::Salesforce(format!("{code}: {message}"))
         }

@@ -305,6 +305,23 @@ impl Queue {
         }
     }
 
+    /// Records, on disk when this returns, that a write of the record for `event_id` starts
+    /// outside a queued event (the console's manual create); answers whether one had started
+    /// before. Until the record is remembered, such a write may have been applied, its answer
+    /// lost. Forgotten with the tenant's records.
+    pub fn start_write(&self, tenant: &str, event_id: &str) -> Result<bool, QueueError> {
+        // Beside the records: an event's id holds no control character, so no chat has this key.
+        let key = format!("{event_id}\u{0}write started");
+        if self.store.activity(tenant, &key)?.is_some() {
+            return Ok(true);
+        }
+        let tenant = tenant.to_string();
+        self.committer.write(true, move |tables, _| {
+            store::remember_activity(tables, &tenant, &key, &[])
+        })?;
+        Ok(false)
+    }
+
     /// Forgets every record the tenant's chats became (its org changed).
     pub fn forget_activities(&self, tenant: &str) -> Result<(), QueueError> {
         let tenant = tenant.to_string();

@@ -24,6 +24,12 @@
 //! only the missing ones. A chat tried before, with files or ending, goes the single-chat way
 //! from the start, and so does a chat ending whose record is not remembered here, or whose
 //! visitor's query answered more rows than one page.
+//!
+//! A hold (Salesforce's API limit, a broken session) refuses a call whole, before it applies
+//! anything, and every chat is settled as soon as Salesforce answers for its record: the chats
+//! not settled by then were not written, and stay queued as they were, to go with the next
+//! batch (which finds the Contacts or Leads made for them by the identification rules, as a
+//! retry one at a time would).
 
 use std::collections::HashMap;
 
@@ -32,7 +38,8 @@ use serde_json::{json, Value};
 use super::api::{DataApi, Save, SubRequest, MAX_COLLECTION, MAX_QUERIES};
 use super::describe::KEY_FIELD;
 use super::engine::{
-    agent_email, stop_for, stop_for_salesforce, Chat, Job, Step, Stop, SyncEngine, MAX_REPAIRS,
+    agent_email, held_because, stop_for, stop_for_salesforce, Chat, Job, Step, Stop, SyncEngine,
+    MAX_REPAIRS,
 };
 use super::files::FileSpec;
 use super::mapping::Fields;
@@ -96,13 +103,16 @@ pub(super) fn deliver<'j>(
                 continue;
             }
             Ok(None) => {}
-            Err(Stop::Outcome(outcome)) => {
-                delivery.outcomes.push((job.seq, outcome));
+            Err(stop) => {
+                let (hold, outcome) = stop.split();
+                delivery
+                    .outcomes
+                    .extend(outcome.map(|outcome| (job.seq, outcome)));
+                if hold.is_some() {
+                    delivery.hold = hold;
+                    return declined;
+                }
                 continue;
-            }
-            Err(Stop::Hold(hold)) => {
-                delivery.hold = Some(hold);
-                return declined;
             }
         }
         let placeholders = match job.person {
@@ -120,35 +130,38 @@ pub(super) fn deliver<'j>(
         });
     }
     if let Err(stop) = batch.write(&mut declined) {
-        let outcome = match stop {
-            Stop::Outcome(outcome) => outcome,
-            Stop::Hold(hold) => {
-                delivery.hold = Some(hold.clone());
-                Outcome::Retry {
-                    reason: format!("{hold:?}"),
-                    maybe_applied: true,
+        let (hold, outcome) = stop.split();
+        let why = match (&outcome, &hold) {
+            (Some(outcome), _) => format!("{outcome:?}"),
+            (None, hold) => hold
+                .as_ref()
+                .map(held_because)
+                .unwrap_or_default()
+                .to_string(),
+        };
+        // On a hold, the chats not settled were not written: they stay queued as they were.
+        if let Some(outcome) = outcome {
+            let unsettled = batch
+                .items
+                .iter_mut()
+                .map(|i| (&mut i.settled, i.job.seq))
+                .chain(
+                    batch
+                        .completions
+                        .iter_mut()
+                        .map(|c| (&mut c.settled, c.job.seq)),
+                );
+            for (settled, seq) in unsettled {
+                if !*settled {
+                    *settled = true;
+                    batch.outcomes.push((seq, outcome.clone()));
                 }
             }
-        };
-        let unsettled = batch
-            .items
-            .iter_mut()
-            .map(|i| (&mut i.settled, i.job.seq))
-            .chain(
-                batch
-                    .completions
-                    .iter_mut()
-                    .map(|c| (&mut c.settled, c.job.seq)),
-            );
-        for (settled, seq) in unsettled {
-            if !*settled {
-                *settled = true;
-                batch.outcomes.push((seq, outcome.clone()));
-            }
         }
+        delivery.hold = hold;
         // Written, their files maybe not: the retry reads what is on their records.
         for owed in std::mem::take(&mut batch.owed) {
-            let reason = format!("the files were not all attached: {outcome:?}");
+            let reason = format!("the files were not all attached: {why}");
             batch.outcomes.push((
                 owed.seq,
                 Outcome::Retry {
@@ -1026,10 +1039,14 @@ fn noted(draft: &mut Draft, note: &str, fields: &mut Fields) {
 
 /// A chat's outcome for the error Salesforce gave one of its records.
 fn outcome_of(error: &SalesforceError) -> Outcome {
-    match stop_for_salesforce(error, false) {
-        Stop::Outcome(outcome) => outcome,
-        Stop::Hold(hold) => Outcome::Retry {
-            reason: format!("{hold:?}"),
+    match stop_for_salesforce(error, false).split() {
+        (_, Some(outcome)) => outcome,
+        (hold, None) => Outcome::Retry {
+            reason: hold
+                .as_ref()
+                .map(held_because)
+                .unwrap_or_default()
+                .to_string(),
             maybe_applied: false,
         },
     }

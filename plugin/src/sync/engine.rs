@@ -76,7 +76,34 @@ pub struct SyncEngine {
 /// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
 pub(crate) enum Stop {
     Outcome(Outcome),
+    /// Before the event wrote anything: it stays queued as it was.
     Hold(Hold),
+    /// After the event's writes went out (its Case or Task is written, files may be on it): it
+    /// is retried as maybe applied, so that its retry reads what is on the record first.
+    HoldAfterWrites(Hold),
+}
+
+impl Stop {
+    /// The tenant's hold, if any, and the event's own outcome, if it has one.
+    pub(super) fn split(self) -> (Option<Hold>, Option<Outcome>) {
+        match self {
+            Stop::Outcome(outcome) => (None, Some(outcome)),
+            Stop::Hold(hold) => (Some(hold), None),
+            Stop::HoldAfterWrites(hold) => {
+                let outcome = Outcome::Retry {
+                    reason: held_because(&hold).to_string(),
+                    maybe_applied: true,
+                };
+                (Some(hold), Some(outcome))
+            }
+        }
+    }
+}
+
+pub(super) fn held_because(hold: &Hold) -> &str {
+    match hold {
+        Hold::Until(_, why) | Hold::UntilResumed(why) => why,
+    }
 }
 
 pub(crate) type Step<T> = Result<T, Stop>;
@@ -154,12 +181,14 @@ impl SyncEngine {
             if stop.is_set() || delivery.hold.is_some() {
                 break;
             }
-            match self.write_job(tenant, settings, job, &mut refreshed) {
-                Ok(outcome) | Err(Stop::Outcome(outcome)) => {
-                    delivery.outcomes.push((job.seq, outcome))
-                }
-                Err(Stop::Hold(hold)) => delivery.hold = Some(hold),
-            }
+            let (hold, outcome) = match self.write_job(tenant, settings, job, &mut refreshed) {
+                Ok(outcome) => (None, Some(outcome)),
+                Err(stop) => stop.split(),
+            };
+            delivery
+                .outcomes
+                .extend(outcome.map(|outcome| (job.seq, outcome)));
+            delivery.hold = hold;
         }
         if delivery.outcomes.iter().any(|(_, o)| unknown_field(o)) {
             // The org changed under the describe: read it again next time.
@@ -242,6 +271,13 @@ impl SyncEngine {
     /// Writes a chat's Case or Task now, as automatic mode would (the agent console's manual
     /// create). `key_id` stands for the chat's id in the Subject's key and in the memory of what
     /// the chat became, so that a manual record is remembered apart from the automatic one.
+    /// Answers the person and the Case or Task when it wrote them; the Case or Task alone when
+    /// an earlier write had made it.
+    ///
+    /// A write started before for `key_id` (remembered on disk, across restarts) whose record
+    /// is not remembered may have been applied, its answer lost: this one looks for the
+    /// record's key first, as automatic mode does after a lost answer. A first write costs no
+    /// look.
     pub(crate) fn write_now(
         &self,
         tenant: &str,
@@ -251,14 +287,18 @@ impl SyncEngine {
         person: Option<SyncObject>,
         activity: SyncObject,
     ) -> Step<Outcome> {
+        let started_before = self
+            .queue
+            .start_write(tenant, key_id)
+            .map_err(retry_local)?;
         let chat = Chat {
             engine: self,
             tenant,
             settings,
             event,
             key_id,
-            maybe_applied: false,
-            files_unsure: false,
+            maybe_applied: started_before,
+            files_unsure: started_before,
             settled_later: false,
             api: self.api(tenant),
         };
@@ -479,12 +519,14 @@ impl Chat<'_> {
         .map_err(retry_local)
     }
 
+    /// Remembers the Case or Task just written; when the local store fails, the retry must
+    /// look for it in Salesforce.
     pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
         let record = ActivityRecord {
             object: object.into(),
             id: id.into(),
         };
-        self.remember(&record)?;
+        self.remember(&record).map_err(written)?;
         Ok(record)
     }
 
@@ -1094,6 +1136,7 @@ fn written(stop: Stop) -> Stop {
             reason,
             maybe_applied: true,
         }),
+        Stop::Hold(hold) => Stop::HoldAfterWrites(hold),
         other => other,
     }
 }

@@ -123,7 +123,7 @@ impl Harness {
         self.replay.assert_done();
         match step {
             Ok(outcome) | Err(Stop::Outcome(outcome)) => outcome,
-            Err(Stop::Hold(hold)) => panic!("held: {hold:?}"),
+            Err(Stop::Hold(hold) | Stop::HoldAfterWrites(hold)) => panic!("held: {hold:?}"),
         }
     }
 
