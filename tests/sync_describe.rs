@@ -7,6 +7,7 @@ mod common;
 mod connected;
 
 use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
+use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
 use connected::{chat_ended, settings_for, Connected, TENANT};
 use serde_json::{json, Value};
 
@@ -168,7 +169,12 @@ fn a_reconnect_to_another_org_reads_that_orgs_describe() {
     let rig = Connected::start(|_| {});
     let note = |length: u32| json!({"customFields": [{"object": "Case", "name": "Note__c", "type": "string", "length": length}]});
     rig.org.seed(&note(10)).unwrap();
-    let other = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
+    let other = Emulator::start(EmulatorOptions {
+        org_id: Some("00D000000000002".parse().unwrap()),
+        ..EmulatorOptions::default()
+    })
+    .unwrap();
+    assert_ne!(other.org_id(), rig.org.org_id(), "two orgs");
     other.seed(&note(20)).unwrap();
     let to_other = settings_for(&other, |s| {
         s["field_mapping"]["Case"] = json!({"Note__c": "chat.note"});
@@ -253,7 +259,6 @@ fn without_field(value: &mut Value, field: &str) {
 
 #[test]
 fn a_field_the_describe_promised_that_is_gone_is_noticed_and_the_chat_written_anyway() {
-    use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
