@@ -49,7 +49,7 @@ use super::soql_text::{like_escaped, quote};
 use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
 use crate::queue::{ActivityRecord, Queue, QueuedEvent};
-use crate::salesforce::{ApiError, Disposition, SalesforceError};
+use crate::salesforce::{ApiError, Disposition, SalesforceError, TransportErrorKind};
 use crate::settings::{OnMatch, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
 
@@ -200,7 +200,7 @@ impl SyncEngine {
         }
         if delivery.outcomes.is_empty() && delivery.hold.is_none() {
             // Stopped before the first event: it stays queued, as it was.
-            delivery.hold = Some(Hold::Until(SystemTime::now(), "shutting down".into()));
+            delivery.hold = Some(shutting_down());
         }
         if delivery.hold.is_none() {
             delivery.hold = self.after_delivery(tenant, settings);
@@ -1155,6 +1155,11 @@ pub(super) fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
         }
         _ => match (e.api_error(), salesforce_error(e)) {
             (_, Some(error)) => stop_for_salesforce(error, wrote),
+            // Refused before it left: as if the delivery had stopped before this event (a
+            // retry would count an attempt and wait out a back-off for nothing).
+            (Some(ApiError::Transport(t)), None) if t.kind() == TransportErrorKind::ShutDown => {
+                Stop::Hold(shutting_down())
+            }
             (Some(ApiError::Transport(t)), None) => Stop::Outcome(Outcome::Retry {
                 reason: e.to_string(),
                 maybe_applied: wrote && t.may_have_been_sent(),
@@ -1165,6 +1170,12 @@ pub(super) fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
             }),
         },
     }
+}
+
+/// The pause of a delivery the plugin's shutdown cut short: its events not written stay
+/// queued as they were.
+fn shutting_down() -> Hold {
+    Hold::Until(SystemTime::now(), "the plugin is shutting down".into())
 }
 
 pub(super) fn stop_for_salesforce(error: &SalesforceError, wrote: bool) -> Stop {

@@ -37,6 +37,15 @@ struct Harness {
 /// Salesforce answering each composite request with the next of `answers` (its subrequests'
 /// answers as `(reference, status, body)`).
 fn harness(patch: impl FnOnce(&mut Value), answers: &[Vec<(&str, u16, Value)>]) -> Harness {
+    harness_then(patch, answers, |replay| replay)
+}
+
+/// Like [`harness`], Salesforce's exchanges going on as `then` scripts them.
+fn harness_then(
+    patch: impl FnOnce(&mut Value),
+    answers: &[Vec<(&str, u16, Value)>],
+    then: impl FnOnce(ReplayTransport) -> ReplayTransport,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let host = crate::config::parse(
         &json!({"state_dir": dir.path(), "redirect_url": "https://cx.example.com/callback"})
@@ -75,7 +84,7 @@ fn harness(patch: impl FnOnce(&mut Value), answers: &[Vec<(&str, u16, Value)>]) 
         let body = json!({ "compositeResponse": responses });
         replay = replay.expect(Method::POST, COMPOSITE, 200, body.to_string().as_bytes());
     }
-    let replay = Arc::new(replay);
+    let replay = Arc::new(then(replay));
     let connections =
         Arc::new(Connections::new(&host, replay.clone(), Arc::new(NobodyListens)).unwrap());
     let mut value: Value =
@@ -275,6 +284,24 @@ fn with_files_json() -> Value {
                            {"name": "small.txt", "data_base64": "QQ=="}]})
 }
 
+/// The event `json` as the queue hands it over for a first try.
+fn queued(seq: u64, json: &Value) -> QueuedEvent {
+    QueuedEvent {
+        seq,
+        meta: crate::queue::PendingMeta {
+            kind: json["type"].as_str().unwrap().into(),
+            event_id: json["id"].as_str().unwrap().into(),
+            enqueued_ms: 0,
+            attempts: 0,
+            due_ms: 0,
+            maybe_applied: false,
+            in_flight: false,
+            last_error: None,
+        },
+        payload: serde_json::to_vec(json).unwrap(),
+    }
+}
+
 fn with_files() -> Event {
     crate::sync::mapping::tests::event(&with_files_json().to_string())
 }
@@ -337,17 +364,10 @@ fn a_file_refused_for_now_is_sent_again_to_the_written_case_not_the_case_again()
 
 #[test]
 fn a_chat_tried_before_sends_only_the_files_its_case_lacks_and_notes_a_refused_one() {
-    let describe_unknown = ["Contact", "Lead", "Account", "Case", "Task"].map(|object| {
-        (
-            object,
-            404,
-            refused("NOT_FOUND", "The requested resource does not exist", &[]),
-        )
-    });
     let rig = harness(
         |_| {},
         &[
-            describe_unknown.to_vec(),
+            describe_unknown(),
             vec![
                 (
                     "files",
@@ -380,20 +400,10 @@ fn a_chat_tried_before_sends_only_the_files_its_case_lacks_and_notes_a_refused_o
         .queue
         .remember_activity("acme", &event.id, &case)
         .unwrap();
-    let queued = QueuedEvent {
-        seq: 7,
-        meta: crate::queue::PendingMeta {
-            kind: "chat.ended".into(),
-            event_id: event.id.clone(),
-            enqueued_ms: 0,
-            attempts: 1,
-            due_ms: 0,
-            maybe_applied: true,
-            in_flight: false,
-            last_error: Some("the connection dropped".into()),
-        },
-        payload: serde_json::to_vec(&with_files_json()).unwrap(),
-    };
+    let mut queued = queued(7, &with_files_json());
+    queued.meta.attempts = 1;
+    queued.meta.maybe_applied = true;
+    queued.meta.last_error = Some("the connection dropped".into());
     let delivery = rig
         .engine
         .deliver("acme", &rig.settings, &[queued], &StopSignal::default());
@@ -416,4 +426,54 @@ fn a_chat_tried_before_sends_only_the_files_its_case_lacks_and_notes_a_refused_o
         description.contains("Salesforce refused the file \"small.txt\""),
         "{description}"
     );
+}
+
+/// The org's describe, asked before a delivery, answered as if the org had none of the
+/// objects: the engine goes on without it.
+fn describe_unknown() -> Vec<(&'static str, u16, Value)> {
+    ["Contact", "Lead", "Account", "Case", "Task"]
+        .map(|object| {
+            (
+                object,
+                404,
+                refused("NOT_FOUND", "The requested resource does not exist", &[]),
+            )
+        })
+        .to_vec()
+}
+
+#[test]
+fn a_request_refused_because_the_plugin_shuts_down_leaves_its_events_as_they_were() {
+    use crate::salesforce::TransportErrorKind;
+    let chat = |n: usize| {
+        let mut chat = with_files_json();
+        chat["id"] = json!(format!("c-{n}"));
+        chat["attachments"] = json!([]);
+        chat
+    };
+    // One chat alone, then three together (the batch's way): the first request of each is
+    // refused before it leaves.
+    for chats in [1, 3] {
+        let rig = harness_then(
+            |_| {},
+            &[describe_unknown()],
+            |replay| replay.expect_failure(Method::POST, COMPOSITE, TransportErrorKind::ShutDown),
+        );
+        let batch: Vec<QueuedEvent> = (0..chats).map(|n| queued(n as u64, &chat(n))).collect();
+        let delivery = rig
+            .engine
+            .deliver("acme", &rig.settings, &batch, &StopSignal::default());
+        rig.replay.assert_done();
+        // No outcome: the queue clears their in-flight mark and counts no attempt.
+        assert!(
+            delivery.outcomes.is_empty(),
+            "{chats} chat(s): {:?}",
+            delivery.outcomes
+        );
+        assert!(
+            matches!(&delivery.hold, Some(Hold::Until(_, why)) if why.contains("shutting down")),
+            "{:?}",
+            delivery.hold
+        );
+    }
 }
