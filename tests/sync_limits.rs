@@ -203,9 +203,10 @@ fn a_batch_held_after_its_contacts_were_made_goes_on_together_and_writes_each_ch
     let before = rig.org.api_calls();
     pause_ends(&rig, &settings);
     assert_eq!(rig.delivered()["queue"]["written"], 5);
-    // The usage read afresh, the visitors found, their Cases created: together, as before
-    // the hold, not one by one after a look for each chat's key.
-    assert_eq!(rig.org.api_calls() - before, 3);
+    // The usage read afresh, then their Cases created for the Contacts made for them (known
+    // here, not looked up again): together, as before the hold, not one by one after a look
+    // for each chat's key.
+    assert_eq!(rig.org.api_calls() - before, 2);
     let contacts = rig.records("Contact");
     assert_eq!(contacts.len(), 5, "no second Contact");
     for n in 0..5 {
@@ -216,5 +217,53 @@ fn a_batch_held_after_its_contacts_were_made_goes_on_together_and_writes_each_ch
             .unwrap();
         assert_eq!(case["ContactId"], contact["Id"]);
     }
+    assert_eq!(rig.records("Case").len(), 5, "no second Case");
+}
+
+#[test]
+fn anonymous_visitors_held_after_their_contacts_were_made_get_no_second_one_even_after_a_restart() {
+    let mut rig = Connected::start(|_| {});
+    let settings = settings_for(&rig.org, |_| {});
+    // No email, no phone: nothing the identification rules could find them by again.
+    let events: Vec<Value> = (0..5)
+        .map(|n| chat_ended(&format!("a{n}"), json!({}), json!({})))
+        .collect();
+    // The first is held before it sends anything; the others wait behind it: one batch.
+    rig.org.fail_next(1, FaultKind::RequestLimitExceeded);
+    rig.send(&events[0]).unwrap();
+    rig.held();
+    for event in &events[1..] {
+        rig.send(event).unwrap();
+    }
+    // One call left, for the Contacts (nobody to look up); the Cases are refused.
+    rig.org.set_api_limit(rig.org.api_calls() + 1);
+    pause_ends(&rig, &settings);
+    let status = rig.wait_for("a hold after the Contacts", |s| {
+        !s["queue"]["held"].is_null() && rig.records("Contact").len() == 5
+    });
+    assert!(held_reason(&status).contains("API limit"), "{status}");
+    assert!(rig.records("Case").is_empty());
+    assert_eq!(status["queue"]["pending"], 5);
+
+    // The host goes away and comes back; the org's limit is lifted meanwhile.
+    rig.org.set_api_limit(1_000_000);
+    rig.restart(&settings);
+    assert_eq!(rig.delivered()["queue"]["written"], 5);
+    let contacts: Vec<Value> = rig.records("Contact");
+    assert_eq!(contacts.len(), 5, "no second Contact: {contacts:#?}");
+    let mut linked: Vec<&str> = (0..5)
+        .map(|n| {
+            let case = rig.activity_of("Case", &format!("a{n}"));
+            let contact = case["ContactId"].as_str().unwrap().to_string();
+            contacts
+                .iter()
+                .find(|c| c["Id"] == contact.as_str())
+                .and_then(|c| c["Id"].as_str())
+                .expect("a Contact made for the chat")
+        })
+        .collect();
+    linked.sort_unstable();
+    linked.dedup();
+    assert_eq!(linked.len(), 5, "one Contact per chat");
     assert_eq!(rig.records("Case").len(), 5, "no second Case");
 }

@@ -100,7 +100,7 @@ pub struct DueBatch {
     pub next_due: Option<SystemTime>,
 }
 
-/// The Case or Task a chat became.
+/// A Salesforce record a chat became: its Case or Task, or the Contact or Lead made for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActivityRecord {
     pub object: String,
@@ -284,7 +284,7 @@ impl Queue {
         record: &ActivityRecord,
         durable: bool,
     ) -> Result<(), QueueError> {
-        let bytes = serde_json::to_vec(record).expect("a record reference serializes");
+        let bytes = encode_record(record);
         let (tenant, event_id) = (tenant.to_string(), event_id.to_string());
         self.committer.write(durable, move |tables, _| {
             store::remember_activity(tables, &tenant, &event_id, &bytes)
@@ -297,7 +297,42 @@ impl Queue {
         tenant: &str,
         event_id: &str,
     ) -> Result<Option<ActivityRecord>, QueueError> {
-        match self.store.activity(tenant, event_id)? {
+        self.record(tenant, event_id)
+    }
+
+    /// Remembers the Contact or Lead made for each chat of `people` (chat id, record), on disk
+    /// when this returns, in one commit: until the chat's Case or Task is written, a retry
+    /// goes to that person instead of identifying the visitor again (a visitor with no value
+    /// for any identification rule would get a second one).
+    pub fn remember_people(
+        &self,
+        tenant: &str,
+        people: &[(&str, ActivityRecord)],
+    ) -> Result<(), QueueError> {
+        let people: Vec<(String, Vec<u8>)> = people
+            .iter()
+            .map(|(chat, record)| (person_key(chat), encode_record(record)))
+            .collect();
+        let tenant = tenant.to_string();
+        self.committer.write(true, move |tables, _| {
+            people
+                .iter()
+                .try_for_each(|(key, bytes)| store::remember_activity(tables, &tenant, key, bytes))
+        })
+    }
+
+    /// The Contact or Lead made for a chat or conversation, if one was (see
+    /// [`Queue::remember_people`]).
+    pub fn person(
+        &self,
+        tenant: &str,
+        event_id: &str,
+    ) -> Result<Option<ActivityRecord>, QueueError> {
+        self.record(tenant, &person_key(event_id))
+    }
+
+    fn record(&self, tenant: &str, key: &str) -> Result<Option<ActivityRecord>, QueueError> {
+        match self.store.activity(tenant, key)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| QueueError::Corrupt(e.to_string())),
@@ -307,11 +342,11 @@ impl Queue {
 
     /// Records, on disk when this returns, that a write of the record for `event_id` starts
     /// outside a queued event (the console's manual create); answers whether one had started
-    /// before. Until the record is remembered, such a write may have been applied, its answer
-    /// lost. Forgotten with the tenant's records.
+    /// before and not ended ([`Queue::end_write`]): such a write may have been applied, its
+    /// answer lost, or left its record without all its files. Forgotten with the tenant's
+    /// records.
     pub fn start_write(&self, tenant: &str, event_id: &str) -> Result<bool, QueueError> {
-        // Beside the records: an event's id holds no control character, so no chat has this key.
-        let key = format!("{event_id}\u{0}write started");
+        let key = write_key(event_id);
         if self.store.activity(tenant, &key)?.is_some() {
             return Ok(true);
         }
@@ -320,6 +355,15 @@ impl Queue {
             store::remember_activity(tables, &tenant, &key, &[])
         })?;
         Ok(false)
+    }
+
+    /// Records, on disk when this returns, that the write [`Queue::start_write`] recorded
+    /// ended: its record is whole, or it wrote nothing.
+    pub fn end_write(&self, tenant: &str, event_id: &str) -> Result<(), QueueError> {
+        let (tenant, key) = (tenant.to_string(), write_key(event_id));
+        self.committer.write(true, move |tables, _| {
+            store::forget_activity(tables, &tenant, &key)
+        })
     }
 
     /// Forgets every record the tenant's chats became (its org changed).
@@ -347,6 +391,23 @@ impl Drop for Queue {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+fn encode_record(record: &ActivityRecord) -> Vec<u8> {
+    serde_json::to_vec(record).expect("a record reference serializes")
+}
+
+// Beside the chats' records: an event's id holds no control character, so no chat has these
+// keys.
+
+/// Where the person made for a chat is remembered.
+fn person_key(event_id: &str) -> String {
+    format!("{event_id}\u{0}person")
+}
+
+/// Where a write started outside a queued event is marked.
+fn write_key(event_id: &str) -> String {
+    format!("{event_id}\u{0}write started")
 }
 
 pub fn now_ms() -> u64 {

@@ -7,7 +7,9 @@
 //! chats       (tenant, chat, seq) -> due_ms: each chat's waiting events, in arrival order
 //! failed      (tenant, seq) -> FailedMeta (JSON): Salesforce's code and message, when
 //! counters    (tenant, name) -> u64: written, failed
-//! activities  (tenant, chat) -> the Case or Task written for the chat (JSON)
+//! activities  (tenant, chat) -> the Case or Task written for the chat (JSON); beside them
+//!             (tenant, chat + "\0person"), the Contact or Lead made for it, and the marks of
+//!             the console's writes
 //! ```
 //!
 //! A chat's events apply in arrival order, so none of them comes due before an earlier one:
@@ -38,7 +40,9 @@ const CHATS: TableDefinition<(&str, &str, u64), u64> = TableDefinition::new("cha
 const FAILED: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("failed");
 const COUNTERS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counters");
 /// (tenant, chat or conversation id) -> the Case or Task written for it (JSON), so that a chat
-/// completed at its end updates the record made at its start, and never makes a second one.
+/// completed at its end updates the record made at its start, and never makes a second one
+/// (and, under keys of their own, the person made for it and the console's marks: see
+/// `Queue::remember_people`, `Queue::start_write`).
 const ACTIVITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("activities");
 /// The first format's waiting events, (tenant, seq) -> PendingMeta, and its counter of them
 /// and of sequence numbers: moved to `due` and `chats` at open.
@@ -708,6 +712,16 @@ pub fn remember_activity(
     record: &[u8],
 ) -> Result<(), redb::Error> {
     tables.activities.insert((tenant, event_id), record)?;
+    Ok(())
+}
+
+/// Forgets one record a chat became (or a mark beside them).
+pub fn forget_activity(
+    tables: &mut Tables<'_>,
+    tenant: &str,
+    key: &str,
+) -> Result<(), redb::Error> {
+    tables.activities.remove((tenant, key))?;
     Ok(())
 }
 

@@ -357,6 +357,62 @@ fn a_tenant_whose_org_changed_forgets_its_records_and_only_its_own() {
 }
 
 #[test]
+fn the_people_made_for_chats_are_remembered_apart_from_their_cases_and_forgotten_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |object: &str, id: &str| ActivityRecord {
+        object: object.into(),
+        id: id.into(),
+    };
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        let contact = record("Contact", "003A");
+        queue
+            .remember_people("t", &[("c1", contact.clone()), ("c2", contact)])
+            .unwrap();
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(
+        queue.person("t", "c1").unwrap(),
+        Some(record("Contact", "003A"))
+    );
+    assert_eq!(
+        queue.person("t", "c2").unwrap(),
+        Some(record("Contact", "003A"))
+    );
+    assert_eq!(queue.activity("t", "c1").unwrap(), None, "not its Case");
+    assert_eq!(queue.person("u", "c1").unwrap(), None, "per tenant");
+    queue
+        .remember_activity("t", "c1", &record("Case", "500A"))
+        .unwrap();
+    assert_eq!(
+        queue.person("t", "c1").unwrap(),
+        Some(record("Contact", "003A"))
+    );
+    queue.forget_activities("t").unwrap();
+    assert_eq!(queue.person("t", "c1").unwrap(), None, "another org");
+}
+
+#[test]
+fn a_write_started_is_known_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queue = Queue::open(dir.path()).unwrap();
+        assert!(!queue.start_write("t", "c1").unwrap());
+        assert!(!queue.start_write("t", "c2").unwrap());
+    }
+    let queue = Queue::open(dir.path()).unwrap();
+    assert!(queue.start_write("t", "c1").unwrap(), "on disk");
+    queue.end_write("t", "c1").unwrap();
+    assert!(!queue.start_write("t", "c1").unwrap(), "ended");
+    assert!(queue.start_write("t", "c2").unwrap(), "the other not");
+    assert_eq!(
+        queue.activity("t", "c1").unwrap(),
+        None,
+        "a mark, not a record"
+    );
+}
+
+#[test]
 fn a_record_remembered_until_settled_is_durable_with_the_settlement() {
     let dir = tempfile::tempdir().unwrap();
     let case = ActivityRecord {

@@ -28,8 +28,10 @@
 //! A hold (Salesforce's API limit, a broken session) refuses a call whole, before it applies
 //! anything, and every chat is settled as soon as Salesforce answers for its record: the chats
 //! not settled by then were not written, and stay queued as they were, to go with the next
-//! batch (which finds the Contacts or Leads made for them by the identification rules, as a
-//! retry one at a time would).
+//! batch. The Contacts and Leads made for them are remembered per chat before the next call
+//! (on disk, so a crash there forgets none): a retry, together or one at a time, writes the
+//! chat's Case or Task to its person without looking for it again, which the rules could not
+//! do for a visitor with no value for any of them.
 
 use std::collections::HashMap;
 
@@ -78,6 +80,7 @@ pub(super) fn deliver<'j>(
         completing: Vec::new(),
         completions: Vec::new(),
         owed: Vec::new(),
+        unkept: Vec::new(),
         outcomes: Vec::new(),
     };
     for &job in jobs {
@@ -96,13 +99,20 @@ pub(super) fn deliver<'j>(
             batch.completing.push(job);
             continue;
         }
-        match chat.known_activity(job.activity, job.phase) {
-            Ok(Some(done)) => {
+        // Its Case or Task written already, else the person an earlier try made for it.
+        let known = chat
+            .known_activity(job.activity, job.phase)
+            .and_then(|done| match (&done, job.person) {
+                (None, Some(object)) => Ok((done, chat.made_person(object)?)),
+                _ => Ok((done, None)),
+            });
+        let made = match known {
+            Ok((Some(done), _)) => {
                 let outcome = chat.delivered(vec![(done.object, done.id)]);
                 delivery.outcomes.push((job.seq, outcome));
                 continue;
             }
-            Ok(None) => {}
+            Ok((None, made)) => made,
             Err(stop) => {
                 let (hold, outcome) = stop.split();
                 delivery
@@ -114,17 +124,24 @@ pub(super) fn deliver<'j>(
                 }
                 continue;
             }
-        }
+        };
         let placeholders = match job.person {
             Some(object) => chat.person(object, &mut draft),
             None => Vec::new(),
+        };
+        let who = match made {
+            Some(made) => Who::Made {
+                object: made.object,
+                id: made.id,
+            },
+            None => Who::Nobody,
         };
         batch.items.push(Item {
             job,
             chat,
             draft,
             placeholders,
-            who: Who::Nobody,
+            who,
             account: None,
             settled: false,
         });
@@ -187,6 +204,8 @@ struct Batch<'a> {
     completions: Vec<Completion<'a>>,
     /// Chats written, settled once their files are attached.
     owed: Vec<Owed>,
+    /// The people just made (item, record), to remember before the next call.
+    unkept: Vec<(usize, ActivityRecord)>,
     outcomes: Vec<(u64, Outcome)>,
 }
 
@@ -229,7 +248,7 @@ enum Who {
     },
     /// To create (its chats settle with it when it cannot be).
     New,
-    /// Created.
+    /// Created, by this try or an earlier one.
     Made {
         object: String,
         id: String,
@@ -366,7 +385,7 @@ impl<'a> Batch<'a> {
                 &ident.contact
             };
             let of_object: Vec<usize> = (0..self.items.len())
-                .filter(|&i| self.items[i].job.person == Some(object))
+                .filter(|&i| self.items[i].job.person == Some(object) && !self.made(i))
                 .collect();
             for (r, rule) in rules.iter().enumerate() {
                 let members = of_object
@@ -494,6 +513,11 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Whether the chat's person is made already (by an earlier try): not to look for.
+    fn made(&self, i: usize) -> bool {
+        matches!(self.items[i].who, Who::Made { .. })
+    }
+
     fn wants_account(&self, i: usize) -> bool {
         let job = self.items[i].job;
         job.person == Some(SyncObject::Contact)
@@ -544,7 +568,7 @@ impl<'a> Batch<'a> {
                     row["Id"].as_str().map(str::to_string)
                 });
             }
-            let Some(object) = self.items[i].job.person else {
+            let Some(object) = self.items[i].job.person.filter(|_| !self.made(i)) else {
                 continue;
             };
             let rules = self.person_rules(i);
@@ -709,11 +733,17 @@ impl<'a> Batch<'a> {
                     }
                 }
                 Saved::Done(Ok(id)) => {
+                    let object = object_name(people[p].object);
                     for &i in members {
                         batch.items[i].who = Who::Made {
-                            object: object_name(people[p].object).into(),
+                            object: object.into(),
                             id: id.clone(),
                         };
+                        let record = ActivityRecord {
+                            object: object.into(),
+                            id: id.clone(),
+                        };
+                        batch.unkept.push((i, record));
                     }
                 }
                 Saved::Done(Err(error)) => {
@@ -958,6 +988,17 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Remembers the people just made, each for its chats, in one commit: a retry of a chat
+    /// whose Case or Task was not written then goes to its person, not to a second one.
+    fn keep_people(&mut self) {
+        let unkept = std::mem::take(&mut self.unkept);
+        let people: Vec<(&str, ActivityRecord)> = unkept
+            .into_iter()
+            .map(|(i, record)| (self.items[i].job.event.id.as_str(), record))
+            .collect();
+        self.engine.remember_people(self.api.tenant, &people);
+    }
+
     fn settle(&mut self, i: usize, outcome: Outcome) {
         let item = &mut self.items[i];
         if !item.settled {
@@ -1010,6 +1051,8 @@ impl<'a> Batch<'a> {
                         again.push(r);
                     }
                 }
+                // Before the next call, which a hold or a crash may stop.
+                self.keep_people();
             }
             pending = again;
         }

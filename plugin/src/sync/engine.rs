@@ -43,7 +43,7 @@ use super::mapping::{self, Fields};
 use super::owners::OwnerCache;
 use super::plan::{
     self, case_only_round, completion, first_round, later_lookups, match_update, note_several,
-    repair, second_round, with_key, Draft, Lookups, Owner, Part, ACCOUNT_QUERY, ACT, PERSON,
+    repair, second_round, with_key, Draft, Found, Lookups, Owner, Part, ACCOUNT_QUERY, ACT, PERSON,
 };
 use super::soql_text::{like_escaped, quote};
 use crate::events::{self, Event, EventKind};
@@ -257,6 +257,21 @@ impl SyncEngine {
             files_unsure: job.tried,
             settled_later: true,
             api: self.api(tenant),
+        }
+    }
+
+    /// Remembers the Contacts and Leads made for chats (chat id, record), on disk before the
+    /// next call (see [`Chat::made_person`]). A failure is logged: the chats go on to their
+    /// Cases and Tasks all the same, and only a retry of them could make their people again.
+    pub(super) fn remember_people(&self, tenant: &str, people: &[(&str, ActivityRecord)]) {
+        if people.is_empty() {
+            return;
+        }
+        if let Err(e) = self.queue.remember_people(tenant, people) {
+            log::error!(
+                "tenant {tenant}: the people made for {} chats could not be remembered: {e}",
+                people.len()
+            );
         }
     }
 
@@ -519,6 +534,18 @@ impl Chat<'_> {
         .map_err(retry_local)
     }
 
+    /// The Contact or Lead (`object`) an earlier try made for this chat apart from its Case or
+    /// Task (the batch's way), if one did: the chat's person, whatever the rules would find
+    /// now (a visitor with no value for any rule would get a second one).
+    pub(super) fn made_person(&self, object: SyncObject) -> Step<Option<ActivityRecord>> {
+        let made = self
+            .engine
+            .queue
+            .person(self.tenant, self.key_id)
+            .map_err(retry_local)?;
+        Ok(made.filter(|person| person.object == object_name(object)))
+    }
+
     /// Remembers the Case or Task just written; when the local store fails, the retry must
     /// look for it in Salesforce.
     pub(super) fn remembered(&self, object: &str, id: &str) -> Step<ActivityRecord> {
@@ -638,90 +665,98 @@ impl Chat<'_> {
         );
         let key = self.key_value();
         let act_object = object_name(activity);
-
-        // Round 1: look up, and write onto the first rule's match by reference.
+        // A person an earlier try made for the chat: no lookup, the Case or Task goes to it.
+        let made = self.made_person(person)?.map(|made| Found {
+            object: made.object,
+            id: made.id,
+            // Its values are the chat's already: left as they are.
+            row: Value::Null,
+        });
         let mut answers = Responses(Vec::new());
-        for attempt in 0..=MAX_REPAIRS {
-            let chat = self.plan(activity, &owner, &key);
-            let round = first_round(&chat, &lookups, &draft, &placeholders);
-            if round.is_empty() {
-                break;
-            }
-            answers = self.run(&round, false)?;
-            self.learn_owner(&mut owner, &answers, &mut draft);
-            let act = answers.get(ACT);
-            if act.is_some_and(|a| a.ok()) {
-                break;
-            }
-            if let Some(error) = act.and_then(|a| a.own_error()) {
-                if attempt == MAX_REPAIRS {
-                    return Err(too_many_repairs());
+        if made.is_none() {
+            // Round 1: look up, and write onto the first rule's match by reference.
+            for attempt in 0..=MAX_REPAIRS {
+                let chat = self.plan(activity, &owner, &key);
+                let round = first_round(&chat, &lookups, &draft, &placeholders);
+                if round.is_empty() {
+                    break;
                 }
-                repair_or_stop(&mut draft, Part::Act, &error)?;
-                continue;
-            }
-            // Not written: the first rule found nobody, unless a lookup failed.
-            if let Some(error) = answers.first_error() {
-                return Err(stop_for_salesforce(&error, false));
-            }
-            break;
-        }
-        if let Some(id) = answers.get(ACT).filter(|a| a.ok()).and_then(|a| a.id()) {
-            let record = self.remembered(act_object, id)?;
-            note_several(&answers, "p0", object_name(person), &self.event.id);
-            let found = answers
-                .get("p0")
-                .and_then(|p| p.records().first())
-                .cloned()
-                .unwrap_or_default();
-            let person_id = found["Id"].as_str().unwrap_or_default().to_string();
-            let mut follow = FollowUp::after(&record, &draft);
-            self.settle_round_files(&answers, &mut draft);
-            let update = match (self.settings.on_match, answers.get(PERSON)) {
-                (OnMatch::FillEmpty, _) => match_update(
-                    OnMatch::FillEmpty,
-                    true,
-                    &draft.person,
-                    &placeholders,
-                    &found,
-                ),
-                // The overwrite refused: what is left of it goes again.
-                (_, Some(sent)) if !sent.ok() => {
-                    let mut update = plan::without(&draft.person, &placeholders);
-                    match sent.own_error() {
-                        Some(error) if error.disposition() == Disposition::Permanent => {
-                            self.repair_or_note(&mut update, &mut draft, &error, &person_id)
-                        }
-                        _ => update,
+                answers = self.run(&round, false)?;
+                self.learn_owner(&mut owner, &answers, &mut draft);
+                let act = answers.get(ACT);
+                if act.is_some_and(|a| a.ok()) {
+                    break;
+                }
+                if let Some(error) = act.and_then(|a| a.own_error()) {
+                    if attempt == MAX_REPAIRS {
+                        return Err(too_many_repairs());
                     }
+                    repair_or_stop(&mut draft, Part::Act, &error)?;
+                    continue;
                 }
-                _ => Fields::new(),
-            };
-            if !update.is_empty() {
-                follow.person = Some((object_name(person).into(), person_id.clone(), update));
-            }
-            self.follow_up(follow, &mut draft)?;
-            return Ok(Written {
-                records: vec![
-                    (object_name(person).into(), person_id),
-                    (record.object, record.id),
-                ],
-            });
-        }
-
-        // The lookups round 1 had no room for, then round 2 (all or none): another rule's
-        // match, a converted Lead's Contact, or a new person.
-        for queries in later_lookups(&lookups) {
-            if lookups.later_rule_matched(&answers) {
+                // Not written: the first rule found nobody, unless a lookup failed.
+                if let Some(error) = answers.first_error() {
+                    return Err(stop_for_salesforce(&error, false));
+                }
                 break;
             }
-            let more = self.run(&queries, false)?;
-            if let Some(error) = more.first_error() {
-                return Err(stop_for_salesforce(&error, false));
+            if let Some(id) = answers.get(ACT).filter(|a| a.ok()).and_then(|a| a.id()) {
+                let record = self.remembered(act_object, id)?;
+                note_several(&answers, "p0", object_name(person), &self.event.id);
+                let found = answers
+                    .get("p0")
+                    .and_then(|p| p.records().first())
+                    .cloned()
+                    .unwrap_or_default();
+                let person_id = found["Id"].as_str().unwrap_or_default().to_string();
+                let mut follow = FollowUp::after(&record, &draft);
+                self.settle_round_files(&answers, &mut draft);
+                let update = match (self.settings.on_match, answers.get(PERSON)) {
+                    (OnMatch::FillEmpty, _) => match_update(
+                        OnMatch::FillEmpty,
+                        true,
+                        &draft.person,
+                        &placeholders,
+                        &found,
+                    ),
+                    // The overwrite refused: what is left of it goes again.
+                    (_, Some(sent)) if !sent.ok() => {
+                        let mut update = plan::without(&draft.person, &placeholders);
+                        match sent.own_error() {
+                            Some(error) if error.disposition() == Disposition::Permanent => {
+                                self.repair_or_note(&mut update, &mut draft, &error, &person_id)
+                            }
+                            _ => update,
+                        }
+                    }
+                    _ => Fields::new(),
+                };
+                if !update.is_empty() {
+                    follow.person = Some((object_name(person).into(), person_id.clone(), update));
+                }
+                self.follow_up(follow, &mut draft)?;
+                return Ok(Written {
+                    records: vec![
+                        (object_name(person).into(), person_id),
+                        (record.object, record.id),
+                    ],
+                });
             }
-            answers.0.extend(more.0);
+
+            // The lookups round 1 had no room for, then round 2 (all or none): another rule's
+            // match, a converted Lead's Contact, or a new person.
+            for queries in later_lookups(&lookups) {
+                if lookups.later_rule_matched(&answers) {
+                    break;
+                }
+                let more = self.run(&queries, false)?;
+                if let Some(error) = more.first_error() {
+                    return Err(stop_for_salesforce(&error, false));
+                }
+                answers.0.extend(more.0);
+            }
         }
-        let existing = lookups.match_after_first(&answers, &self.event.id);
+        let existing = made.or_else(|| lookups.match_after_first(&answers, &self.event.id));
         let account = answers
             .get(ACCOUNT_QUERY)
             .and_then(|a| a.records().first())

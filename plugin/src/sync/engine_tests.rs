@@ -477,3 +477,41 @@ fn a_request_refused_because_the_plugin_shuts_down_leaves_its_events_as_they_wer
         );
     }
 }
+
+#[test]
+fn a_chat_whose_contact_an_earlier_try_made_writes_its_case_to_it_without_a_lookup() {
+    let rig = harness(
+        |_| {},
+        &[describe_unknown(), vec![("act", 201, created("500A"))]],
+    );
+    let mut chat = with_files_json();
+    chat["attachments"] = json!([]);
+    // The batch's way made the Contact, then was held before the Case.
+    let contact = ActivityRecord {
+        object: "Contact".into(),
+        id: "003M".into(),
+    };
+    rig.engine
+        .queue
+        .remember_people("acme", &[("c-1", contact)])
+        .unwrap();
+    let delivery = rig.engine.deliver(
+        "acme",
+        &rig.settings,
+        &[queued(1, &chat)],
+        &StopSignal::default(),
+    );
+    rig.replay.assert_done();
+    assert_eq!(
+        written(&delivery.outcomes[0].1),
+        [
+            ("Contact".into(), "003M".into()),
+            ("Case".into(), "500A".into())
+        ]
+    );
+    let sent = rig.sent(1);
+    assert_eq!(sent.len(), 1, "no lookup, no update: {sent:#?}");
+    let case = sub(&sent, "act");
+    assert_eq!(case["method"], "POST");
+    assert_eq!(case["body"]["ContactId"], "003M");
+}

@@ -331,7 +331,8 @@ pub struct Lookups {
 pub struct Found {
     pub object: String,
     pub id: String,
-    /// The row as the query answered it (`Null` for a converted Lead's Contact).
+    /// The row as the query answered it (`Null` for a converted Lead's Contact, or the person
+    /// an earlier try made for the chat).
     pub row: Value,
 }
 
@@ -545,7 +546,9 @@ pub fn second_round(
     let mut round = Vec::new();
     let person_ref = match existing {
         Some(found) => {
-            let own = found.object == object_name(person);
+            // A person whose values are not known here (a converted Lead's Contact, the person
+            // an earlier try made for the chat) is left as it is.
+            let own = found.object == object_name(person) && found.row.is_object();
             let update = match_update(
                 chat.settings.on_match,
                 own,

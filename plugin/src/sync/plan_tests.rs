@@ -560,6 +560,23 @@ fn the_second_round_writes_onto_a_match_or_a_new_person_in_its_account() {
     assert_eq!(round[1].body.as_ref().unwrap()["ContactId"], "003F");
     assert!(round[1].body.as_ref().unwrap().get("AccountId").is_none());
 
+    // The Contact an earlier try made for the chat: its values are the chat's already.
+    let made = Found {
+        object: "Contact".into(),
+        id: "003M".into(),
+        row: Value::Null,
+    };
+    let round = second_round(
+        &chat,
+        SyncObject::Contact,
+        &draft,
+        &placeholders,
+        Some(&made),
+        None,
+    );
+    assert_eq!(round[0].path, "/sobjects/Case", "no update: {round:#?}");
+    assert_eq!(round[0].body.as_ref().unwrap()["ContactId"], "003M");
+
     // A converted Lead's Contact takes no Lead fields (Company), whatever the policy.
     let (lead_draft, lead_placeholders) = planned.draft(SyncObject::Task, Some(SyncObject::Lead));
     let converted = Found {
