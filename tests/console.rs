@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use cloudcx_salesforce_abi::{ErrorCode, PluginError};
+use cloudcx_shim::emulator::FaultKind;
 use connected::{chat_ended, Connected, TENANT};
 use serde_json::{json, Value};
 
@@ -470,7 +471,100 @@ fn with_the_key_field_a_click_after_a_lost_answer_upserts_the_same_case() {
 
     let again = create(&rig, "Case", &event).unwrap();
     assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(again["already_made"], true, "the upsert found it: {again}");
     assert_eq!(rig.records("Case").len(), 1, "not written twice");
+    assert_eq!(rig.records("Contact").len(), 1);
+}
+
+#[test]
+fn with_the_key_field_a_click_after_a_lost_answer_makes_no_second_contact_for_an_anonymous_visitor()
+{
+    let rig = Connected::start(manual);
+    rig.with_the_key_field();
+    // No email, no phone: identification cannot find the Contact the first click made.
+    let event = chat_ended("c1", json!({"name": "Anonymous"}), json!({}));
+    rig.org.drop_after_write(1);
+    create(&rig, "Case", &event).unwrap_err();
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1, "Salesforce wrote it all the same");
+    assert_eq!(rig.records("Contact").len(), 1);
+
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(again["already_made"], true, "{again}");
+    assert_eq!(rig.records("Contact").len(), 1, "no second Contact");
+    assert_eq!(rig.records("Case").len(), 1);
+    assert_eq!(rig.records("Case")[0]["ContactId"], cases[0]["ContactId"]);
+}
+
+#[test]
+fn a_lead_whose_answer_was_lost_is_found_again_or_not_made_twice() {
+    let rig = Connected::start(manual);
+    // A visitor with an email: the next click finds the Lead the first one made.
+    let known = chat_ended(
+        "c1",
+        json!({"name": "Sam", "email": "sam@globex.example"}),
+        json!({}),
+    );
+    rig.org.drop_after_write(1);
+    create(&rig, "Lead", &known).unwrap_err();
+    let leads = rig.records("Lead");
+    assert_eq!(leads.len(), 1, "Salesforce wrote it all the same");
+    let again = create(&rig, "Lead", &known).unwrap();
+    assert_eq!(again["id"], leads[0]["Id"], "{again}");
+    assert_eq!(rig.records("Lead").len(), 1);
+
+    // A visitor with nothing to be found by: no second Lead, and the agent is told why.
+    let anonymous = chat_ended("c2", json!({"name": "Anonymous"}), json!({}));
+    rig.org.drop_after_write(1);
+    create(&rig, "Lead", &anonymous).unwrap_err();
+    assert_eq!(rig.records("Lead").len(), 2, "written all the same");
+    for _ in 0..2 {
+        let e = create(&rig, "Lead", &anonymous).unwrap_err();
+        assert!(
+            e.message.contains("may have made it") && e.message.contains("look for it"),
+            "{e}"
+        );
+    }
+    assert_eq!(rig.records("Lead").len(), 2, "no second Lead");
+
+    // A create Salesforce refused made nothing: the next click makes the Lead.
+    let refused = chat_ended("c3", json!({"name": "Anonymous"}), json!({}));
+    rig.org.fail_next(1, FaultKind::RequestLimitExceeded);
+    let e = create(&rig, "Lead", &refused).unwrap_err();
+    assert!(e.message.contains("REQUEST_LIMIT_EXCEEDED"), "{e}");
+    assert_eq!(rig.records("Lead").len(), 2);
+    let made = create(&rig, "Lead", &refused).unwrap();
+    assert_eq!(made["already_made"], false);
+    assert_eq!(rig.records("Lead").len(), 3);
+}
+
+#[test]
+fn a_click_after_one_whose_files_did_not_all_land_attaches_the_others_once() {
+    let rig = Connected::start(manual);
+    let (files, expected) = connected::attachments(30);
+    let event = chat_ended("c1", jane(), json!({"attachments": files}));
+    // Two calls left: the visitor looked up, then the Contact, the Case and the files that
+    // fit created together. The other files' request is refused.
+    rig.org.set_api_limit(rig.org.api_calls() + 2);
+    let e = create(&rig, "Case", &event).unwrap_err();
+    assert!(e.message.contains("API limit"), "{e}");
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1);
+    let on_it = rig.files_on(&cases[0]).len();
+    assert!(0 < on_it && on_it < expected.len(), "{on_it} files");
+
+    rig.org.set_api_limit(1_000_000);
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], cases[0]["Id"], "{again}");
+    assert_eq!(again["already_made"], true);
+    rig.assert_files(&cases[0], &expected);
+
+    let before = rig.org.api_calls();
+    let third = create(&rig, "Case", &event).unwrap();
+    assert_eq!(third["id"], cases[0]["Id"]);
+    assert_eq!(rig.org.api_calls(), before, "nothing left to send");
+    assert_eq!(rig.records("Case").len(), 1);
     assert_eq!(rig.records("Contact").len(), 1);
 }
 

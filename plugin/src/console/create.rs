@@ -4,8 +4,13 @@
 //! A Case goes to the visitor's Contact (created when none is found); a Task to their Contact,
 //! else their Lead, else a new Lead; both through the sync engine. A Lead or Contact is found
 //! (and updated as the match policy says) or created. What a chat's create made is remembered
-//! per object, so a second click answers the record already made; one whose first click's answer
-//! was lost (the record may have been written all the same) looks for the record's key first.
+//! per object, so a second click answers the record already made (`already_made`, also when an
+//! upsert by the key field found it). A click after one that did not end (marked on disk) goes
+//! on where it stopped: after a lost answer (the record may have been written all the same) it
+//! looks for the record's key first, and it attaches the files a remembered Case or Task
+//! lacks, once. A Lead or Contact has no key: after a lost answer, identification finds it,
+//! and a visitor it cannot find (no value for any rule) gets no second one (see
+//! `find_or_create`).
 //!
 //! A Lead or Contact is written as automatic mode writes it: values cut to their field's length
 //! (the org's describe), and a field Salesforce refuses left out (sync's `repair`), said in a
@@ -27,11 +32,12 @@ use crate::sync::api::{Responses, SubRequest};
 use crate::sync::describe::OrgSchema;
 use crate::sync::description::append_note;
 use crate::sync::engine::{
-    agent_email, empty_only, lightning_url, object_name, without, Stop, MAX_REPAIRS,
+    agent_email, empty_only, lightning_url, object_name, stop_for, without, Stop, Written,
+    MAX_REPAIRS,
 };
 use crate::sync::mapping::{self, Fields};
 use crate::sync::plan::repair;
-use crate::workers::{Hold, Outcome, WrittenRecord};
+use crate::workers::{Hold, Outcome};
 
 #[derive(Deserialize)]
 struct CreateRequest {
@@ -106,14 +112,19 @@ impl Console {
         let tenant = event.tenant_id.as_str();
         let instance = self.connections.session(tenant)?.instance_url;
         if let Some(known) = self.queue.activity(tenant, key_id)? {
-            let mut answer = reference(&instance, &known.object, &known.id);
-            answer["already_made"] = json!(true);
-            return Ok(answer);
+            // A Case or Task whose write did not end may lack files: this click sends them.
+            let whole = matches!(object, SyncObject::Lead | SyncObject::Contact)
+                || !self.queue.write_unfinished(tenant, key_id)?;
+            if whole {
+                let mut answer = reference(&instance, &known.object, &known.id);
+                answer["already_made"] = json!(true);
+                return Ok(answer);
+            }
         }
         // Read once per org, as automatic mode does, for the fields' lengths; without it,
         // Salesforce's own checks remain.
         let schema = self.engine.schema(tenant).ok();
-        let records = match object {
+        let written = match object {
             SyncObject::Case => self.write(settings, event, key_id, SyncObject::Contact, object)?,
             SyncObject::Task => {
                 let identify = Identify::new(event, settings, Scope::Everyone);
@@ -133,34 +144,25 @@ impl Console {
                 self.write(settings, event, key_id, person, object)?
             }
             SyncObject::Lead | SyncObject::Contact => {
-                let (object, id) = self.find_or_create(settings, event, object, schema)?;
-                self.queue.remember_activity(
-                    tenant,
-                    key_id,
-                    &ActivityRecord {
-                        object: object.clone(),
-                        id: id.clone(),
-                    },
-                )?;
-                vec![WrittenRecord {
-                    url: lightning_url(&instance, &object, &id),
-                    object,
-                    id,
-                }]
+                let (object, id) = self.find_or_create(settings, event, object, key_id, schema)?;
+                let record = ActivityRecord { object, id };
+                self.queue.remember_activity(tenant, key_id, &record)?;
+                self.queue.end_write(tenant, key_id)?;
+                Written {
+                    records: vec![(record.object, record.id)],
+                    already_made: false,
+                }
             }
         };
-        let (made, person) = match records.as_slice() {
+        let (made, person) = match written.records.as_slice() {
             [person, made] => (made, Some(person)),
             [made] => (made, None),
             _ => return Err(ConsoleError::Salesforce("Salesforce wrote nothing".into()).into()),
         };
-        let mut answer = reference(&instance, &made.object, &made.id);
-        // A Case or Task alone: an earlier click made it, its answer lost (see `write_now`).
-        let already_made =
-            person.is_none() && matches!(object, SyncObject::Case | SyncObject::Task);
-        answer["already_made"] = json!(already_made);
-        if let Some(person) = person {
-            answer["person"] = reference(&instance, &person.object, &person.id);
+        let mut answer = reference(&instance, &made.0, &made.1);
+        answer["already_made"] = json!(written.already_made);
+        if let Some((object, id)) = person {
+            answer["person"] = reference(&instance, object, id);
         }
         Ok(answer)
     }
@@ -173,24 +175,24 @@ impl Console {
         key_id: &str,
         person: SyncObject,
         activity: SyncObject,
-    ) -> Result<Vec<WrittenRecord>, Error> {
+    ) -> Result<Written, Error> {
         let tenant = event.tenant_id.as_str();
-        let step = self
-            .engine
-            .write_now(tenant, settings, event, key_id, Some(person), activity);
-        match step {
-            Ok(Outcome::Delivered(records)) => Ok(records),
-            Ok(outcome) => Err(failed(Stop::Outcome(outcome))),
-            Err(stop) => Err(failed(stop)),
-        }
+        self.engine
+            .write_now(tenant, settings, event, key_id, Some(person), activity)
+            .map_err(failed)
     }
 
     /// The visitor's Lead or Contact: found (and updated as the match policy says) or created.
+    ///
+    /// A click whose create did not end (its answer lost: the record may be made) is followed
+    /// by identification, which finds what it made; for a visitor with no value to be found
+    /// by, it cannot, and this click makes no second record but says so.
     fn find_or_create(
         &self,
         settings: &TenantSettings,
         event: &Event,
         object: SyncObject,
+        key_id: &str,
         schema: Option<Arc<OrgSchema>>,
     ) -> Result<(String, String), Error> {
         let tenant = event.tenant_id.as_str();
@@ -221,7 +223,15 @@ impl Console {
             body.insert("AccountId".into(), json!(account));
         }
         let name = object_name(object);
-        let (answers, _) = self.write_person(tenant, name, body, schema, |body, notes| {
+        if self.queue.start_write(tenant, key_id)? && identify.is_empty() {
+            return Err(ConsoleError::Salesforce(format!(
+                "an earlier Create {name} for this chat may have made it (Salesforce's answer \
+                 was lost), and the visitor has nothing to find it by (no value for any \
+                 identification rule): look for it in Salesforce before making another there"
+            ))
+            .into());
+        }
+        let created = self.write_person(tenant, name, body, schema, |body, notes| {
             let mut body = body.clone();
             if !notes.is_empty() {
                 let mut description = body
@@ -236,7 +246,12 @@ impl Console {
                 body.insert("Description".into(), Value::String(description));
             }
             SubRequest::create("person", name, Value::Object(body))
-        })?;
+        });
+        if created.as_ref().is_err_and(|e| !may_have_written(e)) {
+            // Nothing was made: the next click creates without a doubt.
+            self.queue.end_write(tenant, key_id)?;
+        }
+        let (answers, _) = created?;
         let id = answers
             .get("person")
             .and_then(|a| a.id())
@@ -333,6 +348,21 @@ fn chat_of(request: &CreateRequest) -> Result<Event, Error> {
         )));
     }
     Ok(event)
+}
+
+/// Whether a failed write of a Lead or Contact may have been applied all the same: its answer
+/// lost, or a server error (as the sync engine reads them).
+fn may_have_written(error: &Error) -> bool {
+    match error {
+        Error::Connection(e) => matches!(
+            stop_for(e, true),
+            Stop::Outcome(Outcome::Retry {
+                maybe_applied: true,
+                ..
+            })
+        ),
+        _ => false,
+    }
 }
 
 /// Why the engine stopped, for the agent.

@@ -346,15 +346,19 @@ impl Queue {
     /// answer lost, or left its record without all its files. Forgotten with the tenant's
     /// records.
     pub fn start_write(&self, tenant: &str, event_id: &str) -> Result<bool, QueueError> {
-        let key = write_key(event_id);
-        if self.store.activity(tenant, &key)?.is_some() {
+        if self.write_unfinished(tenant, event_id)? {
             return Ok(true);
         }
-        let tenant = tenant.to_string();
+        let (tenant, key) = (tenant.to_string(), write_key(event_id));
         self.committer.write(true, move |tables, _| {
             store::remember_activity(tables, &tenant, &key, &[])
         })?;
         Ok(false)
+    }
+
+    /// Whether a write [`Queue::start_write`] recorded for `event_id` has not ended.
+    pub fn write_unfinished(&self, tenant: &str, event_id: &str) -> Result<bool, QueueError> {
+        Ok(self.store.activity(tenant, &write_key(event_id))?.is_some())
     }
 
     /// Records, on disk when this returns, that the write [`Queue::start_write`] recorded

@@ -401,8 +401,10 @@ fn a_write_started_is_known_until_it_ends() {
         assert!(!queue.start_write("t", "c2").unwrap());
     }
     let queue = Queue::open(dir.path()).unwrap();
-    assert!(queue.start_write("t", "c1").unwrap(), "on disk");
+    assert!(queue.write_unfinished("t", "c1").unwrap(), "on disk");
+    assert!(queue.start_write("t", "c1").unwrap());
     queue.end_write("t", "c1").unwrap();
+    assert!(!queue.write_unfinished("t", "c1").unwrap());
     assert!(!queue.start_write("t", "c1").unwrap(), "ended");
     assert!(queue.start_write("t", "c2").unwrap(), "the other not");
     assert_eq!(

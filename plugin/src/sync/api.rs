@@ -119,6 +119,11 @@ impl SubResponse {
         self.body.get("id").and_then(Value::as_str)
     }
 
+    /// An upsert that found the record by its external ID (200 with `created: false`).
+    pub fn existed(&self) -> bool {
+        self.body.get("created") == Some(&Value::Bool(false))
+    }
+
     /// A query's rows.
     pub fn records(&self) -> &[Value] {
         self.body

@@ -101,7 +101,7 @@ pub(super) fn deliver<'j>(
         }
         // Its Case or Task written already, else the person an earlier try made for it.
         let known = chat
-            .known_activity(job.activity, job.phase)
+            .known_activity(job.person, job.activity, job.phase)
             .and_then(|done| match (&done, job.person) {
                 (None, Some(object)) => Ok((done, chat.made_person(object)?)),
                 _ => Ok((done, None)),

@@ -34,7 +34,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use super::api::{salesforce_error, DataApi, Responses, SubRequest, MAX_SUBREQUESTS};
+use super::api::{salesforce_error, DataApi, Responses, SubRequest, SubResponse, MAX_SUBREQUESTS};
 use super::batch;
 use super::ceiling::{HeldOn, LIMIT_PAUSE};
 use super::describe::{Describes, KEY_FIELD};
@@ -43,7 +43,8 @@ use super::mapping::{self, Fields};
 use super::owners::OwnerCache;
 use super::plan::{
     self, case_only_round, completion, first_round, later_lookups, match_update, note_several,
-    repair, second_round, with_key, Draft, Found, Lookups, Owner, Part, ACCOUNT_QUERY, ACT, PERSON,
+    person_value, repair, rule_values, second_round, with_key, Draft, Found, Lookups, Owner, Part,
+    ACCOUNT_QUERY, ACT, PERSON,
 };
 use super::soql_text::{like_escaped, quote};
 use crate::events::{self, Event, EventKind};
@@ -219,8 +220,9 @@ impl SyncEngine {
         refreshed: &mut bool,
     ) -> Step<Outcome> {
         let write = || {
-            self.chat(tenant, settings, job)
-                .write(job.person, job.activity, job.phase)
+            let chat = self.chat(tenant, settings, job);
+            let written = chat.write(job.person, job.activity, job.phase)?;
+            Ok(chat.delivered(written.records))
         };
         let failed = match write() {
             Ok(outcome) | Err(Stop::Outcome(outcome)) if unknown_field(&outcome) => outcome,
@@ -289,10 +291,10 @@ impl SyncEngine {
     /// Answers the person and the Case or Task when it wrote them; the Case or Task alone when
     /// an earlier write had made it.
     ///
-    /// A write started before for `key_id` (remembered on disk, across restarts) whose record
-    /// is not remembered may have been applied, its answer lost: this one looks for the
-    /// record's key first, as automatic mode does after a lost answer. A first write costs no
-    /// look.
+    /// A write started before for `key_id` that did not end (marked on disk, across restarts)
+    /// may have been applied, its answer lost, or left its record without all its files: this
+    /// one looks for the record's key first (unless it is remembered), as automatic mode does
+    /// after a lost answer, and sends the files the record lacks. A first write costs no look.
     pub(crate) fn write_now(
         &self,
         tenant: &str,
@@ -301,7 +303,7 @@ impl SyncEngine {
         key_id: &str,
         person: Option<SyncObject>,
         activity: SyncObject,
-    ) -> Step<Outcome> {
+    ) -> Step<Written> {
         let started_before = self
             .queue
             .start_write(tenant, key_id)
@@ -317,7 +319,12 @@ impl SyncEngine {
             settled_later: false,
             api: self.api(tenant),
         };
-        chat.write(person, activity, Phase::Create)
+        let written = chat.write(person, activity, Phase::Create)?;
+        // Whole, files and all: the next click answers it without a look.
+        if let Err(e) = self.queue.end_write(tenant, key_id) {
+            log::warn!("tenant {tenant}: the end of the write for {key_id} was not recorded: {e}");
+        }
+        Ok(written)
     }
 
     /// The owner of a chat's Case or Task as its end makes it: the ending agent's User (looked
@@ -403,9 +410,24 @@ pub(super) struct Chat<'a> {
     api: DataApi<'a>,
 }
 
-/// The records a write made, for the host's notifications.
-struct Written {
-    records: Vec<(String, String)>,
+/// The records a write made (object, id; the person first), for the host's notifications or
+/// the agent.
+pub(crate) struct Written {
+    pub records: Vec<(String, String)>,
+    /// The Case or Task was made before this write (by an earlier try, whose answer may have
+    /// been lost): remembered here, found by its key, or named by an upsert's `created: false`.
+    pub already_made: bool,
+}
+
+impl Written {
+    /// `records` written now, unless `act` (the Case's or Task's answer) says the upsert found
+    /// it made already.
+    fn by(records: Vec<(String, String)>, act: Option<&SubResponse>) -> Written {
+        Written {
+            records,
+            already_made: act.is_some_and(SubResponse::existed),
+        }
+    }
 }
 
 impl Chat<'_> {
@@ -414,10 +436,9 @@ impl Chat<'_> {
         person: Option<SyncObject>,
         activity: SyncObject,
         phase: Phase,
-    ) -> Step<Outcome> {
-        let Some(done) = self.known_activity(activity, phase)? else {
-            let written = self.create(person, activity, phase)?;
-            return Ok(self.delivered(written.records));
+    ) -> Step<Written> {
+        let Some(done) = self.known_activity(person, activity, phase)? else {
+            return self.create(person, activity, phase);
         };
         match phase {
             Phase::Complete => self.complete(activity, &done)?,
@@ -429,7 +450,10 @@ impl Chat<'_> {
             }
             Phase::Create | Phase::Start => {}
         }
-        Ok(self.delivered(vec![(done.object, done.id)]))
+        Ok(Written {
+            records: vec![(done.object, done.id)],
+            already_made: true,
+        })
     }
 
     pub(super) fn delivered(&self, records: Vec<(String, String)>) -> Outcome {
@@ -469,6 +493,7 @@ impl Chat<'_> {
     /// answer may hide a write, found by its key.
     pub(super) fn known_activity(
         &self,
+        person: Option<SyncObject>,
         activity: SyncObject,
         phase: Phase,
     ) -> Step<Option<ActivityRecord>> {
@@ -480,13 +505,15 @@ impl Chat<'_> {
         // Salesforce is asked only when a lost answer may hide a write, or when the record made
         // at a chat's start is not remembered here (another host made it, say). With the key
         // field, writing again finds the record by itself (upsert), unless files go with it:
-        // those already on it must be known first.
+        // those already on it must be known first. Nor does it find the person a lost write
+        // made with the record: one the rules cannot find again would be made twice.
         let soql = if keyed {
             let files = !self
                 .draft(activity, phase)
                 .pending_files(self.event, &self.key_value())
                 .is_empty();
-            if !(self.files_unsure && files) {
+            let unfindable = self.maybe_applied && person.is_some_and(|p| self.unfindable(p));
+            if !(unfindable || self.files_unsure && files) {
                 return Ok(None);
             }
             format!(
@@ -514,6 +541,21 @@ impl Chat<'_> {
             self.remember(record)?;
         }
         Ok(found)
+    }
+
+    /// Whether the identification rules cannot find the visitor as `object`: the visitor has
+    /// no value for any of them.
+    fn unfindable(&self, object: SyncObject) -> bool {
+        let fields = mapping::person_fields(object, self.event, self.settings);
+        let placeholders = mapping::placeholder_fields(object, self.event, self.settings);
+        let ident = &self.settings.identification;
+        let rules = match object {
+            SyncObject::Lead => &ident.lead,
+            _ => &ident.contact,
+        };
+        rules
+            .iter()
+            .all(|rule| rule_values(rule, |f| person_value(&fields, &placeholders, f)).is_none())
     }
 
     /// The Case or Task this chat became, as remembered here.
@@ -735,12 +777,11 @@ impl Chat<'_> {
                     follow.person = Some((object_name(person).into(), person_id.clone(), update));
                 }
                 self.follow_up(follow, &mut draft)?;
-                return Ok(Written {
-                    records: vec![
-                        (object_name(person).into(), person_id),
-                        (record.object, record.id),
-                    ],
-                });
+                let records = vec![
+                    (object_name(person).into(), person_id),
+                    (record.object, record.id),
+                ];
+                return Ok(Written::by(records, answers.get(ACT)));
             }
 
             // The lookups round 1 had no room for, then round 2 (all or none): another rule's
@@ -818,9 +859,8 @@ impl Chat<'_> {
         self.settle_round_files(&answers, &mut draft);
         draft.files_in_round = true;
         self.follow_up(follow, &mut draft)?;
-        Ok(Written {
-            records: vec![(person_object, person_id), (record.object, record.id)],
-        })
+        let records = vec![(person_object, person_id), (record.object, record.id)];
+        Ok(Written::by(records, answers.get(ACT)))
     }
 
     /// A Case without a Contact, in the visitor's Account when one matches.
@@ -849,9 +889,10 @@ impl Chat<'_> {
         let follow = FollowUp::after(&record, &draft);
         self.settle_round_files(&answers, &mut draft);
         self.follow_up(follow, &mut draft)?;
-        Ok(Written {
-            records: vec![(record.object, record.id)],
-        })
+        Ok(Written::by(
+            vec![(record.object, record.id)],
+            answers.get(ACT),
+        ))
     }
 
     /// Caches the owner a round's query found, and gives it to the draft for the next round.
@@ -1183,7 +1224,7 @@ fn retry_local(e: crate::queue::QueueError) -> Stop {
 
 /// What a failed call means for the event. `wrote`: the call carried writes, so a lost answer
 /// may hide an applied write.
-pub(super) fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
+pub(crate) fn stop_for(e: &ConnectionError, wrote: bool) -> Stop {
     match e {
         ConnectionError::NotConnected | ConnectionError::NeedsReconnect { .. } => {
             Stop::Hold(Hold::UntilResumed(e.to_string()))

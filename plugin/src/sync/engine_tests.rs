@@ -119,8 +119,9 @@ fn harness_then(
 }
 
 impl Harness {
-    /// Writes the chat (Contact + Case) as the console's manual create would.
-    fn write(&self, event: &Event) -> Outcome {
+    /// Writes the chat (Contact + Case) as the console's manual create would; answers the
+    /// records written.
+    fn write(&self, event: &Event) -> Vec<(String, String)> {
         let step = self.engine.write_now(
             "acme",
             &self.settings,
@@ -131,7 +132,8 @@ impl Harness {
         );
         self.replay.assert_done();
         match step {
-            Ok(outcome) | Err(Stop::Outcome(outcome)) => outcome,
+            Ok(written) => written.records,
+            Err(Stop::Outcome(outcome)) => panic!("not written: {outcome:?}"),
             Err(Stop::Hold(hold) | Stop::HoldAfterWrites(hold)) => panic!("held: {hold:?}"),
         }
     }
@@ -209,11 +211,11 @@ fn a_value_outside_a_restricted_picklist_is_dropped_and_noted() {
             vec![("p0", 200, found("003A")), ("act", 201, created("500A"))],
         ],
     );
-    let outcome = rig.write(&chat_ended(
+    let records = rig.write(&chat_ended(
         r#""visitor":{"name":"Jane","email":"jane@x.example"}"#,
     ));
     assert_eq!(
-        written(&outcome),
+        records,
         [
             ("Contact".into(), "003A".into()),
             ("Case".into(), "500A".into())
@@ -259,9 +261,9 @@ fn a_value_salesforce_finds_too_long_is_dropped_from_a_new_contact_and_noted() {
         r#""visitor":{"name":"Jane","email":"jane@x.example"},
            "custom_variables":{"title":"Chief"}"#,
     );
-    let outcome = rig.write(&chat);
+    let records = rig.write(&chat);
     assert_eq!(
-        written(&outcome),
+        records,
         [
             ("Contact".into(), "003N".into()),
             ("Case".into(), "500N".into())
@@ -328,8 +330,8 @@ fn a_file_refused_for_good_leaves_the_chat_written_and_says_so_on_its_case() {
     let refusal = refused("STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", &[]);
     // The follow-up: the Description's note about the file.
     let rig = known_visitor_with_files(refusal, vec![("act", 204, Value::Null)]);
-    let outcome = rig.write(&with_files());
-    assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
+    let records = rig.write(&with_files());
+    assert_eq!(records[1], ("Case".into(), "500A".into()));
     let follow = rig.sent(1);
     assert_eq!(follow.len(), 1, "no file sent again: {follow:#?}");
     let update = sub(&follow, "act");
@@ -352,8 +354,8 @@ fn a_file_refused_for_now_is_sent_again_to_the_written_case_not_the_case_again()
         &[],
     );
     let rig = known_visitor_with_files(refusal, vec![("file0", 201, created("068A"))]);
-    let outcome = rig.write(&with_files());
-    assert_eq!(written(&outcome)[1], ("Case".into(), "500A".into()));
+    let records = rig.write(&with_files());
+    assert_eq!(records[1], ("Case".into(), "500A".into()));
     let follow = rig.sent(1);
     assert_eq!(follow.len(), 1, "{follow:#?}");
     let file = sub(&follow, "file0");
