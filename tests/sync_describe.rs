@@ -136,6 +136,21 @@ fn with_the_key_field_a_case_is_upserted_so_a_lost_answer_needs_no_lookup() {
 }
 
 #[test]
+fn with_the_key_field_a_lost_answer_for_an_anonymous_visitor_makes_no_second_contact() {
+    let rig = Connected::start(|_| {});
+    rig.with_the_key_field();
+    // No email, no phone: the Contact made with the lost Case cannot be found by the rules.
+    rig.org.drop_after_write(1);
+    let calls = rig.deliver(&[chat_ended("c1", json!({"name": "Anon"}), json!({}))]);
+    assert_eq!(rig.org.dropped_writes(), 1);
+    assert_eq!(calls, 2, "the write, then a look for its key");
+    let case = case_of(&rig, "c1");
+    let contacts = rig.records("Contact");
+    assert_eq!(contacts.len(), 1, "no second Contact: {contacts:#?}");
+    assert_eq!(case["ContactId"], contacts[0]["Id"]);
+}
+
+#[test]
 fn with_the_key_field_waiting_chats_are_upserted_together() {
     let rig = Connected::start(|_| {});
     let visitors: Vec<Value> = (0..5)
