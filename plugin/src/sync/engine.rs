@@ -22,7 +22,9 @@
 //! being sent again ([`super::files`]).
 //!
 //! Several chats to create in one batch (after an outage, or a burst) are written together,
-//! a few calls for up to 200 of them: see [`super::batch`].
+//! a few calls for up to 200 of them: see [`super::batch`]. There a chat's Contact or Lead is
+//! made in a request before its Case or Task, and remembered for the chat: a retry writes the
+//! Case or Task to it without looking for the visitor again (`Chat::made_person`).
 //!
 //! A field Salesforce rejects (an invalid email, a bad picklist value...) does not lose the
 //! chat: the record is written without it and the Description says what was dropped and why.
