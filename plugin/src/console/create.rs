@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::identify::{Identify, Match, Scope};
-use super::{Console, ConsoleError, MAX_REQUEST_BYTES};
-use crate::decode::{self, DecodeError};
+use super::{decode_request, Console, ConsoleError};
+use crate::decode::DecodeError;
 use crate::error::Error;
 use crate::events::{self, Event, EventKind};
 use crate::queue::ActivityRecord;
@@ -54,9 +54,7 @@ impl Console {
         deadline_ms: u64,
         settings_of: impl FnOnce(&str) -> Result<Arc<TenantSettings>, Error>,
     ) -> Result<Value, Error> {
-        let value = decode::parse_json(request_json.as_bytes(), MAX_REQUEST_BYTES)
-            .map_err(Error::InvalidRequest)?;
-        let request: CreateRequest = decode::from_value(&value).map_err(Error::InvalidRequest)?;
+        let request: CreateRequest = decode_request(request_json)?;
         let event = chat_of(&request)?;
         let settings = settings_of(&request.tenant_id)?;
         self.connections.session(&request.tenant_id)?;

@@ -49,6 +49,13 @@ const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_ENTRIES: usize = 512;
 /// The largest console request: an event (attachments included) and a little more.
 const MAX_REQUEST_BYTES: usize = crate::events::MAX_EVENT_BYTES + 64 * 1024;
+
+/// A console action's request, decoded with its JSON paths named in errors.
+fn decode_request<T: serde::de::DeserializeOwned>(request_json: &str) -> Result<T, Error> {
+    let value = decode::parse_json(request_json.as_bytes(), MAX_REQUEST_BYTES)
+        .map_err(Error::InvalidRequest)?;
+    decode::from_value(&value).map_err(Error::InvalidRequest)
+}
 /// Actions of one tenant running at once, at most (those past their deadline included).
 const RUNNING_PER_TENANT: usize = 8;
 /// Actions running at once, at most, all tenants together.
@@ -143,9 +150,7 @@ impl Console {
         deadline_ms: u64,
         settings_of: impl FnOnce(&str) -> Result<Arc<TenantSettings>, Error>,
     ) -> Result<Value, Error> {
-        let value = decode::parse_json(request_json.as_bytes(), MAX_REQUEST_BYTES)
-            .map_err(Error::InvalidRequest)?;
-        let request: LookupRequest = decode::from_value(&value).map_err(Error::InvalidRequest)?;
+        let request: LookupRequest = decode_request(request_json)?;
         let settings = settings_of(&request.tenant_id)?;
         let event = request.as_event()?;
         let tenant = request.tenant_id;
