@@ -283,7 +283,11 @@ fn both_app_kinds_connect_with_and_without_pkce() {
         assert_eq!(connected["org_id"], rig.org.org_id(), "{tenant}");
         assert_eq!(connected["user_id"], rig.org.login_user_id(), "{tenant}");
         assert_eq!(connected["username"], user["Username"], "{tenant}");
-        assert_eq!(connected["instance_url"], rig.org.base_url(), "{tenant}");
+        assert_eq!(
+            connected["instance_url"],
+            rig.org.instance_url(),
+            "{tenant}"
+        );
         assert_eq!(connected["without_refresh_token"], false, "{tenant}");
 
         let status = rig.status(tenant)["connection"].clone();

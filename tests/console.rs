@@ -86,7 +86,7 @@ fn seed_jane(rig: &Connected) -> (String, String) {
 }
 
 fn url(rig: &Connected, object: &str, id: &str) -> String {
-    format!("{}/lightning/r/{object}/{id}/view", rig.org.base_url())
+    format!("{}/lightning/r/{object}/{id}/view", rig.org.instance_url())
 }
 
 #[test]

@@ -81,8 +81,24 @@ fn token(emulator: &EmulatorProcess, pairs: &[(&str, &str)]) -> Resp {
     )
 }
 
-/// An access token for the demo app's admin, by the username-password grant.
-fn login(emulator: &EmulatorProcess, username: &str, password: &str) -> String {
+/// An access token and where to use it (the token's `instance_url`).
+struct Session {
+    token: String,
+    instance: String,
+}
+
+impl Session {
+    fn of(tokens: &Value) -> Session {
+        let text = |key: &str| tokens[key].as_str().expect(key).to_string();
+        Session {
+            token: text("access_token"),
+            instance: text("instance_url"),
+        }
+    }
+}
+
+/// A session of a User of the demo app, by the username-password grant.
+fn login(emulator: &EmulatorProcess, username: &str, password: &str) -> Session {
     let r = token(
         emulator,
         &[
@@ -94,23 +110,15 @@ fn login(emulator: &EmulatorProcess, username: &str, password: &str) -> String {
         ],
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    Session::of(&r.json())
 }
 
-fn data(
-    emulator: &EmulatorProcess,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Resp {
-    let auth = format!("Bearer {token}");
+/// A data API call at the session's instance URL.
+fn data(session: &Session, method: &str, path: &str, body: Option<Value>) -> Resp {
+    let auth = format!("Bearer {}", session.token);
     send(
         method,
-        &format!("{}{V}{path}", emulator.url),
+        &format!("{}{V}{path}", session.instance),
         &[
             ("Authorization", &auth),
             ("Content-Type", "application/json"),
@@ -187,10 +195,9 @@ fn port_seed_and_data_across_a_restart() {
     assert_eq!(emulator.url, format!("http://127.0.0.1:{port}"));
     let pem = std::fs::read_to_string(&cert).expect("--tls-cert wrote the certificate");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
-    let access = login(&emulator, "ops@example.com", "pw-1");
+    let session = login(&emulator, "ops@example.com", "pw-1");
     let r = data(
-        &emulator,
-        &access,
+        &session,
         "POST",
         "/sobjects/Lead",
         Some(json!({"LastName": "Kept", "Company": "Across"})),
@@ -216,38 +223,32 @@ fn port_seed_and_data_across_a_restart() {
             &other_seed,
         ],
     );
-    let r = data(
-        &again,
-        &access,
-        "GET",
-        &format!("/sobjects/Lead/{lead}"),
-        None,
-    );
+    let on_the_new_port = login(&again, "ops@example.com", "pw-1").instance;
+    let kept = Session {
+        instance: on_the_new_port,
+        ..session
+    };
+    let r = data(&kept, "GET", &format!("/sobjects/Lead/{lead}"), None);
     assert_eq!(
         (r.status, r.json()["LastName"].as_str()),
         (200, Some("Kept"))
     );
-    login(&again, "ops@example.com", "pw-1");
     let users = dump(&again)["objects"]["User"].clone();
     assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
 }
 
 /// Sends a write on its own connection: its status, or `None` when closed unanswered.
-fn status_or_dropped(
-    emulator: &EmulatorProcess,
-    token: &str,
-    path: &str,
-    body: &Value,
-) -> Option<u16> {
-    let mut stream = TcpStream::connect(emulator.addr()).expect("connect");
+fn status_or_dropped(session: &Session, path: &str, body: &Value) -> Option<u16> {
+    let addr = session.instance.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let body = body.to_string();
     write!(
         stream,
-        "POST {V}{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        emulator.addr(),
+        "POST {V}{path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        session.token,
         body.len()
     )
     .expect("write");
@@ -276,9 +277,9 @@ fn fault_flags_apply_from_the_start() {
             "250",
         ],
     );
-    let access = login(&emulator, "admin@example.com", "demo-password");
+    let session = login(&emulator, "admin@example.com", "demo-password");
     let started = Instant::now();
-    let r = data(&emulator, &access, "GET", "/limits", None);
+    let r = data(&session, "GET", "/limits", None);
     assert!(
         started.elapsed() >= Duration::from_millis(250),
         "--latency-ms"
@@ -288,7 +289,7 @@ fn fault_flags_apply_from_the_start() {
         (400, Some("UNABLE_TO_LOCK_ROW")),
         "--fail-next 1 --fail-kind UNABLE_TO_LOCK_ROW"
     );
-    let r = data(&emulator, &access, "GET", "/limits", None);
+    let r = data(&session, "GET", "/limits", None);
     assert_eq!(r.status, 200, "only the first failed");
     assert_eq!(
         r.limit_info.as_deref(),
@@ -298,20 +299,16 @@ fn fault_flags_apply_from_the_start() {
     // --drop-after-write: a refused write is answered; the first applied one is not.
     assert_eq!(
         status_or_dropped(
-            &emulator,
-            &access,
+            &session,
             "/sobjects/Lead",
             &json!({"LastName": "No company"})
         ),
         Some(400)
     );
     let lead = json!({"LastName": "Dropped", "Company": "C"});
+    assert_eq!(status_or_dropped(&session, "/sobjects/Lead", &lead), None);
     assert_eq!(
-        status_or_dropped(&emulator, &access, "/sobjects/Lead", &lead),
-        None
-    );
-    assert_eq!(
-        status_or_dropped(&emulator, &access, "/sobjects/Lead", &lead),
+        status_or_dropped(&session, "/sobjects/Lead", &lead),
         Some(201)
     );
     let names: Vec<Value> = dump(&emulator)["objects"]["Lead"]
@@ -414,20 +411,13 @@ fn app_flags() {
     );
 
     // Rotation retired the first grant's sessions: the refresh's access token works.
-    let access = rotated["access_token"].as_str().expect("access");
+    let session = Session::of(&rotated);
     let lead = json!({"LastName": "Twin", "Company": "C", "Email": "twin@example.com"});
     assert_eq!(
-        data(
-            &emulator,
-            access,
-            "POST",
-            "/sobjects/Lead",
-            Some(lead.clone())
-        )
-        .status,
+        data(&session, "POST", "/sobjects/Lead", Some(lead.clone())).status,
         201
     );
-    let r = data(&emulator, access, "POST", "/sobjects/Lead", Some(lead));
+    let r = data(&session, "POST", "/sobjects/Lead", Some(lead));
     assert_eq!(
         r.json()[0]["errorCode"],
         "DUPLICATES_DETECTED",

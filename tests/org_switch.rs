@@ -82,7 +82,7 @@ fn after_a_disconnect_a_connect_to_another_org_forgets_the_old_orgs_records_and_
     // The console asks org B, not its cache of org A's answer.
     let view = lookup_jane(&rig);
     assert!(view.to_string().contains(&jane_in_b), "{view}");
-    assert!(!view.to_string().contains(org_a.base_url()), "{view}");
+    assert!(!view.to_string().contains(org_a.instance_url()), "{view}");
 
     // The chat's end makes a Case in org B; org A's Case is not touched from here.
     rig.send(&chat_ended("c1", jane(), json!({}))).unwrap();

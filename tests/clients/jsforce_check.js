@@ -45,7 +45,10 @@ async function webServerFlow() {
 async function main() {
   step('OAuth2 web server flow (PKCE): getAuthorizationUrl, authorize(code)');
   const { conn, userInfo } = await webServerFlow();
-  assert.equal(conn.instanceUrl, URL_, 'instance_url is the emulator');
+  // The instance is another host than the login URL, on the same emulator (salesforce-api.md
+  // §1.1): everything below reaches the data API only through jsforce's instanceUrl.
+  assert.notEqual(new URL(conn.instanceUrl).hostname, new URL(URL_).hostname, 'instance host');
+  assert.equal(new URL(conn.instanceUrl).port, new URL(URL_).port, 'instance_url is the emulator');
   assert.ok(conn.refreshToken, 'a refresh token for the refresh_token scope');
   assert.match(userInfo.id, /^005/, 'user id from the identity URL');
   assert.match(userInfo.organizationId, /^00D/, 'org id from the identity URL');
@@ -174,7 +177,7 @@ async function main() {
   assert.ok(limits.DailyApiRequests.Remaining < limits.DailyApiRequests.Max, 'calls counted');
   const revoked = byPassword.accessToken;
   await byPassword.logout();
-  const after = await fetch(`${URL_}/services/data/v${conn.version}/limits`, {
+  const after = await fetch(`${conn.instanceUrl}/services/data/v${conn.version}/limits`, {
     headers: { Authorization: `Bearer ${revoked}` },
   });
   assert.equal(after.status, 401, 'the revoked token no longer works');

@@ -323,7 +323,7 @@ impl Connected {
         let tokens = self.org.issue_tokens();
         let url = format!(
             "{}/services/data/v62.0/sobjects/ContentVersion/{}/VersionData",
-            self.org.base_url().trim_end_matches('/'),
+            self.org.instance_url(),
             file["Id"].as_str().unwrap()
         );
         let mut response = ureq::get(&url)
@@ -391,7 +391,7 @@ impl Connected {
         let tokens = self.org.issue_tokens();
         let url = format!(
             "{}/services/data/v62.0/sobjects/{object}/{id}",
-            self.org.base_url().trim_end_matches('/')
+            self.org.instance_url()
         );
         ureq::patch(&url)
             .header("Authorization", &format!("Bearer {}", tokens.access_token))

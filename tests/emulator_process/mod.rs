@@ -47,11 +47,6 @@ impl EmulatorProcess {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// `host:port`.
-    pub fn addr(&self) -> &str {
-        self.url.trim_start_matches("http://")
-    }
-
     /// Stops it as Ctrl-C or a service manager would (SIGTERM) and waits for its exit.
     pub fn stop(mut self) -> ExitStatus {
         let sent = Command::new("kill")

@@ -196,7 +196,7 @@ impl Naive {
     pub fn new(org: &Emulator) -> Naive {
         Naive {
             agent: ureq::Agent::new_with_defaults(),
-            data: format!("{}/services/data/v62.0", org.base_url()),
+            data: format!("{}/services/data/v62.0", org.instance_url()),
             bearer: format!("Bearer {}", org.issue_tokens().access_token),
         }
     }

@@ -155,7 +155,7 @@ fn resources(ctx: &Ctx, org: &Org) -> Reply {
         "support",
     ] {
         let value = if name == "identity" {
-            format!("{}/id/{}/{}", ctx.shared.base_url, org.org_id, ctx.user_id)
+            ctx.shared.hosts.identity_url(&org.org_id, &ctx.user_id)
         } else {
             format!("/services/data/{v}/{name}")
         };

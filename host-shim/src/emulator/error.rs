@@ -54,6 +54,16 @@ impl ApiError {
         ApiError::new(401, "INVALID_SESSION_ID", "Session expired or invalid")
     }
 
+    /// A data call to the login host rather than the instance URL: Salesforce's answer as
+    /// clients report it (ex_force#21, amazon-connect-salesforce-lambda#12).
+    pub fn url_not_reset() -> ApiError {
+        ApiError::new(
+            400,
+            "URL_NOT_RESET",
+            "Destination URL not reset. The URL returned from login must be set",
+        )
+    }
+
     pub fn entity_deleted() -> ApiError {
         ApiError {
             fields: Some(Vec::new()),

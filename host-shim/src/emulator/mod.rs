@@ -1,12 +1,23 @@
 //! The local Salesforce emulator: a library module, so tests start one in-process, and the
 //! `cloudcx-shim emulator` command.
 //!
-//! One address, `http://127.0.0.1:PORT`, is login host, instance URL and identity host at once.
+//! **Two hosts on one port** (salesforce-api.md §1.1): the login URL `http://127.0.0.1:PORT`
+//! ([`Emulator::base_url`], what a client is configured with) serves OAuth and the identity URL
+//! (a token's `id`); the instance URL `http://localhost:PORT` ([`Emulator::instance_url`], a
+//! token's `instance_url`) serves the data API, and OAuth too, as a My Domain does. Requests are
+//! told apart by their `Host` header. A data call on the login host gets what Salesforce
+//! answers there, 400 `URL_NOT_RESET` "Destination URL not reset. The URL returned from login
+//! must be set" (reported by clients; the spec does not say); the identity URL on the instance
+//! host gets 404 `NOT_FOUND` (the emulator's choice: the spec puts it on the login host only).
+//! The versions list, the HTML view and the test endpoints answer on both.
+//! [`EmulatorOptions::instance_host`] (`--instance-host`) names another instance host, a name of
+//! 127.0.0.1; `127.0.0.1` makes one host of both, serving everything.
+//!
 //! The org's Id is `00D000000000001EAA` unless [`EmulatorOptions::org_id`] (`--org-id`) gives
 //! another: two emulators with different Ids are two orgs to a client (an org switch, say).
 //!
-//! The same port serves HTTPS (for clients that insist on `https://`, such as simple-salesforce)
-//! with a server certificate signed by a local authority made at start: trust
+//! The same port serves HTTPS on both hosts (for clients that insist on `https://`, such as
+//! simple-salesforce) with a server certificate signed by a local authority made at start: trust
 //! [`Emulator::tls_cert_pem`] (`--tls-cert FILE` writes it).
 //!
 //! **OAuth** (salesforce-api.md §1): `GET /services/oauth2/authorize` checks the client id and the
@@ -63,8 +74,8 @@
 //!
 //! let emulator = Emulator::start(EmulatorOptions::default()).expect("emulator");
 //! emulator.seed(&json!({"records": [{"type": "Lead", "LastName": "Doe", "Company": "Acme"}]})).unwrap();
-//! // Point the plugin's login and instance URLs at emulator.base_url() and run the OAuth flow
-//! // against the demo app, or skip the browser step:
+//! // Point the plugin's login URL at emulator.base_url() and run the OAuth flow against the
+//! // demo app, or skip the browser step (data calls then go to emulator.instance_url()):
 //! let tokens = emulator.issue_tokens();
 //! emulator.fail_next(2, FaultKind::Unavailable); // the next two data calls get 503
 //! emulator.drop_after_write(1); // the next write is applied, then its connection is closed
@@ -79,6 +90,7 @@ mod composite;
 mod data;
 pub mod error;
 pub mod faults;
+mod hosts;
 mod html;
 mod ids;
 pub mod oauth;
@@ -113,12 +125,14 @@ use serde_json::{json, Value};
 
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRequest};
+pub use hosts::DEFAULT_INSTANCE_HOST;
 pub use ids::{BadOrgId, OrgId};
 pub use oauth::{ClientApp, Tokens};
 pub use seed::SeedFile;
 pub use store::DuplicateRules;
 
 use faults::{Faults, Usage};
+use hosts::Hosts;
 use oauth::OAuth;
 use server::Server;
 use shared::{Cursors, Shared};
@@ -129,6 +143,9 @@ use store::Org;
 pub struct EmulatorOptions {
     /// Port on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// The instance URL's host, a name of 127.0.0.1 other than `127.0.0.1` (the login host);
+    /// `127.0.0.1` serves login and instance as one host. Default [`DEFAULT_INSTANCE_HOST`].
+    pub instance_host: String,
     /// The org's Id; `None`: the data file's, else [`OrgId::default`]. Tokens and identity
     /// URLs carry it, so that emulators given different Ids are different orgs to a client.
     pub org_id: Option<OrgId>,
@@ -154,6 +171,7 @@ impl Default for EmulatorOptions {
     fn default() -> Self {
         EmulatorOptions {
             port: 0,
+            instance_host: DEFAULT_INSTANCE_HOST.to_string(),
             org_id: None,
             data_file: None,
             seed: None,
@@ -241,13 +259,15 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds 127.0.0.1:`options.port`, loads the data file or the seed, and starts serving.
+    /// An `instance_host` that is not a name of 127.0.0.1 is an `InvalidInput` error.
     pub fn start(options: EmulatorOptions) -> io::Result<Emulator> {
-        let listener = TcpListener::bind(("127.0.0.1", options.port))?;
-        let base_url = format!("http://{}", listener.local_addr()?);
+        let listener = TcpListener::bind((hosts::LOGIN_HOST, options.port))?;
+        let hosts = Hosts::new(listener.local_addr()?.port(), &options.instance_host)?;
+        let tls = tls::Tls::self_signed(hosts.instance_name())?;
         let mut org = Org::new(schema::Schema::standard());
         org.duplicate_rules = options.duplicate_rules;
         let shared = Arc::new(Shared {
-            base_url,
+            hosts,
             org: Mutex::new(org),
             auth: Mutex::new(OAuth::new(
                 options.clients.clone(),
@@ -295,7 +315,6 @@ impl Emulator {
             });
             Flusher { stop, thread }
         });
-        let tls = tls::Tls::self_signed()?;
         let server = Server::start(listener, shared.clone(), tls.acceptor)?;
         Ok(Emulator {
             shared,
@@ -305,18 +324,18 @@ impl Emulator {
         })
     }
 
-    /// `http://127.0.0.1:PORT`: login URL and instance URL alike.
+    /// `http://127.0.0.1:PORT`, the login URL: OAuth and the identity URL.
     pub fn base_url(&self) -> &str {
-        &self.shared.base_url
+        self.shared.hosts.login()
     }
 
-    /// `https://127.0.0.1:PORT`: the same server over TLS, with [`Emulator::tls_cert_pem`].
-    pub fn https_url(&self) -> String {
-        self.shared.base_url.replacen("http://", "https://", 1)
+    /// The token's `instance_url` (`http://localhost:PORT` by default): the data API.
+    pub fn instance_url(&self) -> &str {
+        self.shared.hosts.instance()
     }
 
-    /// The certificate of the local authority that signed the HTTPS certificate (127.0.0.1 and
-    /// localhost): what HTTPS clients must trust.
+    /// The certificate of the local authority that signed the HTTPS certificate (127.0.0.1,
+    /// localhost and the instance host): what HTTPS clients must trust.
     pub fn tls_cert_pem(&self) -> &str {
         &self.tls_cert_pem
     }
@@ -457,6 +476,10 @@ pub struct EmulatorArgs {
     /// Port to listen on, on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// The instance URL's host (the data API), told apart from the login host 127.0.0.1 by
+    /// each request's Host header; a name of 127.0.0.1. 127.0.0.1: one host for both.
+    #[arg(long, value_name = "HOST", default_value = DEFAULT_INSTANCE_HOST, value_parser = hosts::check_instance_host)]
+    pub instance_host: String,
     /// The org's Id (00D..., 15 or 18 characters); default: the --data file's, else
     /// 00D000000000001EAA.
     #[arg(long, value_name = "ID")]
@@ -553,6 +576,7 @@ impl EmulatorArgs {
             .map_err(|e| format!("--duplicates: {e}"))?;
         Ok(EmulatorOptions {
             port: self.port,
+            instance_host: self.instance_host.clone(),
             org_id: self.org_id.clone(),
             data_file: self.data.clone(),
             seed,
@@ -648,8 +672,12 @@ pub fn run_with_output(
         eprintln!("connected app: client id demo-client, secret demo-secret, any http://127.0.0.1:* or http://localhost:* callback");
     }
     eprintln!(
-        "https: {} (self-signed; --tls-cert FILE writes the certificate)",
-        emulator.https_url()
+        "instance URL (data API): {}; login URL (OAuth, identity): {}",
+        emulator.instance_url(),
+        emulator.base_url()
+    );
+    eprintln!(
+        "https: the same URLs with https:// (self-signed; --tls-cert FILE writes the certificate)"
     );
     eprintln!(
         "records: {0}/  dump: {0}/__emulator/dump  faults: POST {0}/__emulator/faults",

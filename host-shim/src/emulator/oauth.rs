@@ -491,7 +491,6 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
             .flatten();
         (org.org_id.clone(), user)
     };
-    let base = shared.base_url.clone();
     let mut auth = shared.auth.lock();
     let Some(client) = client_id.as_deref().and_then(|id| auth.client(id)).cloned() else {
         return oauth_error("invalid_client_id", "client identifier invalid");
@@ -516,7 +515,7 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     };
     drop(auth);
     shared.mark_dirty();
-    let id = format!("{base}/id/{org_id}/{user_id}");
+    let id = shared.hosts.identity_url(&org_id, &user_id);
     let issued_at = millis_now().to_string();
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(client.secret.as_bytes())
         .expect("HMAC takes any key length");
@@ -532,7 +531,7 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
         body["scope"] = json!(scope);
     }
     for (k, v) in [
-        ("instance_url", base),
+        ("instance_url", shared.hosts.instance().to_string()),
         ("id", id),
         ("token_type", "Bearer".to_string()),
         ("issued_at", issued_at),
@@ -575,6 +574,7 @@ fn identity_user(shared: &Shared, req: &Req) -> Result<String, Reply> {
         .ok_or_else(|| Reply::raw(403, "text/plain;charset=UTF-8", "Bad_OAuth_Token"))
 }
 
+/// The identity answers' `urls`: on the instance (`rest` is where the data API lives).
 fn urls(base: &str, org_id: &str, user_id: &str, version: &str) -> Value {
     let data = |p: &str| format!("{base}/services/data/v{version}/{p}");
     json!({
@@ -638,12 +638,12 @@ pub fn userinfo(shared: &Shared, req: &Req) -> Reply {
         Err(reply) => return reply,
     };
     let (org_id, p) = person(shared, &user_id);
-    let base = &shared.base_url;
+    let base = shared.hosts.instance();
     let version = req.param("version").unwrap_or("{version}");
     Reply::json(
         200,
         json!({
-            "sub": format!("{base}/id/{org_id}/{user_id}"),
+            "sub": shared.hosts.identity_url(&org_id, &user_id),
             "user_id": user_id, "organization_id": org_id,
             "preferred_username": p.username, "nickname": p.username.split('@').next().unwrap_or_default(),
             "name": p.name, "email": p.email, "email_verified": true,
@@ -670,12 +670,12 @@ pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Repl
     {
         return Reply::raw(403, "text/plain;charset=UTF-8", "Bad_Id");
     }
-    let base = &shared.base_url;
+    let base = shared.hosts.instance();
     let version = req.param("version").unwrap_or("{version}");
     Reply::json(
         200,
         json!({
-            "id": format!("{base}/id/{real_org}/{token_user}"),
+            "id": shared.hosts.identity_url(&real_org, &token_user),
             "asserted_user": true, "user_id": token_user, "organization_id": real_org,
             "username": p.username, "nick_name": p.username.split('@').next().unwrap_or_default(),
             "display_name": p.name, "email": p.email, "email_verified": true,
@@ -692,9 +692,8 @@ pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Repl
 }
 
 /// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, with the flows the
-/// emulator serves.
-pub fn openid_configuration(shared: &Shared) -> Reply {
-    let base = &shared.base_url;
+/// emulator serves, on the host asked (`base`), as a My Domain answers with its own endpoints.
+pub fn openid_configuration(base: &str) -> Reply {
     Reply::json(
         200,
         json!({

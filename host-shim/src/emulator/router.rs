@@ -1,6 +1,6 @@
 //! Top-level routing: OAuth, the identity URL, the versions list, the data API (with
 //! authentication, API-call accounting and injected faults), the HTML view and the admin
-//! endpoints.
+//! endpoints, each on the host that serves it (see `hosts.rs`).
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc2822;
@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::data::{self, Call, Ctx};
 use super::error::ApiError;
 use super::faults::FaultRequest;
+use super::hosts::Host;
 use super::html;
 use super::oauth;
 use super::query;
@@ -34,6 +35,7 @@ pub fn route(shared: &Shared, req: &Req) -> Outcome {
         Some(oauth) if oauth.starts_with("/services/oauth2/") => oauth,
         _ => path,
     };
+    let host = shared.hosts.of(req.header("host"));
     let reply = match (req.method.as_str(), path) {
         ("GET", "/") => Reply::raw(
             200,
@@ -47,10 +49,17 @@ pub fn route(shared: &Shared, req: &Req) -> Outcome {
         ("POST", "/services/oauth2/token") => oauth::token(shared, req),
         ("GET" | "POST", "/services/oauth2/revoke") => oauth::revoke(shared, req),
         ("GET" | "POST", "/services/oauth2/userinfo") => oauth::userinfo(shared, req),
-        ("GET", "/.well-known/openid-configuration") => oauth::openid_configuration(shared),
+        ("GET", "/.well-known/openid-configuration") => {
+            oauth::openid_configuration(shared.hosts.base(host))
+        }
+        // The versions list needs no session: the emulator serves it on both hosts.
         ("GET", "/services/data" | "/services/data/") => Reply::json(200, data::versions()),
+        (_, p) if p.starts_with("/services/data/") && host == Host::Login => {
+            Reply::error(&ApiError::url_not_reset())
+        }
         (_, p) if p.starts_with("/services/data/") => return data_request(shared, req),
-        ("GET" | "POST", p) if p.starts_with("/id/") => match p
+        // The identity URL is on the login host only (§1.1): on the instance, the 404 below.
+        ("GET" | "POST", p) if p.starts_with("/id/") && host != Host::Instance => match p
             .trim_start_matches("/id/")
             .trim_end_matches('/')
             .split_once('/')

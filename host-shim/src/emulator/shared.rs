@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::faults::{Faults, Usage};
+use super::hosts::Hosts;
 use super::oauth::OAuth;
 use super::store::Org;
 
@@ -46,8 +47,8 @@ impl Cursors {
 /// `cursors` while answering a query); the data-file writer holds `org` and `auth` together,
 /// so taking `auth` before `org` can deadlock with it.
 pub struct Shared {
-    /// `http://127.0.0.1:PORT`: login host, instance URL and identity host at once.
-    pub base_url: String,
+    /// The login and instance base URLs.
+    pub hosts: Hosts,
     pub org: Mutex<Org>,
     pub auth: Mutex<OAuth>,
     pub faults: Faults,

@@ -263,7 +263,7 @@ fn multiple_choices(ctx: &Ctx, obj: &ObjectDef, ids: &[String]) -> Reply {
 
 fn object_summary(ctx: &Ctx, obj: &ObjectDef) -> Value {
     let base = format!("/services/data/{}/sobjects/{}", ctx.version, obj.name);
-    let host = &ctx.shared.base_url;
+    let host = ctx.shared.hosts.instance();
     json!({
         "activateable": false, "createable": obj.createable, "custom": false, "customSetting": false,
         "deletable": true, "deprecatedAndHidden": false, "feedEnabled": false, "hasSubtypes": false,

@@ -1,6 +1,6 @@
 //! HTTPS beside HTTP on the same port: a connection whose first byte opens a TLS handshake is
 //! served over TLS. At start the emulator makes a small certificate authority and a server
-//! certificate for 127.0.0.1 and localhost signed by it. Clients that build `https://` URLs
+//! certificate for 127.0.0.1, localhost and the instance host signed by it. Clients that build `https://` URLs
 //! themselves (simple-salesforce) then work once told to trust [`Tls::cert_pem`], the
 //! authority (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`): OpenSSL, unlike rustls, does not take
 //! a self-signed server certificate as its own trust anchor.
@@ -26,7 +26,8 @@ pub struct Tls {
 }
 
 impl Tls {
-    pub fn self_signed() -> io::Result<Tls> {
+    /// `instance_host`: a name the server certificate covers beside 127.0.0.1 and localhost.
+    pub fn self_signed(instance_host: &str) -> io::Result<Tls> {
         let mut authority =
             CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
         authority
@@ -39,9 +40,11 @@ impl Tls {
             .self_signed(&authority_key)
             .map_err(io::Error::other)?;
 
-        let mut server =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .map_err(io::Error::other)?;
+        let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        if !names.iter().any(|n| n == instance_host) {
+            names.push(instance_host.to_string());
+        }
+        let mut server = CertificateParams::new(names).map_err(io::Error::other)?;
         server
             .distinguished_name
             .push(DnType::CommonName, "127.0.0.1");

@@ -102,7 +102,7 @@ fn a_write_is_applied_and_then_left_unanswered() {
     assert_eq!(refused.status, 401);
     let addr = org
         .emulator
-        .base_url()
+        .instance_url()
         .trim_start_matches("http://")
         .to_string();
     let mut stream = TcpStream::connect(&addr).expect("connect");
@@ -256,7 +256,7 @@ fn duplicate_rules_alert_or_block() {
 /// Sends one request on its own connection (`Connection: close`): its status, or `None` when
 /// the connection closed with no answer.
 fn status_or_dropped(org: &Org, method: &str, path: &str, body: &serde_json::Value) -> Option<u16> {
-    let addr = org.emulator.base_url().trim_start_matches("http://");
+    let addr = org.emulator.instance_url().trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

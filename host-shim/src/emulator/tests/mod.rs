@@ -3,6 +3,7 @@
 mod composite;
 mod data;
 mod faults;
+mod hosts;
 mod oauth;
 mod org;
 mod queries;
@@ -81,8 +82,20 @@ impl Org {
         })
     }
 
+    /// `path` on the instance host, where a client sends data calls.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.emulator.base_url())
+        format!("{}{path}", self.emulator.instance_url())
+    }
+
+    /// A GET with the org's token on the login host, where the identity URL lives.
+    pub fn get_on_login_host(&self, path: &str) -> Resp {
+        raw(
+            &self.agent,
+            "GET",
+            &format!("{}{path}", self.emulator.base_url()),
+            None,
+            &[("Authorization", format!("Bearer {}", self.token))],
+        )
     }
 
     /// A request with the org's token; `path` is absolute (`/services/...`).

@@ -150,7 +150,10 @@ fn web_server_flow_gives_salesforce_token_responses() {
     );
     assert!(token.get("expires_in").is_none());
     assert_eq!(token["token_type"], "Bearer");
-    assert_eq!(token["instance_url"], emulator.base_url());
+    // The instance is not the login host (§1.1): data calls go to one, OAuth to the other.
+    let instance = token["instance_url"].as_str().expect("instance_url");
+    assert_eq!(instance, emulator.instance_url());
+    assert_ne!(instance, emulator.base_url());
     let issued_at = token["issued_at"].as_str().expect("issued_at is a string");
     assert!(issued_at.len() >= 13 && issued_at.bytes().all(|b| b.is_ascii_digit()));
     let id = token["id"].as_str().expect("id");
@@ -173,11 +176,11 @@ fn web_server_flow_gives_salesforce_token_responses() {
         Some(STANDARD.encode(mac.finalize().into_bytes()).as_str())
     );
 
-    // The access token works on the data API.
+    // The access token works on the data API, at the instance URL.
     let data = raw(
         &agent(),
         "GET",
-        &format!("{}{V}/limits", emulator.base_url()),
+        &format!("{instance}{V}/limits"),
         None,
         &[("Authorization", format!("Bearer {access}"))],
     );
@@ -236,7 +239,7 @@ fn web_server_flow_gives_salesforce_token_responses() {
     let data = raw(
         &agent(),
         "GET",
-        &format!("{}{V}/limits", emulator.base_url()),
+        &format!("{instance}{V}/limits"),
         None,
         &[("Authorization", format!("Bearer {access}"))],
     );
@@ -512,7 +515,7 @@ fn a_sixth_grant_revokes_the_oldest() {
     let still = raw(
         &agent(),
         "GET",
-        &format!("{}{V}/limits", emulator.base_url()),
+        &format!("{}{V}/limits", emulator.instance_url()),
         None,
         &[("Authorization", format!("Bearer {}", first.access_token))],
     );
@@ -521,7 +524,7 @@ fn a_sixth_grant_revokes_the_oldest() {
     let gone = raw(
         &agent(),
         "GET",
-        &format!("{}{V}/limits", emulator.base_url()),
+        &format!("{}{V}/limits", emulator.instance_url()),
         None,
         &[("Authorization", format!("Bearer {}", first.access_token))],
     );
@@ -536,7 +539,7 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
     ]}));
     let user = org.emulator.login_user_id();
     let path = format!("/id/{}/{user}", org.emulator.org_id());
-    let r = org.get(&path);
+    let r = org.get_on_login_host(&path);
     assert_eq!(r.status, 200, "{}", r.body);
     let identity = r.json();
     assert_shape(
@@ -556,7 +559,11 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
     assert_eq!(info["organization_id"], org.emulator.org_id().as_str());
     assert_eq!(
         info["urls"]["rest"],
-        format!("{}/services/data/v{{version}}/", org.emulator.base_url()).as_str()
+        format!(
+            "{}/services/data/v{{version}}/",
+            org.emulator.instance_url()
+        )
+        .as_str()
     );
     for key in [
         "sub",
@@ -578,7 +585,7 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
         &[],
     );
     assert_eq!((anon.status, anon.body.as_str()), (403, "Bad_OAuth_Token"));
-    let other = org.get(&format!("/id/{}/005000000000009AAA", org.emulator.org_id()));
+    let other = org.get_on_login_host(&format!("/id/{}/005000000000009AAA", org.emulator.org_id()));
     assert_eq!(other.status, 403);
     let oidc = raw(
         &org.agent,
@@ -596,7 +603,8 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
     );
     assert_eq!(
         oidc["token_endpoint"],
-        format!("{}/services/oauth2/token", org.emulator.base_url()).as_str()
+        format!("{}/services/oauth2/token", org.emulator.instance_url()).as_str(),
+        "the instance host, asked, names its own endpoints"
     );
 }
 
@@ -892,7 +900,7 @@ fn the_password_grant_logs_in_seeded_users() {
         raw(
             &agent(),
             "GET",
-            &format!("{}{V}/limits", again.base_url()),
+            &format!("{}{V}/limits", again.instance_url()),
             None,
             &[("Authorization", format!("Bearer {access}"))],
         )

@@ -107,7 +107,7 @@ fn data_file_keeps_the_org_across_restarts() {
     let r = raw(
         &agent(),
         "GET",
-        &format!("{}{V}/sobjects/Lead/{lead}", again.base_url()),
+        &format!("{}{V}/sobjects/Lead/{lead}", again.instance_url()),
         None,
         &[("Authorization", format!("Bearer {token}"))],
     );
@@ -121,7 +121,7 @@ fn data_file_keeps_the_org_across_restarts() {
         "GET",
         &format!(
             "{}{V}/sobjects/ContentVersion/{version}/VersionData",
-            again.base_url()
+            again.instance_url()
         ),
         None,
         &[("Authorization", format!("Bearer {token}"))],
@@ -130,7 +130,7 @@ fn data_file_keeps_the_org_across_restarts() {
     let next = raw(
         &agent(),
         "POST",
-        &format!("{}{V}/sobjects/Lead", again.base_url()),
+        &format!("{}{V}/sobjects/Lead", again.instance_url()),
         Some(br#"{"LastName":"N","Company":"C"}"#.to_vec()),
         &[
             ("Authorization", format!("Bearer {token}")),
@@ -168,12 +168,12 @@ fn an_org_id_of_its_own_is_the_orgs_everywhere() {
     );
     let info = org.get("/services/oauth2/userinfo").json();
     assert_eq!(info["organization_id"], id.as_str());
-    let identity = org.get(&format!("/id/{id}/{}", org.emulator.login_user_id()));
+    let identity = org.get_on_login_host(&format!("/id/{id}/{}", org.emulator.login_user_id()));
     assert_eq!(identity.status, 200, "{}", identity.body);
     assert_eq!(identity.json()["organization_id"], id.as_str());
     assert_eq!(org.emulator.dump()["organizationId"], id.as_str());
     // Another org's Id is not this one's.
-    let default = org.get(&format!(
+    let default = org.get_on_login_host(&format!(
         "/id/{}/{}",
         OrgId::default(),
         org.emulator.login_user_id()
@@ -408,7 +408,7 @@ fn many_keep_alive_clients_at_once() {
     let org = Org::start();
     let threads: Vec<_> = (0..32)
         .map(|t| {
-            let base = org.emulator.base_url().to_string();
+            let base = org.emulator.instance_url().to_string();
             let token = org.token.clone();
             std::thread::spawn(move || {
                 let agent = agent();
@@ -441,7 +441,7 @@ fn headers_on_the_wire_are_spelled_like_salesforce() {
     let org = Org::start();
     let addr = org
         .emulator
-        .base_url()
+        .instance_url()
         .trim_start_matches("http://")
         .to_string();
     let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
@@ -487,8 +487,9 @@ fn https_on_the_same_port_with_the_emulator_authority() {
             .tls_config(tls)
             .build(),
     );
-    let url = format!("{}{V}/limits", org.emulator.https_url());
-    assert!(url.starts_with("https://127.0.0.1:"));
+    let https = |base: &str| base.replacen("http://", "https://", 1);
+    let url = format!("{}{V}/limits", https(org.emulator.instance_url()));
+    assert!(url.starts_with("https://localhost:"));
     let r = raw(
         &secure,
         "GET",
@@ -500,16 +501,17 @@ fn https_on_the_same_port_with_the_emulator_authority() {
         (r.status, r.header("sforce-limit-info")),
         (200, Some("api-usage=1/15000"))
     );
-    // Plain HTTP still works on the same port; an untrusted client is refused.
+    // The login host too; plain HTTP still works on the same port; an untrusted client is
+    // refused.
+    let login = format!("{}/services/data/", https(org.emulator.base_url()));
+    assert!(login.starts_with("https://127.0.0.1:"));
+    assert_eq!(raw(&secure, "GET", &login, None, &[]).status, 200);
     assert_eq!(
         raw(&agent(), "GET", &org.url("/services/data/"), None, &[]).status,
         200
     );
     let untrusting = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
-    assert!(untrusting
-        .get(&format!("{}/services/data/", org.emulator.https_url()))
-        .call()
-        .is_err());
+    assert!(untrusting.get(&login).call().is_err());
 }
 
 /// OpenSSL (Python, Node) does not take a self-signed server certificate as its own trust
