@@ -1,7 +1,7 @@
 //! `cloudcx-shim emulator` flags through the real binary (shim-cli.md): --port, --data across a
 //! restart, --seed, --client, --public-client, --callback, --api-limit, --duplicates,
 //! --rotate-refresh-tokens, --code-ttl-secs, --latency-ms, --fail-next/--fail-kind,
-//! --drop-after-write and --tls-cert.
+//! --drop-after-write, --tls-cert and --instance-host.
 
 mod emulator_process;
 
@@ -426,6 +426,39 @@ fn app_flags() {
 }
 
 #[test]
+fn the_instance_host_is_not_the_login_host_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = EmulatorProcess::start(dir.path(), &[]);
+    let session = login(&emulator, "admin@example.com", "demo-password");
+    let port = emulator.url.rsplit(':').next().expect("port");
+    assert_eq!(session.instance, format!("http://localhost:{port}"));
+    assert!(
+        emulator.stderr().contains(&format!(
+            "instance URL (data API): {}; login URL (OAuth, identity): {}",
+            session.instance, emulator.url
+        )),
+        "{}",
+        emulator.stderr()
+    );
+    let on_login = Session {
+        instance: emulator.url.clone(),
+        ..session
+    };
+    let r = data(&on_login, "GET", "/limits", None);
+    assert_eq!(
+        (r.status, r.json()[0]["errorCode"].as_str()),
+        (400, Some("URL_NOT_RESET")),
+        "{}",
+        r.body
+    );
+
+    let one = EmulatorProcess::start(dir.path(), &["--instance-host", "127.0.0.1"]);
+    let session = login(&one, "admin@example.com", "demo-password");
+    assert_eq!(session.instance, one.url, "one host for both");
+    assert_eq!(data(&session, "GET", "/limits", None).status, 200);
+}
+
+#[test]
 fn bad_flags_exit_2_naming_the_problem() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
@@ -444,4 +477,12 @@ fn bad_flags_exit_2_naming_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/seed.json"));
     let out = run(&["--fail-kind", "404"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown kind");
+    let out = run(&["--instance-host", "10.0.0.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--instance-host")
+            && stderr.contains("\"10.0.0.1\" is not a name of 127.0.0.1"),
+        "{stderr}"
+    );
 }
