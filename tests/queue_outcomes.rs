@@ -110,7 +110,9 @@ fn a_start_retried_after_its_chats_end_was_written_adds_no_second_case() {
         .as_str()
         .unwrap()
         .contains("Hi there"));
-    let heard = rig.plugin.host.notifications();
+    let heard = rig.heard("the Case written", 1, |n| {
+        n["kind"] == "record_written" && n["object"] == "Case"
+    });
     let written: Vec<_> = heard
         .iter()
         .filter(|n| n["kind"] == "record_written" && n["object"] == "Case")

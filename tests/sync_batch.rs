@@ -135,9 +135,9 @@ fn a_thousand_waiting_chats_cost_at_most_one_call_per_twenty_and_each_is_written
     assert_eq!(contact_of("v2@acme.example")["OwnerId"], user["Id"]);
     assert_ne!(by_chat["b3"]["OwnerId"], user["Id"], "no such user");
 
-    let notified = rig.plugin.host.notifications();
+    let notified = rig.heard("a Case per chat", 1000, |n| n["object"] == "Case");
     let cases_notified = notified.iter().filter(|n| n["object"] == "Case").count();
-    assert_eq!(cases_notified, 1000, "each chat has its own outcome");
+    assert_eq!(cases_notified, 1000, "each chat has its own outcome, once");
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn a_known_visitor_costs_one_call_and_a_new_visitor_with_a_file_two() {
 
     let status = rig.status();
     assert_eq!(status["queue"]["written"], 2);
-    let notified: Vec<Value> = rig.plugin.host.notifications();
+    let notified = rig.heard("four records written", 4, |n| n["kind"] == "record_written");
     let objects: Vec<&str> = notified
         .iter()
         .filter_map(|n| n["object"].as_str())
@@ -344,13 +344,9 @@ fn a_rejection_for_good_is_kept_with_its_reason_and_retried_once_the_admin_fixed
             .contains("Chat_Rating__c"),
         "{failure}"
     );
-    let heard = rig.plugin.host.notifications();
-    assert!(
-        heard
-            .iter()
-            .any(|n| n["kind"] == "delivery_failed" && n["event_id"] == "c1"),
-        "{heard:?}"
-    );
+    rig.heard("the failure of c1", 1, |n| {
+        n["kind"] == "delivery_failed" && n["event_id"] == "c1"
+    });
     assert!(rig.records("Case").is_empty());
 
     // The admin adds the field; the failed chat is queued again and goes through.

@@ -154,6 +154,16 @@ impl Connected {
         self.wait_for("an empty queue", |s| s["queue"]["pending"] == 0)
     }
 
+    /// Waits until the host has heard `count` notifications that satisfy `which`; answers all
+    /// it heard. The plugin notifies once an outcome is on disk, a moment after `status` can
+    /// already show it.
+    pub fn heard(&self, what: &str, count: usize, which: impl Fn(&Value) -> bool) -> Vec<Value> {
+        crate::common::eventually(what, DELIVERY, || {
+            let heard = self.plugin.host.notifications();
+            (heard.iter().filter(|n| which(n)).count() >= count).then_some(heard)
+        })
+    }
+
     /// Waits until the tenant's lane is paused; answers the status then.
     pub fn held(&self) -> Value {
         self.wait_for("a hold", |s| !s["queue"]["held"].is_null())
