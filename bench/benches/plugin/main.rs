@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cloudcx_salesforce::queue::Queue;
+use cloudcx_shim::emulator::FaultKind;
 use rig::{chat, send, Naive, Rig};
 
 /// Set in the child process that measures peak memory: how many events it queues.
@@ -431,7 +432,7 @@ fn end_to_end(quick: bool, scales: &[u64]) {
     }
 }
 
-/// Peak RSS of a separate process that queues events for a tenant that is not connected.
+/// Peak RSS of a separate process that queues events for a tenant whose Salesforce is down.
 fn memory(scales: &[u64]) {
     section("Memory: peak RSS (VmHWM) of a host process, Salesforce down");
     for &scale in scales.iter().filter(|&&s| s <= 10) {
@@ -457,23 +458,27 @@ fn memory(scales: &[u64]) {
                 events as f64 / secs
             ),
             format!("{peak:.1} MB"),
-            format!("plugin loaded, nothing queued: {loaded:.1} MB"),
+            format!("plugin loaded, tenant connected, nothing queued: {loaded:.1} MB"),
             format!("{:.2}×", peak / loaded),
         );
     }
 }
 
-/// In the child: loads the plugin, queues `events` chats from 8 threads for a tenant whose
-/// Salesforce does not answer, and prints the peak RSS before and after, in kB, and the seconds.
+/// In the child: loads the plugin with a tenant connected to an emulator that then answers
+/// every data request with 503 (Salesforce down: the workers try, fail and back off), queues
+/// `events` chats from 8 threads, and prints the peak RSS before and after, in kB, and the
+/// seconds. The emulator lives in this process: its memory is in both figures.
 fn rss_child(events: u64) {
-    let dir = rig::state_dir();
-    let plugin = rig::load(dir.path(), 4);
-    rig::configure(&plugin, 0, "http://127.0.0.1:9/");
+    let rig = Rig::start(1, 4, true);
+    rig.org.fail_next(u32::MAX, FaultKind::Unavailable);
     let loaded = vm_hwm_kb();
     let took = parallel(HOST_THREADS, |t| {
         for i in (t as u64..events).step_by(HOST_THREADS) {
             let id = format!("m{i}");
-            send(&plugin, &chat(0, &id, &format!("{id}@x.example"), false));
+            send(
+                &rig.plugin,
+                &chat(0, &id, &format!("{id}@x.example"), false),
+            );
         }
     });
     std::thread::sleep(Duration::from_secs(1));
