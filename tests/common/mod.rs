@@ -128,6 +128,45 @@ pub fn shim(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("cloudcx-shim runs")
 }
 
+/// Runs the real `cloudcx-shim` binary like [`shim`], and fails the test if it has not exited
+/// within `limit` (killing it first, so that a hang does not outlive the test).
+pub fn shim_within(state_dir: &Path, args: &[&str], limit: Duration) -> Output {
+    use std::io::{Read, Seek};
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stdout = tempfile::tempfile().expect("a file for stdout");
+    let mut stderr = tempfile::tempfile().expect("a file for stderr");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+            .arg("--state-dir")
+            .arg(state_dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(stdout.try_clone().expect("stdout file"))
+            .stderr(stderr.try_clone().expect("stderr file"))
+            .spawn()
+            .expect("cloudcx-shim runs"),
+    );
+    let what = format!("cloudcx-shim {args:?} to exit");
+    let status = eventually(&what, limit, || child.0.try_wait().expect("try_wait"));
+    let read = |file: &mut std::fs::File| {
+        let mut bytes = Vec::new();
+        file.rewind().expect("rewind");
+        file.read_to_end(&mut bytes).expect("read");
+        bytes
+    };
+    Output {
+        status,
+        stdout: read(&mut stdout),
+        stderr: read(&mut stderr),
+    }
+}
+
 /// A `cloudcx-shim` state directory under `dir` whose tenant `acme` is connected (through the
 /// binary's `connect --auto`) to `org`, with the example settings changed by `patch`. Its host
 /// configuration's redirect port is a free one, so that tests may run in parallel.
