@@ -3,7 +3,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloudcx_shim::emulator::Emulator;
@@ -110,6 +112,160 @@ fn auto_reports_a_denied_sign_in_at_once() {
             "the Salesforce user did not allow CloudCX access \
              (access_denied: end-user denied authorization)"
         ),
+        "{stderr}"
+    );
+}
+
+/// A `connect` without `--auto`, waiting for the person's browser (played by the test).
+struct WaitingConnect {
+    child: common::KillOnDrop,
+    authorize_url: String,
+    /// Kept open, for the shim to print what follows.
+    stdout: BufReader<std::process::ChildStdout>,
+    stderr: PathBuf,
+}
+
+impl WaitingConnect {
+    fn start(dir: &Path, state: &Path, settings: &str) -> WaitingConnect {
+        let stderr = dir.join("connect.stderr");
+        let mut child = common::KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+                .arg("--state-dir")
+                .arg(state)
+                .args(["connect", "--tenant", "acme", "--settings", settings])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&stderr).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.trim().starts_with("http") {
+            line.clear();
+            let read = stdout.read_line(&mut line).unwrap();
+            assert!(read > 0, "no authorize URL: {}", self::read(&stderr));
+        }
+        WaitingConnect {
+            child,
+            authorize_url: line.trim().to_string(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Its exit code, the rest of its stdout and its stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = self.child.exit_within("connect", PROMPTLY);
+        let mut stdout = String::new();
+        self.stdout.read_to_string(&mut stdout).unwrap();
+        (status.code(), stdout, read(&self.stderr))
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A GET as a browser makes it, without following redirects: (status, Location, body).
+fn browse(url: &str) -> (u16, Option<String>, String) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(PROMPTLY))
+            .build(),
+    );
+    let mut response = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let content_type = response.headers().get("content-type").cloned();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    if response.status() != 404 && location.is_none() {
+        assert_eq!(
+            content_type.unwrap().to_str().unwrap(),
+            "text/html; charset=utf-8"
+        );
+    }
+    (response.status().as_u16(), location, body)
+}
+
+#[test]
+fn the_browser_is_told_it_is_connected_and_may_close_the_window() {
+    let org = Emulator::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (state, settings, redirect) = prepare(dir.path(), org.base_url(), "demo-client");
+    let connect = WaitingConnect::start(dir.path(), &state, &settings);
+    // Something else the browser asks on that port is not the redirect: the wait goes on.
+    let stray = redirect.replace("/callback", "/favicon.ico");
+    assert_eq!(browse(&stray).0, 404);
+
+    let (status, location, _) = browse(&connect.authorize_url);
+    assert_eq!(status, 302);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with(&format!("{redirect}?code=")),
+        "{location}"
+    );
+    let (status, _, page) = browse(&location);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Connected to Salesforce</h1>"), "{page}");
+    assert!(
+        page.contains(
+            "CloudCX is connected to Salesforce as admin@example.com. You may close this window."
+        ),
+        "{page}"
+    );
+    let (code, stdout, stderr) = connect.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\"username\": \"admin@example.com\""),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_refused_sign_in_shows_why_with_the_description_escaped() {
+    let org = Emulator::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (state, settings, redirect) = prepare(dir.path(), org.base_url(), "demo-client");
+    let connect = WaitingConnect::start(dir.path(), &state, &settings);
+    let hostile = r#"<script>alert("hi")</script> & 'more'"#;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", hostile)
+        .finish();
+
+    let (status, _, page) = browse(&format!("{redirect}?{query}"));
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("<h1>Salesforce sign-in failed</h1>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "the Salesforce user did not allow CloudCX access (access_denied: \
+             &lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt; &amp; &#39;more&#39;)"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script") && !page.contains("'more'"),
+        "{page}"
+    );
+    assert!(
+        page.contains("You may close this window and start connecting again."),
+        "{page}"
+    );
+    let (code, _, stderr) = connect.finish();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the Salesforce user did not allow CloudCX access (access_denied: "),
         "{stderr}"
     );
 }

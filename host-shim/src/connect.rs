@@ -1,9 +1,9 @@
 //! `cloudcx-shim connect`: the OAuth web-server flow as the CloudCX host runs it.
 //!
 //! The shim asks the plugin for the authorize URL, listens on the host configuration's
-//! `redirect_url` (on 127.0.0.1, at its port and path) for Salesforce's redirect, shows the
-//! person a page that says they may close the window, and hands the redirect's query to the
-//! plugin. With `--auto` it follows the authorize URL itself, as a browser would, which works
+//! `redirect_url` (on 127.0.0.1, at its port and path) for Salesforce's redirect, hands the
+//! redirect's query to the plugin, and then shows the person a page with the outcome: connected
+//! (they may close the window), or why not. With `--auto` it follows the authorize URL itself, as a browser would, which works
 //! with the emulator (it approves at once); when that browser's walk ends without reaching the
 //! listener (Salesforce refused the client id, or cannot be reached), the flow fails at once
 //! with what the walk met rather than waiting for a redirect that will never come.
@@ -13,15 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
-use cloudcx_salesforce_abi::PluginBox;
+use cloudcx_salesforce_abi::{JsonResult, PluginBox};
 use serde_json::{Map, Value};
 
 /// Salesforce's one-time `state` lives ten minutes: no point waiting longer.
 const CALLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
-
-const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>CloudCX</title>\
-    <body style=\"font-family:sans-serif;margin:3em\"><h1>Salesforce sign-in received</h1>\
-    <p>CloudCX is finishing the connection. You may close this window.</p></body>";
 
 /// Where the host receives the redirect: the listener's address and the path to expect.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,14 +84,70 @@ pub fn run(
             server.unblock();
         });
     }
-    let query = wait_for_redirect(&server, &target.path, &walk_outcome, redirect_url)?;
-    match plugin.connect_finish(
+    let (request, query) = wait_for_redirect(&server, &target.path, &walk_outcome, redirect_url)?;
+    let finished = plugin.connect_finish(
         tenant.into(),
         Value::Object(query).to_string().as_str().into(),
-    ) {
+    );
+    let _ = request.respond(outcome_page(&finished));
+    match finished {
         RResult::ROk(text) => Ok(text.to_string()),
         RResult::RErr(e) => Err(format!("{} ({})", e.message, e.code)),
     }
+}
+
+/// The page the person's browser shows at the end: 200 when connected (as whom), 400 with the
+/// plugin's reason when not. Everything from outside (the reason quotes Salesforce's
+/// `error_description`) is escaped.
+fn outcome_page(finished: &JsonResult) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let (status, title, text) = match finished {
+        RResult::ROk(connected) => {
+            let who = serde_json::from_str::<Value>(connected)
+                .ok()
+                .and_then(|c| c["username"].as_str().map(|u| format!(" as {}", escape(u))))
+                .unwrap_or_default();
+            (
+                200,
+                "Connected to Salesforce",
+                format!("CloudCX is connected to Salesforce{who}. You may close this window."),
+            )
+        }
+        RResult::RErr(e) => (
+            400,
+            "Salesforce sign-in failed",
+            format!(
+                "{}</p><p>You may close this window and start connecting again.",
+                escape(&e.message)
+            ),
+        ),
+    };
+    let html = format!(
+        "<!doctype html><meta charset=utf-8><title>CloudCX: {title}</title>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p></body>\n"
+    );
+    tiny_http::Response::from_string(html)
+        .with_status_code(status)
+        .with_header(
+            "Content-Type: text/html; charset=utf-8"
+                .parse::<tiny_http::Header>()
+                .expect("a valid header"),
+        )
+}
+
+/// Text for an HTML element's content or an attribute.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Plays the browser: asks the authorize URL, then goes where Salesforce redirects; answers
@@ -171,13 +223,14 @@ fn refusal_reason(page: &str) -> String {
 }
 
 /// Serves the listener until the redirect arrives, or until the `--auto` walk ends without it
-/// (reported on `walk`); answers the redirect's query parameters.
+/// (reported on `walk`); answers the redirect's request, still to be answered, and its query
+/// parameters.
 fn wait_for_redirect(
     server: &tiny_http::Server,
     path: &str,
     walk: &mpsc::Receiver<Result<String, String>>,
     redirect_url: &str,
-) -> Result<Map<String, Value>, String> {
+) -> Result<(tiny_http::Request, Map<String, Value>), String> {
     let deadline = Instant::now() + CALLBACK_WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -210,13 +263,7 @@ fn wait_for_redirect(
         let params: Map<String, Value> = form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
-        let page = tiny_http::Response::from_string(DONE_PAGE).with_header(
-            "Content-Type: text/html; charset=utf-8"
-                .parse::<tiny_http::Header>()
-                .expect("a valid header"),
-        );
-        let _ = request.respond(page);
-        return Ok(params);
+        return Ok((request, params));
     }
 }
 

@@ -128,17 +128,29 @@ pub fn shim(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("cloudcx-shim runs")
 }
 
+/// A child process, killed when dropped: a failing test leaves nothing running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Its exit status; fails the test (killing it) if it has not exited within `limit`.
+    pub fn exit_within(&mut self, what: &str, limit: Duration) -> std::process::ExitStatus {
+        eventually(&format!("{what} to exit"), limit, || {
+            self.0.try_wait().expect("try_wait")
+        })
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs the real `cloudcx-shim` binary like [`shim`], and fails the test if it has not exited
 /// within `limit` (killing it first, so that a hang does not outlive the test).
 pub fn shim_within(state_dir: &Path, args: &[&str], limit: Duration) -> Output {
     use std::io::{Read, Seek};
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut stdout = tempfile::tempfile().expect("a file for stdout");
     let mut stderr = tempfile::tempfile().expect("a file for stderr");
     let mut child = KillOnDrop(
@@ -152,8 +164,7 @@ pub fn shim_within(state_dir: &Path, args: &[&str], limit: Duration) -> Output {
             .spawn()
             .expect("cloudcx-shim runs"),
     );
-    let what = format!("cloudcx-shim {args:?} to exit");
-    let status = eventually(&what, limit, || child.0.try_wait().expect("try_wait"));
+    let status = child.exit_within(&format!("cloudcx-shim {args:?}"), limit);
     let read = |file: &mut std::fs::File| {
         let mut bytes = Vec::new();
         file.rewind().expect("rewind");
