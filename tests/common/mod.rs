@@ -150,21 +150,26 @@ impl Drop for KillOnDrop {
 /// Runs the real `cloudcx-shim` binary like [`shim`], and fails the test if it has not exited
 /// within `limit` (killing it first, so that a hang does not outlive the test).
 pub fn shim_within(state_dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"));
+    command.arg("--state-dir").arg(state_dir).args(args);
+    run_within(command, &format!("cloudcx-shim {args:?}"), limit)
+}
+
+/// Runs `command` (`what`, for the failure) to its end, with no input, and fails the test if it
+/// has not exited within `limit` (killing it first).
+pub fn run_within(mut command: Command, what: &str, limit: Duration) -> Output {
     use std::io::{Read, Seek};
     let mut stdout = tempfile::tempfile().expect("a file for stdout");
     let mut stderr = tempfile::tempfile().expect("a file for stderr");
     let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
-            .arg("--state-dir")
-            .arg(state_dir)
-            .args(args)
+        command
             .stdin(std::process::Stdio::null())
             .stdout(stdout.try_clone().expect("stdout file"))
             .stderr(stderr.try_clone().expect("stderr file"))
             .spawn()
-            .expect("cloudcx-shim runs"),
+            .unwrap_or_else(|e| panic!("{what}: {e}")),
     );
-    let status = child.exit_within(&format!("cloudcx-shim {args:?}"), limit);
+    let status = child.exit_within(what, limit);
     let read = |file: &mut std::fs::File| {
         let mut bytes = Vec::new();
         file.rewind().expect("rewind");
