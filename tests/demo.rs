@@ -49,6 +49,18 @@ fn the_demo_writes_every_example_event_and_shows_it() {
         stdout.contains("┆ Jane Doe ┆"),
         "the Case table names her: {stdout}"
     );
+    // How to look at the org in a browser: the emulator's own URL, which --keep keeps open.
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Salesforce emulator: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no emulator URL in\n{stdout}"));
+    assert!(
+        stdout.contains(&format!(
+            "To browse the org in a browser, run the demo with --keep and open {url}/ "
+        )),
+        "no browse hint in\n{stdout}"
+    );
 }
 
 /// Host configuration, tenant settings and an event for tenant `acme` on `org`.
