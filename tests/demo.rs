@@ -3,7 +3,7 @@
 
 mod common;
 
-use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
+use cloudcx_shim::emulator::{Emulator, EmulatorOptions, SeedFile};
 use common::{repo_root, shim, text};
 use serde_json::{json, Value};
 
@@ -48,6 +48,18 @@ fn the_demo_writes_every_example_event_and_shows_it() {
     assert!(
         stdout.contains("┆ Jane Doe ┆"),
         "the Case table names her: {stdout}"
+    );
+    // How to look at the org in a browser: the emulator's own URL, which --keep keeps open.
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Salesforce emulator: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no emulator URL in\n{stdout}"));
+    assert!(
+        stdout.contains(&format!(
+            "To browse the org in a browser, run the demo with --keep and open {url}/ "
+        )),
+        "no browse hint in\n{stdout}"
     );
 }
 
@@ -177,4 +189,153 @@ fn with_keep_the_org_stays_open_for_a_browser() {
     child.wait().unwrap();
     let page = page.unwrap_or_else(|| panic!("no org to browse after: {kept:?}"));
     assert!(page.contains("Okafor") && page.contains("Sam"), "{page}");
+}
+
+/// Tenant `acme` of the shim in `dir`, connected (through the binary) to an emulator seeded with
+/// `examples/demo-org.json`; answers the org and a runner of shim commands.
+fn seeded_demo_org(dir: &std::path::Path) -> (Emulator, impl Fn(&[&str]) -> std::process::Output) {
+    let seed: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/demo-org.json")).unwrap(),
+    )
+    .unwrap();
+    let org = Emulator::start(EmulatorOptions {
+        seed: Some(SeedFile::from_json(&seed).unwrap()),
+        ..EmulatorOptions::default()
+    })
+    .unwrap();
+    let (config, settings, _) = files(dir, &org);
+    let state = dir.to_path_buf();
+    let run = move |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        common::shim_within(&state, &all, std::time::Duration::from_secs(60))
+    };
+    let connect = run(&[
+        "connect",
+        "--tenant",
+        "acme",
+        "--settings",
+        &settings,
+        "--auto",
+    ]);
+    assert!(connect.status.success(), "{}", text(&connect.stderr));
+    (org, run)
+}
+
+#[test]
+fn lookup_by_phone_or_by_an_events_visitor_shows_the_seeded_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (org, run) = seeded_demo_org(dir.path());
+    let jane = org
+        .records("Contact")
+        .into_iter()
+        .find(|c| c["LastName"] == "Doe")
+        .unwrap();
+
+    let by_phone = run(&["lookup", "--tenant", "acme", "--phone", "+1 415 555 0100"]);
+    let shown = text(&by_phone.stdout);
+    assert_eq!(
+        by_phone.status.code(),
+        Some(0),
+        "{}",
+        text(&by_phone.stderr)
+    );
+    assert!(
+        shown.contains(&format!(
+            "1. Contact {} (matched by Phone)",
+            jane["Id"].as_str().unwrap()
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Jane Doe") && shown.contains("Account: Acme"),
+        "{shown}"
+    );
+
+    // A chat of Priya's: its visitor is looked up.
+    let event = dir.path().join("priya.json");
+    std::fs::write(
+        &event,
+        json!({"type": "chat.ended", "tenant_id": "acme", "id": "c7", "channel": "webchat",
+               "at": "2026-11-24T10:07:30Z",
+               "visitor": {"name": "Priya P.", "email": "priya@initech.example"}})
+        .to_string(),
+    )
+    .unwrap();
+    let by_event = run(&[
+        "lookup",
+        "--tenant",
+        "acme",
+        "--event",
+        event.to_str().unwrap(),
+    ]);
+    let shown = text(&by_event.stdout);
+    assert_eq!(
+        by_event.status.code(),
+        Some(0),
+        "{}",
+        text(&by_event.stderr)
+    );
+    assert!(
+        shown.contains("(matched by Email)")
+            && shown.contains("Priya Patel")
+            && shown.contains("Account: Initech"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Jane Doe"), "{shown}");
+}
+
+#[test]
+fn lookup_names_an_event_file_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_org, run) = seeded_demo_org(dir.path());
+    let lookup = |file: &std::path::Path| {
+        let out = run(&[
+            "lookup",
+            "--tenant",
+            "acme",
+            "--event",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "bad input: {}",
+            text(&out.stdout)
+        );
+        text(&out.stderr)
+    };
+    let missing = dir.path().join("no-such-event.json");
+    let stderr = lookup(&missing);
+    assert!(
+        stderr.contains(&format!(
+            "cloudcx-shim: {}: No such file",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"type\": \"chat.ended\",").unwrap();
+    let stderr = lookup(&broken);
+    assert!(
+        stderr.contains(&format!(
+            "cloudcx-shim: {}: EOF while parsing",
+            broken.display()
+        )),
+        "{stderr}"
+    );
+    let nobody = dir.path().join("nobody.json");
+    std::fs::write(
+        &nobody,
+        json!({"type": "chat.ended", "id": "c1"}).to_string(),
+    )
+    .unwrap();
+    let stderr = lookup(&nobody);
+    assert!(
+        stderr.contains(&format!(
+            "cloudcx-shim: {}: the event has neither visitor nor contact",
+            nobody.display()
+        )),
+        "{stderr}"
+    );
 }

@@ -486,3 +486,20 @@ fn bad_flags_exit_2_naming_the_problem() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_port_in_use_is_named_with_what_to_do() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("address").port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+        .args(["emulator", "--port", &port])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}: "))
+            && stderr.contains("--port P listens on another port, --port 0 on any free one"),
+        "{stderr}"
+    );
+}

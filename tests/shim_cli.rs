@@ -135,7 +135,7 @@ fn the_emulator_prints_its_base_url_on_the_first_line_and_serves_there() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut emulator = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
-        .arg("emulator")
+        .args(["emulator", "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

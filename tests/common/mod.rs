@@ -128,6 +128,61 @@ pub fn shim(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("cloudcx-shim runs")
 }
 
+/// A child process, killed when dropped: a failing test leaves nothing running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Its exit status; fails the test (killing it) if it has not exited within `limit`.
+    pub fn exit_within(&mut self, what: &str, limit: Duration) -> std::process::ExitStatus {
+        eventually(&format!("{what} to exit"), limit, || {
+            self.0.try_wait().expect("try_wait")
+        })
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the real `cloudcx-shim` binary like [`shim`], and fails the test if it has not exited
+/// within `limit` (killing it first, so that a hang does not outlive the test).
+pub fn shim_within(state_dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"));
+    command.arg("--state-dir").arg(state_dir).args(args);
+    run_within(command, &format!("cloudcx-shim {args:?}"), limit)
+}
+
+/// Runs `command` (`what`, for the failure) to its end, with no input, and fails the test if it
+/// has not exited within `limit` (killing it first).
+pub fn run_within(mut command: Command, what: &str, limit: Duration) -> Output {
+    use std::io::{Read, Seek};
+    let mut stdout = tempfile::tempfile().expect("a file for stdout");
+    let mut stderr = tempfile::tempfile().expect("a file for stderr");
+    let mut child = KillOnDrop(
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(stdout.try_clone().expect("stdout file"))
+            .stderr(stderr.try_clone().expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: {e}")),
+    );
+    let status = child.exit_within(what, limit);
+    let read = |file: &mut std::fs::File| {
+        let mut bytes = Vec::new();
+        file.rewind().expect("rewind");
+        file.read_to_end(&mut bytes).expect("read");
+        bytes
+    };
+    Output {
+        status,
+        stdout: read(&mut stdout),
+        stderr: read(&mut stderr),
+    }
+}
+
 /// A `cloudcx-shim` state directory under `dir` whose tenant `acme` is connected (through the
 /// binary's `connect --auto`) to `org`, with the example settings changed by `patch`. Its host
 /// configuration's redirect port is a free one, so that tests may run in parallel.

@@ -17,10 +17,20 @@ pub struct EmulatorProcess {
 
 impl EmulatorProcess {
     /// Starts `cloudcx-shim emulator ARGS...`, its stderr kept in `dir`, and waits for the URL.
+    /// Without `--port` in ARGS, on any free port (not the command's fixed default), so that
+    /// tests may run side by side.
     pub fn start(dir: &Path, args: &[&str]) -> EmulatorProcess {
+        EmulatorProcess::start_in(dir, Path::new("."), args)
+    }
+
+    /// [`EmulatorProcess::start`] in the working directory `cwd` (for relative paths in ARGS).
+    pub fn start_in(dir: &Path, cwd: &Path, args: &[&str]) -> EmulatorProcess {
         let stderr = dir.join(format!("emulator-{}.stderr", next_number()));
+        let any_port = !args.contains(&"--port");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"))
+            .current_dir(cwd)
             .arg("emulator")
+            .args(any_port.then_some(["--port", "0"]).into_iter().flatten())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

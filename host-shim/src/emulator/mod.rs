@@ -470,11 +470,15 @@ impl Drop for Emulator {
     }
 }
 
+/// The port `cloudcx-shim emulator` listens on unless told: fixed, so that the example settings
+/// (`examples/settings.json`) reach it without edits.
+pub const DEFAULT_CLI_PORT: u16 = 8766;
+
 /// `cloudcx-shim emulator` options.
 #[derive(Debug, clap::Args)]
 pub struct EmulatorArgs {
     /// Port to listen on, on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_CLI_PORT)]
     pub port: u16,
     /// The instance URL's host (the data API), told apart from the login host 127.0.0.1 by
     /// each request's Host header; a name of 127.0.0.1. 127.0.0.1: one host for both.
@@ -649,8 +653,16 @@ pub fn run_with_output(
         }
     };
     let demo = options.clients.is_empty();
+    let port = options.port;
     let emulator = match Emulator::start(options) {
         Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            eprintln!(
+                "cloudcx-shim emulator: cannot listen on 127.0.0.1:{port}: {e} (another emulator \
+                 may be running there; --port P listens on another port, --port 0 on any free one)"
+            );
+            return 1;
+        }
         Err(e) => {
             eprintln!("cloudcx-shim emulator: {e}");
             return 1;

@@ -303,6 +303,11 @@ fn command_line_flags_become_options() {
     );
     assert!(plain.faults().fail_next.is_none());
     assert_eq!(plain.options().expect("options").org_id, None);
+    assert_eq!(
+        plain.options().expect("options").port,
+        8766,
+        "the port examples/settings.json names"
+    );
 }
 
 #[test]
@@ -323,6 +328,8 @@ fn the_command_prints_its_url_first_and_serves_until_told() {
     let cert = dir.path().join("cert.pem");
     let args = Cli::try_parse_from([
         "x",
+        "--port",
+        "0",
         "--seed",
         seed.to_str().unwrap_or_default(),
         "--tls-cert",
