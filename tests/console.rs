@@ -170,6 +170,49 @@ fn several_matches_come_best_first_contacts_then_leads_with_their_tasks() {
     assert_eq!(lead["recent"][0]["fields"]["Subject"], "Called her");
 }
 
+/// The Ids and rules of a view's matches, best first.
+fn ranked(view: &Value) -> Vec<(String, String)> {
+    view["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let id = m["id"].as_str().unwrap().to_string();
+            (id, m["matched_by"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_rule_is_asked_even_more_than_one_request_has_query_slots_for() {
+    // Five Contact rules and a Lead rule: a query per rule would need more than the five one
+    // composite request holds. Only the last Contact rule finds Jane.
+    let rig = Connected::start(|s| {
+        s["identification"]["contact"] = json!([
+            ["Email"],
+            ["Phone"],
+            ["LastName", "Email"],
+            ["LastName", "Phone"],
+            ["LastName"]
+        ]);
+    });
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Jane Doe", "Email": "jd@old.example", "Phone": "+1 415 555 0199"},
+            {"type": "Contact", "LastName": "John Doe", "Email": "john@acme.example"},
+        ]}))
+        .unwrap();
+    let before = rig.org.api_calls();
+    let view = lookup(&rig, jane(), DEADLINE_MS).unwrap();
+    assert_eq!(rig.org.api_calls() - before, 1, "one composite request");
+    assert_eq!(
+        ranked(&view),
+        [(ids[0].clone(), "LastName".to_string())],
+        "{view:#}"
+    );
+}
+
 #[test]
 fn no_match_is_not_found_and_so_is_a_visitor_without_values() {
     let rig = Connected::start(|_| {});
