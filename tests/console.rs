@@ -213,6 +213,64 @@ fn every_rule_is_asked_even_more_than_one_request_has_query_slots_for() {
     );
 }
 
+/// Changes record `id` until it was changed after record `than` (the org's times are in
+/// milliseconds: one change may fall in the same one).
+fn changed_after(rig: &Connected, object: &str, id: &str, than: &str) {
+    let changed = |id: &str| {
+        let records = rig.records(object);
+        let record = records.iter().find(|r| r["Id"] == id).unwrap();
+        record["LastModifiedDate"].as_str().unwrap().to_string()
+    };
+    let other = changed(than);
+    common::eventually("a later change", Duration::from_secs(5), || {
+        rig.touch(object, id, json!({"Title": "Changed"}));
+        (changed(id) > other).then_some(())
+    });
+}
+
+#[test]
+fn two_contacts_come_by_the_earliest_rule_they_match_then_newest_first() {
+    let rig = Connected::start(|_| {}); // Contacts by Email, then by Phone.
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe", "Email": "jane@acme.example"},
+            {"type": "Contact", "LastName": "Desk", "Email": "desk@acme.example", "Phone": "+1 415 555 0100"},
+        ]}))
+        .unwrap();
+    let (by_email, by_phone) = (&ids[0], &ids[1]);
+    changed_after(&rig, "Contact", by_phone, by_email);
+    let view = lookup(&rig, jane(), DEADLINE_MS).unwrap();
+    assert_eq!(
+        ranked(&view),
+        [
+            (by_email.clone(), "Email".to_string()),
+            (by_phone.clone(), "Phone".to_string())
+        ],
+        "the earlier rule's match first, though older: {view:#}"
+    );
+
+    // Two found by the same rule: the one changed last first, whichever was made first.
+    let rig = Connected::start(|_| {});
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe A", "Email": "jane@acme.example"},
+            {"type": "Contact", "LastName": "Doe B", "Email": "jane@acme.example"},
+        ]}))
+        .unwrap();
+    changed_after(&rig, "Contact", &ids[0], &ids[1]);
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(
+        ranked(&view),
+        [
+            (ids[0].clone(), "Email".to_string()),
+            (ids[1].clone(), "Email".to_string())
+        ],
+        "{view:#}"
+    );
+}
+
 #[test]
 fn no_match_is_not_found_and_so_is_a_visitor_without_values() {
     let rig = Connected::start(|_| {});
