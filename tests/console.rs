@@ -368,6 +368,22 @@ fn a_slow_salesforce_is_a_timeout_and_its_late_answer_serves_the_next_look() {
 }
 
 #[test]
+fn a_lookup_without_a_deadline_from_the_host_gets_three_seconds() {
+    let rig = Connected::start(|_| {});
+    seed_jane(&rig);
+    rig.org.set_latency(Duration::from_secs(8));
+    let started = Instant::now();
+    let e = lookup(&rig, json!({"email": "jane@acme.example"}), 0).unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(e.code, ErrorCode::TIMEOUT, "{e}");
+    assert!(e.message.contains("did not answer within 3000 ms"), "{e}");
+    assert!(
+        Duration::from_millis(2_500) < waited && waited < Duration::from_secs(6),
+        "answered after {waited:?}"
+    );
+}
+
+#[test]
 fn a_tenant_that_must_reconnect_or_is_disconnected_gets_a_clear_error() {
     let rig = Connected::start(|_| {});
     seed_jane(&rig);
