@@ -170,6 +170,107 @@ fn several_matches_come_best_first_contacts_then_leads_with_their_tasks() {
     assert_eq!(lead["recent"][0]["fields"]["Subject"], "Called her");
 }
 
+/// The Ids and rules of a view's matches, best first.
+fn ranked(view: &Value) -> Vec<(String, String)> {
+    view["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let id = m["id"].as_str().unwrap().to_string();
+            (id, m["matched_by"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_rule_is_asked_even_more_than_one_request_has_query_slots_for() {
+    // Five Contact rules and a Lead rule: a query per rule would need more than the five one
+    // composite request holds. Only the last Contact rule finds Jane.
+    let rig = Connected::start(|s| {
+        s["identification"]["contact"] = json!([
+            ["Email"],
+            ["Phone"],
+            ["LastName", "Email"],
+            ["LastName", "Phone"],
+            ["LastName"]
+        ]);
+    });
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Jane Doe", "Email": "jd@old.example", "Phone": "+1 415 555 0199"},
+            {"type": "Contact", "LastName": "John Doe", "Email": "john@acme.example"},
+        ]}))
+        .unwrap();
+    let before = rig.org.api_calls();
+    let view = lookup(&rig, jane(), DEADLINE_MS).unwrap();
+    assert_eq!(rig.org.api_calls() - before, 1, "one composite request");
+    assert_eq!(
+        ranked(&view),
+        [(ids[0].clone(), "LastName".to_string())],
+        "{view:#}"
+    );
+}
+
+/// Changes record `id` until it was changed after record `than` (the org's times are in
+/// milliseconds: one change may fall in the same one).
+fn changed_after(rig: &Connected, object: &str, id: &str, than: &str) {
+    let changed = |id: &str| {
+        let records = rig.records(object);
+        let record = records.iter().find(|r| r["Id"] == id).unwrap();
+        record["LastModifiedDate"].as_str().unwrap().to_string()
+    };
+    let other = changed(than);
+    common::eventually("a later change", Duration::from_secs(5), || {
+        rig.touch(object, id, json!({"Title": "Changed"}));
+        (changed(id) > other).then_some(())
+    });
+}
+
+#[test]
+fn two_contacts_come_by_the_earliest_rule_they_match_then_newest_first() {
+    let rig = Connected::start(|_| {}); // Contacts by Email, then by Phone.
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe", "Email": "jane@acme.example"},
+            {"type": "Contact", "LastName": "Desk", "Email": "desk@acme.example", "Phone": "+1 415 555 0100"},
+        ]}))
+        .unwrap();
+    let (by_email, by_phone) = (&ids[0], &ids[1]);
+    changed_after(&rig, "Contact", by_phone, by_email);
+    let view = lookup(&rig, jane(), DEADLINE_MS).unwrap();
+    assert_eq!(
+        ranked(&view),
+        [
+            (by_email.clone(), "Email".to_string()),
+            (by_phone.clone(), "Phone".to_string())
+        ],
+        "the earlier rule's match first, though older: {view:#}"
+    );
+
+    // Two found by the same rule: the one changed last first, whichever was made first.
+    let rig = Connected::start(|_| {});
+    let ids = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Doe A", "Email": "jane@acme.example"},
+            {"type": "Contact", "LastName": "Doe B", "Email": "jane@acme.example"},
+        ]}))
+        .unwrap();
+    changed_after(&rig, "Contact", &ids[0], &ids[1]);
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(
+        ranked(&view),
+        [
+            (ids[0].clone(), "Email".to_string()),
+            (ids[1].clone(), "Email".to_string())
+        ],
+        "{view:#}"
+    );
+}
+
 #[test]
 fn no_match_is_not_found_and_so_is_a_visitor_without_values() {
     let rig = Connected::start(|_| {});
@@ -264,6 +365,22 @@ fn a_slow_salesforce_is_a_timeout_and_its_late_answer_serves_the_next_look() {
     let view = lookup(&rig, json!({"email": "jane@acme.example"}), 150).unwrap();
     assert_eq!(view["matches"][0]["fields"]["Name"], "Jane Doe");
     assert_eq!(rig.org.api_calls(), calls, "the late answer was kept");
+}
+
+#[test]
+fn a_lookup_without_a_deadline_from_the_host_gets_three_seconds() {
+    let rig = Connected::start(|_| {});
+    seed_jane(&rig);
+    rig.org.set_latency(Duration::from_secs(8));
+    let started = Instant::now();
+    let e = lookup(&rig, json!({"email": "jane@acme.example"}), 0).unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(e.code, ErrorCode::TIMEOUT, "{e}");
+    assert!(e.message.contains("did not answer within 3000 ms"), "{e}");
+    assert!(
+        Duration::from_millis(2_500) < waited && waited < Duration::from_secs(6),
+        "answered after {waited:?}"
+    );
 }
 
 #[test]
@@ -771,4 +888,172 @@ fn a_manual_create_past_its_deadline_is_a_clear_error_and_the_next_click_finds_t
     assert_eq!(again["already_made"], true);
     assert_eq!(rig.records("Case").len(), 1, "not written twice");
     assert_eq!(rig.records("Contact").len(), 1);
+}
+
+/// A Salesforce that accepts connections, reads each request and closes the connection
+/// without answering, on `port` until dropped.
+struct Dropping {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dropping {
+    fn on(port: u16) -> Dropping {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(mut stream) = stream {
+                    read_request(&mut stream);
+                }
+            }
+        });
+        Dropping {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Dropping {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one HTTP request whole (headers, then a body of its Content-Length).
+fn read_request(stream: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while request.len() < head_end + length {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The port of an `http://HOST:PORT` URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit_once(':')
+        .unwrap()
+        .1
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+/// A lookup and a create, twice, each answered before its deadline by a Salesforce error that
+/// names `cause`.
+fn clicks_fail(rig: &Connected, event: &Value, cause: &str) {
+    for _ in 0..2 {
+        let started = Instant::now();
+        let looked = lookup(rig, json!({"email": "jane@acme.example"}), DEADLINE_MS);
+        let created = create(rig, "Case", event);
+        for (what, answer) in [("lookup", looked), ("create", created)] {
+            let e = answer.unwrap_err();
+            assert_eq!(e.code, ErrorCode::SALESFORCE, "{what}: {e}");
+            assert!(e.message.contains(cause), "{what}: {e}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(DEADLINE_MS),
+            "answered after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_refused_or_dropped_connection_is_a_clear_error_and_the_click_after_it_writes_once() {
+    let keep = tempfile::tempdir().unwrap();
+    let data = keep.path().join("org.json");
+    let org = |port: u16| {
+        cloudcx_shim::emulator::Emulator::start(cloudcx_shim::emulator::EmulatorOptions {
+            port,
+            data_file: Some(data.clone()),
+            ..Default::default()
+        })
+        .expect("the emulator starts")
+    };
+    let mut rig = Connected::start_on(org(0), manual);
+    let port = port_of(rig.org.instance_url());
+    let (_, contact) = seed_jane(&rig);
+    let event = chat_ended("c1", jane(), json!({}));
+
+    // Nothing listens on the instance's port (the emulator, standing in, is elsewhere).
+    drop(std::mem::replace(
+        &mut rig.org,
+        cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap(),
+    ));
+    clicks_fail(
+        &rig,
+        &event,
+        "Salesforce could not be reached (io: Connection refused",
+    );
+
+    // Something listens there, and drops each connection without answering.
+    let dropping = Dropping::on(port);
+    clicks_fail(&rig, &event, "the connection to Salesforce failed");
+    drop(dropping);
+
+    // Salesforce is back: the agent clicks again.
+    rig.org = org(port);
+    let view = lookup(&rig, json!({"email": "jane@acme.example"}), DEADLINE_MS).unwrap();
+    assert_eq!(view["matches"][0]["fields"]["Name"], "Jane Doe");
+    let case = create(&rig, "Case", &event).unwrap();
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["id"], case["id"]);
+    assert_eq!(again["already_made"], true);
+    let cases = rig.activities_of("Case", "c1 (manual Case)");
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    assert_eq!(
+        cases[0]["ContactId"],
+        contact.as_str(),
+        "Jane's Contact, found"
+    );
+    assert_eq!(rig.records("Contact").len(), 2, "none made");
+
+    // The emulator's own fault: it writes the Case, then drops the connection unanswered.
+    let event = chat_ended("c2", jane(), json!({}));
+    rig.org.drop_after_write(1);
+    let e = create(&rig, "Case", &event).unwrap_err();
+    assert_eq!(rig.org.dropped_writes(), 1, "{e}");
+    assert_eq!(e.code, ErrorCode::SALESFORCE, "{e}");
+    assert!(
+        e.message.contains("the connection to Salesforce failed"),
+        "{e}"
+    );
+    let again = create(&rig, "Case", &event).unwrap();
+    assert_eq!(again["already_made"], true, "{again}");
+    let cases = rig.activities_of("Case", "c2 (manual Case)");
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    assert_eq!(again["id"], cases[0]["Id"]);
+    assert_eq!(rig.records("Contact").len(), 2, "none made");
 }

@@ -33,30 +33,26 @@ pub struct TenantSettings {
     pub display_fields: BTreeMap<ShownObject, Vec<FieldPath>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Automatic,
     Manual,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatTrigger {
     ChatStarted,
     ChatEnded,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationTrigger {
     ConversationStarted,
     ConversationEnded,
 }
 
 /// What a chat or conversation becomes in Salesforce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     ContactCase,
     LeadTask,
@@ -65,12 +61,101 @@ pub enum Action {
     Nothing,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnMatch {
     Keep,
     Overwrite,
     FillEmpty,
+}
+
+choice!(Mode: Automatic = "automatic", Manual = "manual");
+choice!(ChatTrigger: ChatStarted = "chat_started", ChatEnded = "chat_ended");
+choice!(
+    ConversationTrigger: ConversationStarted = "conversation_started",
+    ConversationEnded = "conversation_ended"
+);
+choice!(
+    Action: ContactCase = "contact_case",
+    LeadTask = "lead_task",
+    Case = "case",
+    ContactTask = "contact_task",
+    Nothing = "nothing"
+);
+choice!(OnMatch: Keep = "keep", Overwrite = "overwrite", FillEmpty = "fill_empty");
+
+/// A setting with a fixed set of values, written by name (`"fill_empty"`).
+pub(crate) trait Choice: Sized {
+    /// The names, in the order errors list them.
+    const NAMES: &'static [&'static str];
+
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+/// Implements [`Choice`], `Serialize` and `Deserialize` for an enum from its values' names
+/// (every variant, or it does not compile).
+macro_rules! choice {
+    ($ty:ident: $($variant:ident = $name:literal),+ $(,)?) => {
+        impl $crate::settings::Choice for $ty {
+            const NAMES: &'static [&'static str] = &[$($name),+];
+
+            fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(match self {
+                    $($ty::$variant => $name,)+
+                })
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::settings::deserialize_choice(d)
+            }
+        }
+    };
+}
+pub(crate) use choice;
+
+/// A [`Choice`] by its name. Any other value, of whatever type, is refused with every name
+/// listed: `must be keep, overwrite or fill_empty (found "kep")`, `must be chat_started or
+/// chat_ended (found integer `5`)`.
+pub(crate) fn deserialize_choice<'de, D: Deserializer<'de>, T: Choice>(
+    d: D,
+) -> Result<T, D::Error> {
+    struct Names<T>(std::marker::PhantomData<T>);
+
+    impl<T: Choice> serde::de::Visitor<'_> for Names<T> {
+        type Value = T;
+
+        // serde's "invalid type" errors read "expected <this>"; decode words them "must be ...".
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&listed(T::NAMES))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<T, E> {
+            T::from_name(name).ok_or_else(|| {
+                E::custom(format!("must be {} (found \"{name}\")", listed(T::NAMES)))
+            })
+        }
+    }
+
+    d.deserialize_str(Names(std::marker::PhantomData))
+}
+
+/// `A or B`, `A, B or C`.
+fn listed(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first @ .., last] => format!("{} or {last}", first.join(", ")),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,8 +264,8 @@ macro_rules! object_names {
                 match name.as_str() {
                     $(stringify!($name) => Ok($ty::$name),)+
                     _ => Err(serde::de::Error::custom(format!(
-                        "is not an object here: use one of {} (found \"{name}\")",
-                        [$(stringify!($name)),+].join(", ")
+                        "is not an object here: use {} (found \"{name}\")",
+                        listed(&[$(stringify!($name)),+])
                     ))),
                 }
             }
@@ -607,6 +692,8 @@ fn default_identification() -> Identification {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn host() -> HostConfig {
@@ -677,13 +764,13 @@ mod tests {
                 "identification.contact[1] must list at least one field",
                 "identification.lead[0][0] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"E-mail\")",
                 "field_mapping.Lead.Industry must name the custom field or variable after \"custom.\"",
-                "field_mapping.Opportunity is not an object here: use one of Lead, Contact, Case, Task (found \"Opportunity\")",
+                "field_mapping.Opportunity is not an object here: use Lead, Contact, Case or Task (found \"Opportunity\")",
                 "display_fields.Contact[0] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"Account..Name\")",
             ]
         );
         assert_eq!(
             errors(&format!(r#"{{{CONNECTION}, "field_mapping": {{"Opportunity": {{}}}}}}"#)),
-            ["field_mapping.Opportunity is not an object here: use one of Lead, Contact, Case, Task (found \"Opportunity\")"]
+            ["field_mapping.Opportunity is not an object here: use Lead, Contact, Case or Task (found \"Opportunity\")"]
         );
         assert_eq!(errors(r#"{"mode": "manual"}"#), ["connection is required"]);
         assert_eq!(
@@ -714,8 +801,8 @@ mod tests {
                 "connection.secret is not a known field (expected one of app, client_id, client_secret, login_url, crm_url, pkce)",
                 "webchat.trigger must be chat_started or chat_ended (found \"chat_begun\")",
                 "webchat.acton is not a known field (expected one of trigger, action, offline_message_action)",
-                "webchat.action must be one of contact_case, lead_task, case, contact_task, nothing (found \"everything\")",
-                "inbox.trigger must be string or object (found integer `5`)",
+                "webchat.action must be contact_case, lead_task, case, contact_task or nothing (found \"everything\")",
+                "inbox.trigger must be conversation_started or conversation_ended (found integer `5`)",
                 "identification.acount is not a known field (expected one of contact, lead, account)",
                 "identification.contact[0][0] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"Emial-\")",
                 "identification.contact[1][1] must be a Salesforce field name: letters, digits and underscores, starting with a letter (found \"\")",
@@ -728,7 +815,7 @@ mod tests {
                 "display_fields.Lead[1] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"\")",
                 "display_fields.Lead[2] must be a field name or a parent's field such as Account.Name, at most 5 levels deep (found \"Owner..Name\")",
                 "display_fields.Task must be an array (found string \"Subject\")",
-                "display_fields.Opportunity is not an object here: use one of Contact, Lead, Account, Case, Task (found \"Opportunity\")",
+                "display_fields.Opportunity is not an object here: use Contact, Lead, Account, Case or Task (found \"Opportunity\")",
             ]
         );
     }
@@ -753,6 +840,75 @@ mod tests {
         assert_eq!(
             errors(r#"{"connection": {"app": "both"}}"#),
             ["connection.app must be default or custom (found \"both\")"]
+        );
+    }
+
+    #[test]
+    fn every_setting_of_fixed_values_lists_them_whatever_the_wrong_value() {
+        let actions = "contact_case, lead_task, case, contact_task or nothing";
+        for (value, found) in [
+            (r#""none""#, r#""none""#),
+            (r#""Manual""#, r#""Manual""#),
+            ("5", "integer `5`"),
+            ("true", "boolean `true`"),
+            (r#"["keep"]"#, "array"),
+        ] {
+            let found_errors = errors(&format!(
+                r#"{{"connection": {{"app": {value}, "client_id": "id", "client_secret": "s",
+                      "login_url": "https://login.salesforce.com/"}},
+                    "mode": {value}, "on_match": {value},
+                    "webchat": {{"trigger": {value}, "action": {value}, "offline_message_action": {value}}},
+                    "inbox": {{"trigger": {value}, "action": {value}}}}}"#
+            ));
+            let expected: Vec<String> = [
+                ("connection.app", "default or custom"),
+                ("mode", "automatic or manual"),
+                ("webchat.trigger", "chat_started or chat_ended"),
+                ("webchat.action", actions),
+                ("webchat.offline_message_action", actions),
+                (
+                    "inbox.trigger",
+                    "conversation_started or conversation_ended",
+                ),
+                ("inbox.action", actions),
+                ("on_match", "keep, overwrite or fill_empty"),
+            ]
+            .iter()
+            .map(|(path, names)| format!("{path} must be {names} (found {found})"))
+            .collect();
+            assert_eq!(found_errors, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn names_are_listed_with_or_before_the_last() {
+        assert_eq!(listed(&["a"]), "a");
+        assert_eq!(listed(&["a", "b"]), "a or b");
+        assert_eq!(listed(&["a", "b", "c"]), "a, b or c");
+    }
+
+    #[test]
+    fn fixed_values_are_answered_by_their_names() {
+        let settings = TenantSettings::parse(
+            &format!(
+                r#"{{{CONNECTION}, "mode": "manual", "on_match": "overwrite",
+                     "webchat": {{"trigger": "chat_started", "action": "case", "offline_message_action": "nothing"}},
+                     "inbox": {{"trigger": "conversation_started", "action": "lead_task"}}}}"#
+            ),
+            &host(),
+        )
+        .unwrap();
+        let applied = settings.applied_json();
+        assert_eq!(applied["connection"]["app"], "custom");
+        assert_eq!(applied["mode"], "manual");
+        assert_eq!(applied["on_match"], "overwrite");
+        assert_eq!(
+            applied["webchat"],
+            json!({"trigger": "chat_started", "action": "case", "offline_message_action": "nothing"})
+        );
+        assert_eq!(
+            applied["inbox"],
+            json!({"trigger": "conversation_started", "action": "lead_task"})
         );
     }
 

@@ -1,23 +1,31 @@
 //! Who a visitor is in Salesforce: the tenant's identification rules as one composite request
-//! (the rules in order, for Contacts and for Leads, the Contact a converted Lead became, and the
-//! visitor's Account), read back as matches, best first.
+//! (one query for Contacts and one for Leads, each asking for any of the rules that apply, the
+//! Contact a converted Lead became, and the visitor's Account), read back as matches, best
+//! first.
+//!
+//! Best first is ranked here, since SOQL cannot sort by "which rule matched": by the earliest
+//! rule a record matches, then by last change (the order the query answers in). One query per
+//! object keeps every rule in the request, however many the tenant lists: a composite request
+//! holds five queries at most.
 
 use serde_json::Value;
 
+use super::view::at;
 use crate::events::Event;
 use crate::salesforce::SalesforceError;
 use crate::settings::{FieldPath, Rule, ShownObject, SyncObject, TenantSettings};
-use crate::sync::api::{Responses, SubRequest, MAX_QUERIES};
+use crate::sync::api::{Responses, SubRequest};
 use crate::sync::engine::{account_condition, condition, object_name};
 use crate::sync::mapping;
+use crate::sync::plan::{person_value, rule_values};
 
-/// Records one rule may match that are shown to the agent, at most.
-const MATCHES_PER_RULE: usize = 10;
+/// Records a person query answers, at most: more than are shown, so that a later rule's many
+/// newer matches do not crowd out an earlier rule's older one before it is ranked.
+const CANDIDATES: usize = 100;
+/// Contacts, or Leads, shown to the agent, at most.
+const SHOWN: usize = 10;
 /// The most recent Cases or Tasks shown with a person.
 const RECENT: usize = 5;
-
-/// Per applicable rule: its label and its WHERE condition.
-type Rules = Vec<(String, String)>;
 
 /// Whom to look for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +38,24 @@ pub(super) enum Scope {
     Leads,
 }
 
+/// An identification rule the visitor has every value for.
+#[derive(Debug, Clone)]
+struct Applicable {
+    /// `Email`, `FirstName + LastName`.
+    label: String,
+    /// Each field with the visitor's value.
+    values: Vec<(String, String)>,
+    /// `A = 'x' AND B = 'y'`.
+    condition: String,
+}
+
 /// What one query of the request looks for.
 enum Part {
-    Rule { object: SyncObject, rule: String },
+    /// The object's records any of `rules` finds.
+    People {
+        object: SyncObject,
+        rules: Vec<Applicable>,
+    },
     Converted,
     Account,
 }
@@ -70,36 +93,33 @@ impl Identify {
     /// The queries for `event`'s visitor. Each record also brings `extra` fields (the values
     /// the match policy compares), its display fields, its Account and its recent Cases or Tasks.
     pub fn new(event: &Event, settings: &TenantSettings, scope: Scope) -> Identify {
-        let conditions = |object: SyncObject, rules: &[Rule]| -> Rules {
+        let applicable = |object: SyncObject, rules: &[Rule]| -> Vec<Applicable> {
             let fields = mapping::person_fields(object, event, settings);
             let placeholders = mapping::placeholder_fields(object, event, settings);
-            let value_of = |field: &str| {
-                fields
-                    .get(field)
-                    .filter(|_| !placeholders.contains(&field))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
+            let value_of = |field: &str| person_value(&fields, &placeholders, field);
             rules
                 .iter()
                 .filter_map(|rule| {
                     let label: Vec<&str> = rule.0.iter().map(|f| f.0.as_str()).collect();
-                    Some((label.join(" + "), condition(rule, value_of)?))
+                    Some(Applicable {
+                        label: label.join(" + "),
+                        values: rule_values(rule, value_of)?,
+                        condition: condition(rule, value_of)?,
+                    })
                 })
                 .collect()
         };
         let contacts = match scope {
             Scope::Leads => Vec::new(),
-            _ => conditions(SyncObject::Contact, &settings.identification.contact),
+            _ => applicable(SyncObject::Contact, &settings.identification.contact),
         };
         let leads = match scope {
             Scope::Contacts => Vec::new(),
-            _ => conditions(SyncObject::Lead, &settings.identification.lead),
+            _ => applicable(SyncObject::Lead, &settings.identification.lead),
         };
         let account = (scope == Scope::Contacts)
             .then(|| account_condition(event, settings))
             .flatten();
-        let (contacts, leads) = share_slots(contacts, leads, usize::from(account.is_some()));
 
         let mut identify = Identify {
             requests: Vec::new(),
@@ -107,34 +127,36 @@ impl Identify {
         };
         let contact_fields = select(SyncObject::Contact, event, settings);
         let lead_fields = select(SyncObject::Lead, event, settings);
+        // As automatic mode does: a converted Lead found by the first Lead rule stands for its Contact.
+        let converted = leads.first().map(|rule| rule.condition.clone());
         for (object, rules, fields, live) in [
             (SyncObject::Contact, contacts, &contact_fields, ""),
             (
                 SyncObject::Lead,
-                leads.clone(),
+                leads,
                 &lead_fields,
                 " AND IsConverted = false",
             ),
         ] {
-            for (rule, condition) in rules {
-                identify.push(
-                    Part::Rule { object, rule },
-                    &format!(
-                        "SELECT {fields} FROM {} WHERE {condition}{live} \
-                         ORDER BY LastModifiedDate DESC LIMIT {MATCHES_PER_RULE}",
-                        object_name(object)
-                    ),
-                );
+            if rules.is_empty() {
+                continue;
             }
+            let any: Vec<String> = rules.iter().map(|r| format!("({})", r.condition)).collect();
+            let soql = format!(
+                "SELECT {fields} FROM {} WHERE ({}){live} \
+                 ORDER BY LastModifiedDate DESC LIMIT {CANDIDATES}",
+                object_name(object),
+                any.join(" OR ")
+            );
+            identify.push(Part::People { object, rules }, &soql);
         }
-        // As automatic mode does: a converted Lead found by the first Lead rule stands for its Contact.
-        if let Some((_, condition)) = leads.first() {
+        if let Some(condition) = converted {
             identify.push(
                 Part::Converted,
                 &format!(
                     "SELECT {contact_fields} FROM Contact WHERE Id IN (SELECT ConvertedContactId \
                      FROM Lead WHERE {condition} AND IsConverted = true) \
-                     ORDER BY LastModifiedDate DESC LIMIT {MATCHES_PER_RULE}"
+                     ORDER BY LastModifiedDate DESC LIMIT {SHOWN}"
                 ),
             );
         }
@@ -170,9 +192,8 @@ impl Identify {
         paths.join("\n")
     }
 
-    /// The matches, best first: Contacts of the first Contact rule that found any, then
-    /// converted Leads' Contacts, then Leads of the first Lead rule that found any; each in
-    /// order of last change.
+    /// The matches, best first: Contacts, then converted Leads' Contacts, then Leads; Contacts
+    /// and Leads each by the earliest rule they match, then by last change.
     pub fn read(&self, answers: &Responses) -> Result<Found, SalesforceError> {
         if let Some(error) = answers.first_error() {
             return Err(error);
@@ -181,23 +202,31 @@ impl Identify {
             matches: Vec::new(),
             account: None,
         };
-        let mut winners: Vec<SyncObject> = Vec::new();
         for (reference, part) in &self.parts {
-            let Some(records) = answers.get(reference).map(|a| a.records()) else {
+            let Some(answer) = answers.get(reference) else {
                 continue;
             };
+            let records = answer.records();
             match part {
-                Part::Rule { object, rule } => {
-                    if records.is_empty() || winners.contains(object) {
-                        continue;
+                Part::People { object, rules } => {
+                    if answer.total_size() > records.len() as u64 {
+                        log::info!(
+                            "identification: {} {}s match; the {} changed last are ranked",
+                            answer.total_size(),
+                            object_name(*object),
+                            records.len()
+                        );
                     }
-                    winners.push(*object);
-                    found.matches.extend(records.iter().map(|row| Match {
-                        object: *object,
-                        row: row.clone(),
-                        matched_by: rule.clone(),
-                        converted_lead: false,
-                    }));
+                    found
+                        .matches
+                        .extend(ranked(records, rules).into_iter().take(SHOWN).map(
+                            |(matched_by, row)| Match {
+                                object: *object,
+                                row: row.clone(),
+                                matched_by,
+                                converted_lead: false,
+                            },
+                        ));
                 }
                 Part::Converted => {
                     for row in records {
@@ -225,22 +254,36 @@ impl Identify {
     }
 }
 
-/// Shares the query slots between Contact and Lead rules (each keeps its first rule when it
-/// has one), with room for the converted-Lead query and `reserved` others.
-fn share_slots(mut contacts: Rules, mut leads: Rules, reserved: usize) -> (Rules, Rules) {
-    let converted = usize::from(!leads.is_empty());
-    let room = MAX_QUERIES - reserved - converted;
-    let take_contacts = contacts.len().min(room - leads.len().min(1));
-    let take_leads = leads.len().min(room - take_contacts);
-    if take_contacts < contacts.len() || take_leads < leads.len() {
-        log::info!(
-            "identification: {} rules left out; one request holds {MAX_QUERIES} queries",
-            contacts.len() + leads.len() - take_contacts - take_leads
-        );
-    }
-    contacts.truncate(take_contacts);
-    leads.truncate(take_leads);
-    (contacts, leads)
+/// `rows` (most recently changed first, as the query answers them), each with the label of the
+/// earliest of `rules` it matches, in that rule's order; among rows of one rule, the order of
+/// last change is kept.
+fn ranked<'a>(rows: &'a [Value], rules: &[Applicable]) -> Vec<(String, &'a Value)> {
+    let mut ranked: Vec<(Option<usize>, &Value)> = rows
+        .iter()
+        .map(|row| (rules.iter().position(|rule| matches(row, rule)), row))
+        .collect();
+    // A row no rule matches here (Salesforce compared otherwise) comes last.
+    ranked.sort_by_key(|(rule, _)| rule.unwrap_or(usize::MAX));
+    let any = || {
+        let labels: Vec<&str> = rules.iter().map(|r| r.label.as_str()).collect();
+        labels.join(" or ")
+    };
+    ranked
+        .into_iter()
+        .map(|(rule, row)| (rule.map_or_else(any, |i| rules[i].label.clone()), row))
+        .collect()
+}
+
+/// Whether `row` has the visitor's value in each of the rule's fields, as SOQL's `=` compares
+/// them: text whatever its case, numbers as numbers.
+fn matches(row: &Value, rule: &Applicable) -> bool {
+    rule.values
+        .iter()
+        .all(|(field, value)| match at(row, field) {
+            Value::String(text) => text.to_lowercase() == value.to_lowercase(),
+            Value::Number(number) => value.parse::<f64>().ok() == number.as_f64(),
+            _ => false,
+        })
 }
 
 /// The fields a person's query selects: its display fields (with its Account's), the fields
@@ -288,27 +331,189 @@ fn distinct(fields: Vec<String>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::json;
 
-    fn rules(n: usize) -> Rules {
-        (0..n).map(|i| (format!("r{i}"), format!("c{i}"))).collect()
+    use super::*;
+    use crate::sync::mapping::tests::chat_ended;
+
+    fn rule(fields: &[(&str, &str)]) -> Applicable {
+        let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+        Applicable {
+            label: names.join(" + "),
+            values: fields
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect(),
+            condition: String::new(),
+        }
+    }
+
+    /// The Ids and rules of `rows` ranked by `rules`.
+    fn ranking(rows: &[Value], rules: &[Applicable]) -> Vec<(String, String)> {
+        ranked(rows, rules)
+            .into_iter()
+            .map(|(rule, row)| (row["Id"].as_str().unwrap().to_string(), rule))
+            .collect()
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
-    fn slots_are_shared_and_never_exceed_five_queries() {
-        for contacts in 0..7 {
-            for leads in 0..7 {
-                for reserved in 0..2 {
-                    let (c, l) = share_slots(rules(contacts), rules(leads), reserved);
-                    let total = c.len() + l.len() + usize::from(!l.is_empty()) + reserved;
-                    assert!(total <= MAX_QUERIES, "{contacts} {leads} {reserved}");
-                    assert_eq!(c.is_empty(), contacts == 0);
-                    assert_eq!(l.is_empty(), leads == 0);
-                }
-            }
-        }
-        let (c, l) = share_slots(rules(2), rules(1), 0);
-        assert_eq!((c.len(), l.len()), (2, 1), "the example settings fit whole");
+    fn an_earlier_rules_match_comes_before_a_later_rules_newer_one() {
+        let rules = [
+            rule(&[("Email", "jane@acme.example")]),
+            rule(&[("Phone", "+1 415 555 0100")]),
+        ];
+        // As the query answers: the most recently changed first.
+        let rows = [
+            json!({"Id": "newer-by-phone", "Email": "desk@acme.example", "Phone": "+1 415 555 0100"}),
+            json!({"Id": "newer-by-email", "Email": "jane@acme.example", "Phone": null}),
+            json!({"Id": "older-by-phone", "Email": null, "Phone": "+1 415 555 0100"}),
+            json!({"Id": "older-by-email", "Email": "jane@acme.example", "Phone": "+1 415 555 0100"}),
+        ];
+        assert_eq!(
+            ranking(&rows, &rules),
+            pairs(&[
+                ("newer-by-email", "Email"),
+                ("older-by-email", "Email"),
+                ("newer-by-phone", "Phone"),
+                ("older-by-phone", "Phone"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_rule_matches_when_every_field_equals_whatever_the_case() {
+        let rules = [
+            rule(&[("FirstName", "Jane"), ("LastName", "Doe")]),
+            rule(&[("Email", "Jane@ACME.example")]),
+        ];
+        let rows = [
+            json!({"Id": "jane-roe", "FirstName": "Jane", "LastName": "Roe", "Email": "jane@acme.example"}),
+            // Field names in another case than the rule's, too.
+            json!({"Id": "jane-doe", "firstname": "JANE", "LASTNAME": "doe", "Email": null}),
+        ];
+        assert_eq!(
+            ranking(&rows, &rules),
+            pairs(&[("jane-doe", "FirstName + LastName"), ("jane-roe", "Email")])
+        );
+    }
+
+    #[test]
+    fn a_row_no_rule_matches_here_comes_last_named_by_all_the_rules() {
+        let rules = [
+            rule(&[("Email", "jane@acme.example")]),
+            rule(&[("Customer_Number__c", "77.0")]),
+        ];
+        let rows = [
+            json!({"Id": "number", "Email": null, "Customer_Number__c": 77}),
+            json!({"Id": "other", "Email": "jane@acme.example ", "Customer_Number__c": 77.5}),
+            json!({"Id": "email", "Email": "jane@acme.example", "Customer_Number__c": null}),
+        ];
+        assert_eq!(
+            ranking(&rows, &rules),
+            pairs(&[
+                ("email", "Email"),
+                ("number", "Customer_Number__c"),
+                ("other", "Email or Customer_Number__c"),
+            ])
+        );
+    }
+
+    fn settings(identification: Value) -> TenantSettings {
+        let host = crate::config::parse(
+            r#"{"state_dir": "/tmp/x", "redirect_url": "http://127.0.0.1:8765/callback"}"#,
+        )
+        .unwrap();
+        let json = json!({
+            "connection": {"app": "custom", "client_id": "id", "client_secret": "s",
+                           "login_url": "https://login.salesforce.com/"},
+            "identification": identification,
+            "field_mapping": {"Contact": {"Department": "custom.department"}},
+        });
+        TenantSettings::parse(&json.to_string(), &host).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The SOQL of each query of the request.
+    fn queries(identify: &Identify) -> Vec<String> {
+        identify
+            .requests()
+            .iter()
+            .map(|r| {
+                let query = r.path.split_once('?').unwrap().1;
+                form_urlencoded::parse(query.as_bytes())
+                    .next()
+                    .unwrap()
+                    .1
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_applicable_rule_is_asked_in_one_query_per_object() {
+        let event = chat_ended(
+            r#""visitor": {"name": "Jane Doe", "email": "jane@acme.example", "phone": "+1 415 555 0100",
+                          "company": "Acme"}, "custom_fields": {"department": "Sales"}"#,
+        );
+        let settings = settings(json!({
+            "contact": [["Email"], ["Phone"], ["MobilePhone"], ["LastName", "Phone"],
+                        ["Department"], ["LastName"]],
+            "lead": [["Phone"], ["Email"]],
+            "account": [["Name"]],
+        }));
+        let everyone = queries(&Identify::new(&event, &settings, Scope::Everyone));
+        assert_eq!(
+            everyone.len(),
+            3,
+            "Contacts, Leads, converted: {everyone:#?}"
+        );
+        let where_of = |soql: &str| {
+            let from = soql.rfind(" WHERE ").unwrap() + 7;
+            soql[from..soql.rfind(" ORDER BY").unwrap()].to_string()
+        };
+        // MobilePhone: the visitor has no value for it.
+        assert_eq!(
+            where_of(&everyone[0]),
+            "((Email = 'jane@acme.example') OR (Phone = '+1 415 555 0100') OR \
+             (LastName = 'Jane Doe' AND Phone = '+1 415 555 0100') OR (Department = 'Sales') OR \
+             (LastName = 'Jane Doe'))"
+        );
+        assert!(
+            everyone[0].starts_with("SELECT Id, AccountId"),
+            "{}",
+            everyone[0]
+        );
+        assert!(
+            everyone[0].contains(" FROM Contact WHERE "),
+            "{}",
+            everyone[0]
+        );
+        assert_eq!(
+            where_of(&everyone[1]),
+            "((Phone = '+1 415 555 0100') OR (Email = 'jane@acme.example')) AND IsConverted = false"
+        );
+        assert!(everyone[1].contains(" FROM Lead WHERE "), "{}", everyone[1]);
+        assert!(
+            everyone[2]
+                .contains("FROM Lead WHERE Phone = '+1 415 555 0100' AND IsConverted = true"),
+            "the first Lead rule finds a converted Lead: {}",
+            everyone[2]
+        );
+
+        let contacts = queries(&Identify::new(&event, &settings, Scope::Contacts));
+        assert_eq!(contacts.len(), 2, "{contacts:#?}");
+        assert!(contacts[0].contains(" FROM Contact WHERE "));
+        assert!(contacts[1].starts_with("SELECT Id FROM Account WHERE Name = 'Acme'"));
+        let leads = queries(&Identify::new(&event, &settings, Scope::Leads));
+        assert_eq!(leads.len(), 2, "{leads:#?}");
+        assert!(leads[0].contains(" FROM Lead WHERE "));
+        assert!(leads[1].contains("IsConverted = true"));
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! Shutdown refuses new actions and joins those still running (the plugin cuts the transport
 //! first, so they end quickly).
 
+#[cfg(test)]
+mod cache_tests;
 mod create;
 mod identify;
 mod view;
@@ -110,7 +112,12 @@ pub struct Console {
     creating: Mutex<Slots>,
     /// The actions' threads.
     actions: Actions,
+    /// Now, for the cache's answers' age.
+    clock: Clock,
 }
+
+/// A monotonic clock: [`Instant::now`], or a test's.
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// Identification request → (when, the answer; null for "no match").
 type Answers = HashMap<String, (Instant, Value)>;
@@ -132,6 +139,15 @@ impl Console {
         queue: Arc<Queue>,
         connections: Arc<Connections>,
     ) -> Console {
+        Self::with_clock(engine, queue, connections, Arc::new(Instant::now))
+    }
+
+    fn with_clock(
+        engine: Arc<SyncEngine>,
+        queue: Arc<Queue>,
+        connections: Arc<Connections>,
+        clock: Clock,
+    ) -> Console {
         Console {
             engine,
             queue,
@@ -140,6 +156,7 @@ impl Console {
             forgotten: AtomicU64::new(0),
             creating: Mutex::new(HashMap::new()),
             actions: Actions::default(),
+            clock,
         }
     }
 
@@ -206,9 +223,10 @@ impl Console {
     }
 
     fn cached(&self, tenant: &str, key: &str) -> Option<Result<Value, Error>> {
+        let now = (self.clock)();
         let cache = self.cache.lock();
         let (at, answer) = cache.get(tenant)?.get(key)?;
-        (at.elapsed() < CACHE_TTL).then(|| answered(tenant, answer.clone()))
+        fresh(*at, now).then(|| answered(tenant, answer.clone()))
     }
 
     fn keep(&self, tenant: &str, key: String, answer: Value, forgotten: u64) {
@@ -216,10 +234,11 @@ impl Console {
         if self.forgotten.load(Ordering::SeqCst) != forgotten {
             return;
         }
+        let now = (self.clock)();
         let answers = cache.entry(tenant.to_string()).or_default();
-        answers.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        answers.retain(|_, (at, _)| fresh(*at, now));
         if answers.len() < CACHE_ENTRIES {
-            answers.insert(key, (Instant::now(), answer));
+            answers.insert(key, (now, answer));
         }
     }
 
@@ -267,6 +286,11 @@ impl LookupRequest {
             body,
         })
     }
+}
+
+/// Whether an answer kept `at` still serves `now`.
+fn fresh(at: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(at) < CACHE_TTL
 }
 
 /// A cached or fresh answer: null stands for "no match".

@@ -59,7 +59,7 @@ fn record(object: &str, id: &str, row: &Value, shown: &[FieldPath], instance: &s
 }
 
 /// The value at a dotted path (`Account.Name`), field names in any case; null when absent.
-fn at(row: &Value, path: &str) -> Value {
+pub(super) fn at(row: &Value, path: &str) -> Value {
     let mut value = row;
     for part in path.split('.') {
         let next = value.as_object().and_then(|o| {

@@ -16,14 +16,15 @@ use crate::decode::{self, DecodeError};
 const SECTION: &str = "connection";
 
 /// Which connected app a tenant uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppChoice {
     /// The operator's app from the host configuration (`default_app`).
     Default,
     /// The tenant's own app, whose credentials the section gives.
     Custom,
 }
+
+crate::settings::choice!(AppChoice: Default = "default", Custom = "custom");
 
 /// The section as the admin wrote it. Embed it in a larger settings type, or decode it alone
 /// with [`ConnectionSettings::from_value`]; either way [`ConnectionSection::resolve`] checks it.
