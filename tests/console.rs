@@ -624,7 +624,11 @@ fn a_lead_whose_answer_was_lost_is_found_again_or_not_made_twice() {
         json!({}),
     );
     rig.org.drop_after_write(1);
-    create(&rig, "Lead", &known).unwrap_err();
+    let e = create(&rig, "Lead", &known).unwrap_err();
+    assert!(
+        e.message.contains("creating it again is safe"),
+        "the agent is told the click after is safe: {e}"
+    );
     let leads = rig.records("Lead");
     assert_eq!(leads.len(), 1, "Salesforce wrote it all the same");
     let again = create(&rig, "Lead", &known).unwrap();
@@ -634,7 +638,11 @@ fn a_lead_whose_answer_was_lost_is_found_again_or_not_made_twice() {
     // A visitor with nothing to be found by: no second Lead, and the agent is told why.
     let anonymous = chat_ended("c2", json!({"name": "Anonymous"}), json!({}));
     rig.org.drop_after_write(1);
-    create(&rig, "Lead", &anonymous).unwrap_err();
+    let e = create(&rig, "Lead", &anonymous).unwrap_err();
+    assert!(
+        e.message.contains("nothing to find it by") && !e.message.contains("again is safe"),
+        "the agent is told to look before making another: {e}"
+    );
     assert_eq!(rig.records("Lead").len(), 2, "written all the same");
     for _ in 0..2 {
         let e = create(&rig, "Lead", &anonymous).unwrap_err();
@@ -1049,6 +1057,10 @@ fn a_refused_or_dropped_connection_is_a_clear_error_and_the_click_after_it_write
     assert!(
         e.message.contains("the connection to Salesforce failed"),
         "{e}"
+    );
+    assert!(
+        e.message.contains("creating it again is safe"),
+        "the agent is told the click after is safe: {e}"
     );
     let again = create(&rig, "Case", &event).unwrap();
     assert_eq!(again["already_made"], true, "{again}");

@@ -245,11 +245,25 @@ impl Console {
             }
             SubRequest::create("person", name, Value::Object(body))
         });
-        if created.as_ref().is_err_and(|e| !may_have_written(e)) {
-            // Nothing was made: the next click creates without a doubt.
-            self.queue.end_write(tenant, key_id)?;
-        }
-        let (answers, _) = created?;
+        let (answers, _) = match created {
+            Err(e) if !may_have_written(&e) => {
+                // Nothing was made: the next click creates without a doubt.
+                self.queue.end_write(tenant, key_id)?;
+                return Err(e);
+            }
+            // The next click finds what this one made, by the identification rules.
+            Err(e) if !identify.is_empty() => {
+                return Err(ConsoleError::Salesforce(format!("{e}. {ANSWER_LOST}")).into())
+            }
+            Err(e) => {
+                return Err(ConsoleError::Salesforce(format!(
+                    "{e}. The {name} may have been made all the same, and the visitor has \
+                     nothing to find it by: look for it in Salesforce before making another"
+                ))
+                .into())
+            }
+            Ok(created) => created,
+        };
         let id = answers
             .get("person")
             .and_then(|a| a.id())
@@ -348,6 +362,10 @@ fn chat_of(request: &CreateRequest) -> Result<Event, Error> {
     Ok(event)
 }
 
+/// What an agent is told when Salesforce's answer to a create was lost.
+const ANSWER_LOST: &str = "The record may have been made all the same: creating it again is \
+                           safe, it answers the record if it was made";
+
 /// Whether a failed write of a Lead or Contact may have been applied all the same: its answer
 /// lost, or a server error (as the sync engine reads them).
 fn may_have_written(error: &Error) -> bool {
@@ -369,6 +387,10 @@ fn failed(stop: Stop) -> Error {
         Stop::Hold(Hold::UntilResumed(why)) | Stop::HoldAfterWrites(Hold::UntilResumed(why)) => {
             ConsoleError::NotConnected(why)
         }
+        Stop::Outcome(Outcome::Retry {
+            reason,
+            maybe_applied: true,
+        }) => ConsoleError::Salesforce(format!("{reason}. {ANSWER_LOST}")),
         Stop::Hold(Hold::Until(_, why))
         | Stop::HoldAfterWrites(Hold::Until(_, why))
         | Stop::Outcome(Outcome::Retry { reason: why, .. }) => ConsoleError::Salesforce(why),
