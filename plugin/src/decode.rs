@@ -81,7 +81,7 @@ fn explain(path: String, message: &str) -> DecodeError {
     if let Some(found) = between(message, "unknown variant `", "`") {
         let expected = message
             .split_once("expected ")
-            .map(|(_, rest)| plain_names(rest))
+            .map(|(_, rest)| alternatives(rest))
             .unwrap_or_default();
         return DecodeError::new(path, format!("must be {expected} (found \"{found}\")"));
     }
@@ -118,6 +118,22 @@ fn join(path: &str, field: &str) -> String {
 /// serde says "one of `a`, `b`"; people read "one of a, b".
 fn plain_names(list: &str) -> String {
     list.replace('`', "")
+}
+
+/// serde says "one of `a`, `b`, `c`" or "`a` or `b`"; people read "a, b or c".
+fn alternatives(list: &str) -> String {
+    let names = plain_names(list.strip_prefix("one of ").unwrap_or(list));
+    let names: Vec<&str> = names.split(", ").flat_map(|n| n.split(" or ")).collect();
+    listed(&names)
+}
+
+/// `A or B`, `A, B or C`.
+pub fn listed(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first @ .., last] => format!("{} or {last}", first.join(", ")),
+    }
 }
 
 /// serde's names for JSON shapes are Rust's; an admin reads JSON's.
@@ -206,6 +222,16 @@ mod tests {
             err(r#"{"name": "x", "nmae": 1}"#),
             "nmae is not a known field (expected one of name, tags, inner)"
         );
+    }
+
+    #[test]
+    fn names_are_listed_with_or_before_the_last() {
+        assert_eq!(listed(&["a"]), "a");
+        assert_eq!(listed(&["a", "b"]), "a or b");
+        assert_eq!(listed(&["a", "b", "c"]), "a, b or c");
+        assert_eq!(alternatives("one of `a`, `b`, `c`"), "a, b or c");
+        assert_eq!(alternatives("`a` or `b`"), "a or b");
+        assert_eq!(alternatives("`a`"), "a");
     }
 
     #[test]

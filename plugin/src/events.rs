@@ -438,8 +438,11 @@ mod tests {
             "chat.ended: visitor is required"
         );
         assert_eq!(
-            refusal(EventKind::ChatEnded, &chat_ended(r#","messages":[{"from":"robot","text":"x"}]"#)),
-            "chat.ended: messages[0].from must be one of visitor, agent, bot, system (found \"robot\")"
+            refusal(
+                EventKind::ChatEnded,
+                &chat_ended(r#","messages":[{"from":"robot","text":"x"}]"#)
+            ),
+            "chat.ended: messages[0].from must be visitor, agent, bot or system (found \"robot\")"
         );
         assert_eq!(
             refusal(EventKind::ChatEnded, &chat_ended(r#","ended_at":"yesterday""#)),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::HostConfig;
-use crate::decode::{self, DecodeError};
+use crate::decode::{self, listed, DecodeError};
 use crate::oauth::{ConnectionSection, ConnectionSettings};
 
 const MAX_SETTINGS_BYTES: usize = 1024 * 1024;
@@ -147,15 +147,6 @@ pub(crate) fn deserialize_choice<'de, D: Deserializer<'de>, T: Choice>(
     }
 
     d.deserialize_str(Names(std::marker::PhantomData))
-}
-
-/// `A or B`, `A, B or C`.
-fn listed(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [first @ .., last] => format!("{} or {last}", first.join(", ")),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -878,13 +869,6 @@ mod tests {
             .collect();
             assert_eq!(found_errors, expected, "{value}");
         }
-    }
-
-    #[test]
-    fn names_are_listed_with_or_before_the_last() {
-        assert_eq!(listed(&["a"]), "a");
-        assert_eq!(listed(&["a", "b"]), "a or b");
-        assert_eq!(listed(&["a", "b", "c"]), "a, b or c");
     }
 
     #[test]
