@@ -602,3 +602,54 @@ fn when_a_pause_at_the_ceiling_ends_still_over_it_the_tenant_is_held_again() {
     assert_eq!(rig.engine.admit("acme", &rig.settings), Ok(()));
     rig.replay.assert_done();
 }
+
+#[test]
+fn salesforce_unavailable_stops_the_turn_at_the_first_failure_and_holds_the_tenant() {
+    use crate::salesforce::TransportErrorKind;
+    let chat = |n: usize| {
+        let mut chat = with_files_json();
+        chat["id"] = json!(format!("c-{n}"));
+        chat["attachments"] = json!([]);
+        chat
+    };
+    let unavailable = br#"[{"errorCode": "SERVER_UNAVAILABLE", "message": "Server Unavailable"}]"#;
+    // Two chats one at a time, answered 503; then three together (the batch's way), not
+    // answered at all. Only the first request of each goes.
+    for chats in [2, 3] {
+        let rig = harness_then(
+            |_| {},
+            &[describe_unknown()],
+            |replay| match chats {
+                2 => replay.expect(Method::POST, COMPOSITE, 503, unavailable),
+                _ => replay.expect_failure(Method::POST, COMPOSITE, TransportErrorKind::Connect),
+            },
+        );
+        let batch: Vec<QueuedEvent> = (0..chats).map(|n| queued(n as u64, &chat(n))).collect();
+        let delivery = rig
+            .engine
+            .deliver("acme", &rig.settings, &batch, &StopSignal::default());
+        rig.replay.assert_done();
+        let retried: Vec<u64> = delivery
+            .outcomes
+            .iter()
+            .map(|(seq, outcome)| {
+                assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+                *seq
+            })
+            .collect();
+        // The chat whose request failed (all of the batch's, in its one request) counts an
+        // attempt; one tried alone leaves the others untouched.
+        let expected: Vec<u64> = match chats {
+            2 => vec![0],
+            _ => vec![0, 1, 2],
+        };
+        assert_eq!(retried, expected, "{chats} chats");
+        assert!(
+            matches!(&delivery.hold, Some(Hold::Until(until, why))
+                if why.starts_with("Salesforce is unavailable")
+                    && *until <= SystemTime::now() + Duration::from_secs(2)),
+            "{chats} chats: {:?}",
+            delivery.hold
+        );
+    }
+}
