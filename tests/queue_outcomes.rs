@@ -370,20 +370,24 @@ fn with_one_worker(rig: &mut Connected) {
 
 #[test]
 fn one_worker_delivers_a_tenant_promptly_while_anothers_salesforce_is_down_and_each_chat_once() {
+    // Tenants of their own: the other tests of this binary log retries of theirs meanwhile.
+    let (down, up) = ("down", "up");
     let log = retry_log();
     let mut rig = Connected::start(|_| {});
     with_one_worker(&mut rig);
+    rig.configure_tenant(down, &connected::settings_for(&rig.org, |_| {}));
+    rig.connect_tenant(down);
     let other = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
-    rig.configure_tenant("beta", &connected::settings_for(&other, |_| {}));
-    rig.connect_tenant("beta");
+    rig.configure_tenant(up, &connected::settings_for(&other, |_| {}));
+    rig.connect_tenant(up);
 
-    // acme's Salesforce answers every call 503, and slowly.
+    // The first tenant's Salesforce answers every call 503, and slowly.
     rig.org.set_latency(Duration::from_millis(200));
     rig.org.fail_next(u32::MAX, FaultKind::Unavailable);
     for n in 0..10 {
-        rig.send(&chat_of(TENANT, &format!("down-{n}"))).unwrap();
+        rig.send(&chat_of(down, &format!("c{n}"))).unwrap();
     }
-    let held = rig.held();
+    let held = rig.wait_for_tenant(down, "a hold", |s| !s["queue"]["held"].is_null());
     let reason = held["queue"]["held"]["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("Salesforce is unavailable") && reason.contains("503"),
@@ -391,32 +395,31 @@ fn one_worker_delivers_a_tenant_promptly_while_anothers_salesforce_is_down_and_e
     );
     let started = Instant::now();
     for n in 0..5 {
-        rig.send(&chat_of("beta", &format!("up-{n}"))).unwrap();
+        rig.send(&chat_of(up, &format!("c{n}"))).unwrap();
     }
-    rig.wait_for_tenant("beta", "beta written", |s| s["queue"]["written"] == 5);
+    rig.wait_for_tenant(up, "the other written", |s| s["queue"]["written"] == 5);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
-    // Meanwhile acme's turns stopped at their first failure: one chat tried per hold, the
-    // others left waiting untried.
-    let (retries, holds) = log.of(TENANT);
+    // Meanwhile the first tenant's turns stopped at their first failure: one chat tried per
+    // hold, the others left waiting untried.
+    let (retries, holds) = log.of(down);
     assert!(
         1 <= retries && retries <= holds,
         "{retries} tries, {holds} holds"
     );
-    let status = rig.status();
+    let status = rig.status_of(down);
     assert_eq!(status["queue"]["pending"], 10, "{status}");
     assert_eq!(status["queue"]["failed"], 0, "{status}");
 
     rig.org.fail_next(0, FaultKind::Unavailable);
     rig.org.set_latency(Duration::ZERO);
-    rig.delivered();
-    let cases = common::cases_by_key(&rig.org);
-    assert_eq!(cases.len(), 10, "{cases:?}");
-    assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
-    let cases = common::cases_by_key(&other);
-    assert_eq!(cases.len(), 5, "{cases:?}");
-    assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
+    rig.wait_for_tenant(down, "its Salesforce back", |s| s["queue"]["pending"] == 0);
+    for (org, tenant, chats) in [(&rig.org, down, 10), (&other, up, 5)] {
+        let cases = common::cases_by_key(org);
+        assert_eq!(cases.len(), chats, "{tenant}: {cases:?}");
+        assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
+    }
 }
