@@ -123,9 +123,26 @@ fn a_start_retried_after_its_chats_end_was_written_adds_no_second_case() {
     );
 }
 
-/// The plugin's log lines that say an event will be retried, by "tenant/chat": the plugin logs
-/// through the host (the shim's callbacks), into this process's logger.
-struct RetryLog(parking_lot::Mutex<HashMap<String, usize>>);
+/// The plugin's log lines that say an event will be retried, by "tenant/chat", and those that
+/// hold a tenant because Salesforce is unavailable, by tenant: the plugin logs through the
+/// host (the shim's callbacks), into this process's logger.
+#[derive(Default)]
+struct RetryLog {
+    retries: parking_lot::Mutex<HashMap<String, usize>>,
+    outage_holds: parking_lot::Mutex<HashMap<String, usize>>,
+}
+
+impl RetryLog {
+    /// The tenant's chats retried (each try), and its holds for an unavailable Salesforce.
+    fn of(&self, tenant: &str) -> (usize, usize) {
+        let prefix = format!("{tenant}/");
+        // Holds first: the engine logs a turn's hold before the queue logs its retry.
+        let holds = self.outage_holds.lock().get(tenant).copied().unwrap_or(0);
+        let retries = self.retries.lock();
+        let tried = retries.iter().filter(|(k, _)| k.starts_with(&prefix));
+        (tried.map(|(_, n)| n).sum(), holds)
+    }
+}
 
 impl log::Log for RetryLog {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
@@ -134,15 +151,25 @@ impl log::Log for RetryLog {
 
     fn log(&self, record: &log::Record<'_>) {
         let line = record.args().to_string();
+        let Some((tenant, said)) = line
+            .strip_prefix("tenant ")
+            .and_then(|l| l.split_once(": "))
+        else {
+            return;
+        };
         // "tenant T: chat.ended C will be retried: ..."
-        if let Some((head, _)) = line.split_once(" will be retried: ") {
-            let mut words = head.split(' ');
-            if let (Some("tenant"), Some(tenant), Some(_), Some(chat)) =
-                (words.next(), words.next(), words.next(), words.next())
-            {
-                let key = format!("{}/{chat}", tenant.trim_end_matches(':'));
-                *self.0.lock().entry(key).or_default() += 1;
+        if let Some((head, _)) = said.split_once(" will be retried: ") {
+            if let Some((_, chat)) = head.split_once(' ') {
+                let key = format!("{tenant}/{chat}");
+                *self.retries.lock().entry(key).or_default() += 1;
             }
+        // "tenant T: Salesforce is unavailable: ...; its other events wait until ..."
+        } else if said.starts_with("Salesforce is unavailable") {
+            *self
+                .outage_holds
+                .lock()
+                .entry(tenant.to_string())
+                .or_default() += 1;
         }
     }
 
@@ -152,7 +179,7 @@ impl log::Log for RetryLog {
 fn retry_log() -> &'static RetryLog {
     static LOG: std::sync::OnceLock<&'static RetryLog> = std::sync::OnceLock::new();
     LOG.get_or_init(|| {
-        let log: &'static RetryLog = Box::leak(Box::new(RetryLog(Default::default())));
+        let log: &'static RetryLog = Box::leak(Box::default());
         log::set_logger(log).expect("the only logger of this test binary");
         log::set_max_level(log::LevelFilter::Warn);
         log
@@ -198,7 +225,7 @@ fn a_503_storm_over_several_tenants_is_waited_out_with_back_off_and_loses_nothin
             "never failed for good: {status}"
         );
     }
-    let during: HashMap<String, usize> = retries.0.lock().clone();
+    let during: HashMap<String, usize> = retries.retries.lock().clone();
     org.fail_next(0, FaultKind::Unavailable);
     let storm = started.elapsed();
     assert!(!during.is_empty(), "the storm was met");
@@ -325,5 +352,74 @@ fn a_chats_start_and_end_apply_in_order_under_concurrent_hooks() {
             case["Description"].as_str().unwrap().contains("Hi there"),
             "completed at the end: {case}"
         );
+    }
+}
+
+/// Starts the rig's plugin again on its state with one worker: whatever time it spends on one
+/// tenant, the others wait for. The host hands the settings over again.
+fn with_one_worker(rig: &mut Connected) {
+    rig.plugin.plugin.shutdown();
+    let state = rig.state_dir();
+    let mut config: Value =
+        serde_json::from_str(&common::host_config(state.parent().unwrap())).unwrap();
+    config["workers"] = json!(1);
+    rig.plugin = cloudcx_shim::loader::start(&common::plugin_path(), &config.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    rig.configure(&connected::settings_for(&rig.org, |_| {}));
+}
+
+#[test]
+fn one_worker_delivers_a_tenant_promptly_while_anothers_salesforce_is_down_and_each_chat_once() {
+    // Tenants of their own: the other tests of this binary log retries of theirs meanwhile.
+    let (down, up) = ("down", "up");
+    let log = retry_log();
+    let mut rig = Connected::start(|_| {});
+    with_one_worker(&mut rig);
+    rig.configure_tenant(down, &connected::settings_for(&rig.org, |_| {}));
+    rig.connect_tenant(down);
+    let other = cloudcx_shim::emulator::Emulator::start(Default::default()).unwrap();
+    rig.configure_tenant(up, &connected::settings_for(&other, |_| {}));
+    rig.connect_tenant(up);
+
+    // The first tenant's Salesforce answers every call 503, and slowly.
+    rig.org.set_latency(Duration::from_millis(200));
+    rig.org.fail_next(u32::MAX, FaultKind::Unavailable);
+    for n in 0..10 {
+        rig.send(&chat_of(down, &format!("c{n}"))).unwrap();
+    }
+    let held = rig.wait_for_tenant(down, "a hold", |s| !s["queue"]["held"].is_null());
+    let reason = held["queue"]["held"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Salesforce is unavailable") && reason.contains("503"),
+        "{held}"
+    );
+    let started = Instant::now();
+    for n in 0..5 {
+        rig.send(&chat_of(up, &format!("c{n}"))).unwrap();
+    }
+    rig.wait_for_tenant(up, "the other written", |s| s["queue"]["written"] == 5);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Meanwhile the first tenant's turns stopped at their first failure: one chat tried per
+    // hold, the others left waiting untried.
+    let (retries, holds) = log.of(down);
+    assert!(
+        1 <= retries && retries <= holds,
+        "{retries} tries, {holds} holds"
+    );
+    let status = rig.status_of(down);
+    assert_eq!(status["queue"]["pending"], 10, "{status}");
+    assert_eq!(status["queue"]["failed"], 0, "{status}");
+
+    rig.org.fail_next(0, FaultKind::Unavailable);
+    rig.org.set_latency(Duration::ZERO);
+    rig.wait_for_tenant(down, "its Salesforce back", |s| s["queue"]["pending"] == 0);
+    for (org, tenant, chats) in [(&rig.org, down, 10), (&other, up, 5)] {
+        let cases = common::cases_by_key(org);
+        assert_eq!(cases.len(), chats, "{tenant}: {cases:?}");
+        assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
     }
 }

@@ -134,23 +134,48 @@ fn an_answer_lost_after_salesforce_applied_the_write_does_not_duplicate() {
     assert_eq!(rig.status()["queue"]["written"], 2);
 }
 
+/// Whether the plugin logged that one of `chats` will be retried after Salesforce answered
+/// `answer` (like `503 SERVER_UNAVAILABLE`).
+fn retried_after(chats: &[Value], answer: &str) -> bool {
+    let log = common::captured_log();
+    chats.iter().any(|chat| {
+        let line = format!(
+            " {} will be retried: Salesforce answered {answer}",
+            chat["id"].as_str().unwrap()
+        );
+        log.iter().any(|l| l.contains(&line))
+    })
+}
+
 #[test]
 fn outages_delay_delivery_but_lose_and_duplicate_nothing() {
+    common::captured_log();
     let rig = Connected::start(|_| {});
-    rig.org.fail_next(3, FaultKind::Unavailable);
-    rig.org.fail_next(2, FaultKind::UnableToLockRow);
-    let chats: Vec<Value> = (0..5)
-        .map(|i| {
-            chat_ended(
-                &format!("c{i}"),
-                json!({"name": format!("V{i}"), "email": format!("v{i}@x.example")}),
-                json!({}),
-            )
-        })
-        .collect();
-    rig.deliver(&chats);
-    assert_eq!(rig.records("Contact").len(), 5);
-    assert_eq!(rig.records("Case").len(), 5);
+    let chats = |from: usize| -> Vec<Value> {
+        (from..from + 5)
+            .map(|i| {
+                let visitor = json!({"name": format!("V{i}"), "email": format!("v{i}@x.example")});
+                chat_ended(&format!("outage-{i}"), visitor, json!({}))
+            })
+            .collect()
+    };
+    // Salesforce down for three calls, then rows locked for two: one fault at a time, since
+    // the emulator's next fault replaces the one still pending. Once the chats are written,
+    // every failure was answered: the calls that came after it succeeded.
+    let faults = [
+        (3, FaultKind::Unavailable, "503 SERVER_UNAVAILABLE"),
+        (2, FaultKind::UnableToLockRow, "400 UNABLE_TO_LOCK_ROW"),
+    ];
+    for (n, (count, fault, answer)) in faults.into_iter().enumerate() {
+        let chats = chats(n * 5);
+        rig.org.fail_next(count, fault);
+        rig.deliver(&chats);
+        assert!(retried_after(&chats, answer), "no retry after {answer}");
+    }
+    assert_eq!(rig.records("Contact").len(), 10);
+    assert_eq!(rig.records("Case").len(), 10);
+    let cases = common::cases_by_key(&rig.org);
+    assert!(cases.values().all(|&n| n == 1), "each chat once: {cases:?}");
     assert_eq!(rig.status()["queue"]["failed"], 0);
 }
 

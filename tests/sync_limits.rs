@@ -34,8 +34,10 @@ fn org_usage(rig: &Connected, used: u64, limit: u64) {
         .unwrap();
 }
 
-/// The lane comes back as it does when its pause ends (the admin saving the settings lifts a
-/// hold at once; the timer of a 15-minute pause is the same path, later).
+/// The lane comes back before its pause ends: the admin saving the settings lifts a hold at
+/// once, while the usage reading is still the one the tenant was held on. When a 15-minute
+/// pause ends by itself that reading has expired (it is trusted ten minutes): the tenant reads
+/// the usage afresh all the same, which the engine's unit tests check with a clock.
 fn pause_ends(rig: &Connected, settings: &Value) {
     rig.configure(settings);
 }

@@ -60,6 +60,29 @@ fn logged(line: &str) -> bool {
     common::captured_log().iter().any(|l| l.contains(line))
 }
 
+/// Changes record `id` as a user of the org would, again until it is the most recently
+/// modified of its object's records: Salesforce keeps a LastModifiedDate to the second (the
+/// emulator to the millisecond), so a change just after another may tie with it.
+fn make_newest(rig: &Connected, object: &str, id: &str, fields: Value) {
+    let modified = |r: &Value| {
+        r["LastModifiedDate"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    common::eventually(
+        &format!("{object} {id} the most recently modified"),
+        connected::DELIVERY,
+        || {
+            rig.touch(object, id, fields.clone());
+            let records = rig.records(object);
+            let newest = modified(records.iter().find(|r| r["Id"] == id)?);
+            let others = records.iter().filter(|r| r["Id"] != id);
+            others.map(modified).all(|m| m < newest).then_some(())
+        },
+    );
+}
+
 #[test]
 fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
     common::captured_log();
@@ -73,9 +96,20 @@ fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
             {"type": "Contact", "LastName": "D", "Phone": "+1 555 0199"},
         ]),
     );
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    rig.touch("Contact", &ids[1], json!({"Title": "newest by email"}));
-    rig.touch("Contact", &ids[3], json!({"Title": "newest by phone"}));
+    // The most recently modified is the first made of one pair, the last of the other: neither
+    // the order they were made in nor its reverse picks both.
+    make_newest(
+        &rig,
+        "Contact",
+        &ids[0],
+        json!({"Title": "newest by email"}),
+    );
+    make_newest(
+        &rig,
+        "Contact",
+        &ids[3],
+        json!({"Title": "newest by phone"}),
+    );
     rig.deliver(&[
         chat_ended("by-email", json!({"email": "dup@acme.example"}), json!({})),
         // No match by email: the second rule (phone) finds two.
@@ -87,7 +121,7 @@ fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
     ]);
     assert_eq!(
         rig.activity_of("Case", "by-email")["ContactId"],
-        json!(ids[1])
+        json!(ids[0])
     );
     assert_eq!(
         rig.activity_of("Case", "by-phone")["ContactId"],
@@ -113,10 +147,13 @@ fn several_matches_in_a_batch_take_the_most_recently_modified_and_say_so() {
         json!([
             {"type": "Contact", "LastName": "A", "Email": "dup@acme.example"},
             {"type": "Contact", "LastName": "B", "Email": "dup@acme.example"},
+            {"type": "Contact", "LastName": "C", "Email": "dup2@acme.example"},
+            {"type": "Contact", "LastName": "D", "Email": "dup2@acme.example"},
         ]),
     );
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    rig.touch("Contact", &ids[1], json!({"Title": "newest"}));
+    // The most recently modified is the first made of one pair, the last of the other.
+    make_newest(&rig, "Contact", &ids[0], json!({"Title": "newest"}));
+    make_newest(&rig, "Contact", &ids[3], json!({"Title": "newest"}));
     rig.plugin.plugin.disconnect(TENANT.into());
     // The first is tried and held; the others wait behind it, to be written together.
     rig.send(&chat_ended(
@@ -126,12 +163,11 @@ fn several_matches_in_a_batch_take_the_most_recently_modified_and_say_so() {
     ))
     .unwrap();
     rig.held();
-    for n in 1..4 {
-        let email = if n == 2 {
-            "dup@acme.example".to_string()
-        } else {
-            format!("v{n}@acme.example")
-        };
+    for (n, email) in [
+        (1, "v1@acme.example"),
+        (2, "dup@acme.example"),
+        (3, "dup2@acme.example"),
+    ] {
         rig.send(&chat_ended(
             &format!("b{n}"),
             json!({"email": email}),
@@ -141,10 +177,18 @@ fn several_matches_in_a_batch_take_the_most_recently_modified_and_say_so() {
     }
     rig.connect();
     rig.delivered();
-    assert_eq!(rig.activity_of("Case", "b2")["ContactId"], json!(ids[1]));
-    assert!(logged(
-        "2 Contact records match the visitor of b2 by rule 1; using the most recently modified"
-    ));
+    assert_eq!(rig.activity_of("Case", "b2")["ContactId"], json!(ids[0]));
+    assert_eq!(rig.activity_of("Case", "b3")["ContactId"], json!(ids[3]));
+    for chat in ["b2", "b3"] {
+        assert!(
+            logged(&format!(
+                "2 Contact records match the visitor of {chat} by rule 1; using the most \
+                 recently modified"
+            )),
+            "{chat}"
+        );
+    }
+    assert_eq!(rig.records("Contact").len(), 6, "only b0's and b1's made");
 }
 
 #[test]

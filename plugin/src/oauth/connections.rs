@@ -83,7 +83,7 @@ impl Connections {
         Self::with_clock(host, transport, notify, Arc::new(SystemTime::now))
     }
 
-    pub(super) fn with_clock(
+    pub(crate) fn with_clock(
         host: &HostConfig,
         transport: Arc<dyn Transport>,
         notify: Arc<dyn Notify>,

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 const BASE: Duration = Duration::from_secs(2);
-const CAP: Duration = Duration::from_secs(15 * 60);
+pub(super) const CAP: Duration = Duration::from_secs(15 * 60);
 /// Never retry in a tight loop, whatever the draw.
-const FLOOR: Duration = Duration::from_millis(100);
+pub(super) const FLOOR: Duration = Duration::from_millis(100);
 
 /// The delay before attempt `attempts + 1`, after `attempts` failed ones.
 pub fn retry_delay(attempts: u32) -> Duration {

@@ -731,3 +731,63 @@ fn a_write_that_fails_itself_fails_alone_and_the_rest_of_its_group_is_committed(
     assert_eq!(store.due("t", now_ms(), 20).unwrap().events.len(), 10);
     committer.close();
 }
+
+/// The tenant's next event whatever its due time: a worker's look once its back-off has ended,
+/// without waiting for it.
+fn next_whenever(queue: &Queue, tenant: &str) -> QueuedEvent {
+    let (seq, meta, payload) = queue
+        .store
+        .due(tenant, u64::MAX, 1)
+        .unwrap()
+        .events
+        .remove(0);
+    QueuedEvent { seq, meta, payload }
+}
+
+#[test]
+fn an_event_retried_a_hundred_times_waits_at_most_the_cap_and_is_delivered_at_last() {
+    use super::backoff::{CAP, FLOOR};
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    append(&queue, "t", "chat.ended", "c1");
+    let mut longest = 0;
+    for attempt in 0..100 {
+        let event = next_whenever(&queue, "t");
+        assert_eq!(event.meta.attempts, attempt);
+        let unavailable = Settlement::Retry {
+            reason: "Salesforce answered 503 SERVER_UNAVAILABLE: Server Unavailable".into(),
+            maybe_applied: false,
+        };
+        let before = now_ms();
+        queue.settle("t", vec![(&event, unavailable)]).unwrap();
+        let after = now_ms();
+        // Waiting out its back-off: pending, not due now, due within the cap.
+        assert!(queue.due("t", 10).unwrap().events.is_empty(), "{attempt}");
+        let due = next_whenever(&queue, "t").meta.due_ms;
+        let (floor, cap) = (FLOOR.as_millis() as u64, CAP.as_millis() as u64);
+        assert!(
+            before + floor <= due && due <= after + cap,
+            "attempt {attempt}: due {} ms on",
+            due - before
+        );
+        longest = longest.max(due - before);
+    }
+    // It grew to the cap's order, never beyond it: from the tenth attempt on, each draw is
+    // from up to the cap, and 90 draws all under its half are beyond chance.
+    assert!(longest > CAP.as_millis() as u64 / 2, "{longest} ms");
+    let counts = queue.counts("t").unwrap();
+    assert_eq!((counts.pending, counts.failed), (1, 0));
+
+    // Salesforce is back.
+    let event = next_whenever(&queue, "t");
+    assert_eq!(event.meta.attempts, 100);
+    assert_eq!(
+        event.meta.last_error.as_deref(),
+        Some("Salesforce answered 503 SERVER_UNAVAILABLE: Server Unavailable")
+    );
+    queue
+        .settle("t", vec![(&event, Settlement::Delivered)])
+        .unwrap();
+    let counts = queue.counts("t").unwrap();
+    assert_eq!((counts.pending, counts.written, counts.failed), (0, 1, 0));
+}

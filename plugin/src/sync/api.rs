@@ -4,6 +4,7 @@
 use http::Method;
 use serde_json::{json, Value};
 
+use super::outage::Outages;
 use crate::oauth::{ConnectionError, Connections};
 use crate::salesforce::{ApiError, SalesforceError};
 
@@ -20,6 +21,8 @@ pub struct DataApi<'a> {
     pub tenant: &'a str,
     /// Like `v62.0`.
     pub version: &'a str,
+    /// Told how each call went.
+    pub outages: &'a Outages,
 }
 
 /// How [`DataApi::save_many`] writes its records.
@@ -177,6 +180,16 @@ impl Responses {
 }
 
 impl DataApi<'_> {
+    /// One call over [`Connections::send`], its outcome recorded in [`Outages`].
+    fn send(
+        &self,
+        build: impl Fn(&str) -> Result<http::Request<Vec<u8>>, http::Error>,
+    ) -> Result<http::Response<Vec<u8>>, ConnectionError> {
+        let sent = self.connections.send(self.tenant, build);
+        self.outages.record(self.tenant, sent.as_ref().err());
+        sent
+    }
+
     /// Runs subrequests in order as one API call. With `all_or_none`, any failure rolls back
     /// every write of the request.
     pub fn composite(
@@ -200,7 +213,7 @@ impl DataApi<'_> {
             }).collect::<Vec<_>>(),
         });
         let body = serde_json::to_vec(&body).expect("a composite request serializes");
-        let response = self.connections.send(self.tenant, |instance| {
+        let response = self.send(|instance| {
             http::Request::post(format!(
                 "{instance}/services/data/{}/composite",
                 self.version
@@ -233,7 +246,7 @@ impl DataApi<'_> {
     ) -> Result<Vec<Result<String, SalesforceError>>, ConnectionError> {
         let body = json!({"allOrNone": false, "records": records});
         let body = serde_json::to_vec(&body).expect("a collections request serializes");
-        let response = self.connections.send(self.tenant, |instance| {
+        let response = self.send(|instance| {
             let url = format!(
                 "{instance}/services/data/{}/composite/sobjects",
                 self.version
@@ -261,7 +274,7 @@ impl DataApi<'_> {
     /// `GET /limits`: one cheap call, made for the fresh `Sforce-Limit-Info` it carries (which
     /// [`Connections::send`] records).
     pub fn limits(&self) -> Result<(), ConnectionError> {
-        self.connections.send(self.tenant, |instance| {
+        self.send(|instance| {
             http::Request::get(format!("{instance}/services/data/{}/limits", self.version))
                 .header("Accept", "application/json")
                 .body(Vec::new())
@@ -272,7 +285,7 @@ impl DataApi<'_> {
     /// One SOQL query (its first page; callers ask for few rows).
     pub fn query(&self, soql: &str) -> Result<Vec<Value>, ConnectionError> {
         let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();
-        let response = self.connections.send(self.tenant, |instance| {
+        let response = self.send(|instance| {
             http::Request::get(format!(
                 "{instance}/services/data/{}/query?q={q}",
                 self.version

@@ -1,10 +1,13 @@
 //! The tenant's share of its org's daily API calls (`max_api_usage_percent`): slow down as
 //! usage nears the ceiling, hold the tenant at it, and notice when the window has freed calls.
 //!
-//! Usage is known from the `Sforce-Limit-Info` of the tenant's last response; while the tenant
-//! is held it sends nothing, so that figure goes stale. A figure the tenant was already held
-//! on is therefore not trusted again: when the hold ends (or the admin resumes the tenant),
-//! one cheap request (`GET /limits`) reads the usage afresh before deciding.
+//! Usage is known from the `Sforce-Limit-Info` of the tenant's last response, trusted for ten
+//! minutes ([`Connections::api_usage`](crate::oauth::Connections::api_usage)); while the tenant
+//! is held it sends nothing, so that figure goes stale, and by the end of a 15-minute pause
+//! there is none. A tenant held on a limit therefore goes on neither on the figure it was held
+//! on nor on no figure at all: when the hold ends (or the admin resumes the tenant), one cheap
+//! request (`GET /limits`) reads the usage afresh before deciding. Once a fresh figure lets it
+//! go on, it is no longer held on anything.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -30,16 +33,26 @@ pub enum Verdict {
     Go,
     /// Go, then rest: usage is near the ceiling.
     Slow(String),
-    /// The figure is one the tenant was held on already: read it afresh first.
+    /// The tenant was held on a limit, and the figure is the one it was held on, or there is
+    /// none now: read it afresh first.
     Probe,
     /// At or over the ceiling.
     Hold(String),
 }
 
-/// The verdict for `usage` (the last figure known) under a ceiling of `max_percent`, given the
-/// figure the tenant was last held on.
+/// The verdict for `usage` (the current figure, if any) under a ceiling of `max_percent`, given
+/// the figure the tenant is held on, if it is.
 pub fn verdict(usage: Option<ApiUsage>, held_on: Option<ApiUsage>, max_percent: u8) -> Verdict {
-    let Some((usage, percent)) = usage.and_then(|u| Some((u, u.percent_used()?))) else {
+    let Some(usage) = usage else {
+        // Expired while the tenant was held, most likely: going on blindly could overspend,
+        // and waiting for a figure that only a call brings would hold it for ever.
+        return if held_on.is_some() {
+            Verdict::Probe
+        } else {
+            Verdict::Go
+        };
+    };
+    let Some(percent) = usage.percent_used() else {
         return Verdict::Go;
     };
     let ceiling = f64::from(max_percent);
@@ -74,17 +87,25 @@ impl SyncEngine {
     pub(super) fn admit(&self, tenant: &str, settings: &TenantSettings) -> Result<(), Hold> {
         let max = settings.max_api_usage_percent;
         let held_on = self.held_on.0.lock().get(tenant).copied();
-        let mut decision = verdict(self.connections.api_usage(tenant), held_on, max);
+        let mut usage = self.connections.api_usage(tenant);
+        let mut decision = verdict(usage, held_on, max);
         if decision == Verdict::Probe {
             if let Err(e) = self.api(tenant).limits() {
                 log::warn!("tenant {tenant}: the org's API usage could not be read: {e}");
             }
-            // A failed probe leaves the figure as it was: held on it again.
-            decision = verdict(self.connections.api_usage(tenant), None, max);
+            // A failed probe leaves the figure as it was: held on it again, or, with none, the
+            // tenant goes on (its first answer brings the figure) and probes again next time.
+            usage = self.connections.api_usage(tenant);
+            decision = verdict(usage, None, max);
         }
         match decision {
             Verdict::Hold(reason) => Err(self.hold(tenant, reason)),
-            Verdict::Go | Verdict::Slow(_) | Verdict::Probe => Ok(()),
+            Verdict::Go | Verdict::Slow(_) | Verdict::Probe => {
+                if usage.is_some() {
+                    self.held_on.forget(tenant);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -148,5 +169,8 @@ mod tests {
         ));
         // Usage fell under the ceiling (the rolling window freed calls): go.
         assert_eq!(verdict(usage(100), usage(900), 90), Verdict::Go);
+        // No figure now (it expired during the hold): read it afresh; never held, go.
+        assert_eq!(verdict(None, usage(900), 90), Verdict::Probe);
+        assert_eq!(verdict(None, None, 90), Verdict::Go);
     }
 }

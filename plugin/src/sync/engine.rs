@@ -42,6 +42,7 @@ use super::ceiling::{HeldOn, LIMIT_PAUSE};
 use super::describe::{Describes, KEY_FIELD};
 use super::files::{markers_in, markers_query};
 use super::mapping::{self, Fields};
+use super::outage::Outages;
 use super::owners::OwnerCache;
 use super::plan::{
     self, case_only_round, completion, first_round, later_lookups, match_update, note_several,
@@ -74,6 +75,7 @@ pub struct SyncEngine {
     pub(super) owners: OwnerCache,
     pub(super) describes: Describes,
     pub(super) held_on: HeldOn,
+    pub(super) outages: Outages,
 }
 
 /// Why an event's delivery stopped: the outcome to record, or a hold for the whole tenant.
@@ -132,11 +134,13 @@ impl SyncEngine {
             owners: OwnerCache::default(),
             describes: Describes::default(),
             held_on: HeldOn::default(),
+            outages: Outages::default(),
         }
     }
 
     /// Delivers a batch of one tenant's events, stopping at a hold: the chats to create
-    /// together when there are several, then the others in order.
+    /// together when there are several, then the others in order. Salesforce found unavailable
+    /// holds the tenant too ([`super::outage`]).
     pub fn deliver(
         &self,
         tenant: &str,
@@ -145,6 +149,7 @@ impl SyncEngine {
         stop: &StopSignal,
     ) -> Delivery {
         let mut delivery = Delivery::default();
+        let calls = self.outages.mark(tenant);
         if let Err(hold) = self.admit(tenant, settings) {
             delivery.hold = Some(hold);
             return delivery;
@@ -152,6 +157,11 @@ impl SyncEngine {
         // Read once per org, for the lengths (see `Chat::fit`); without it, Salesforce's own
         // checks remain.
         let _ = self.schema(tenant);
+        // The look at the usage or the describe found Salesforce unavailable: no chat goes.
+        if let Some(hold) = self.outage_hold(tenant, &calls) {
+            delivery.hold = Some(hold);
+            return delivery;
+        }
         let mut jobs = Vec::new();
         for queued in batch {
             match read(queued, settings) {
@@ -167,6 +177,8 @@ impl SyncEngine {
         let (together, mut single): (Vec<&Job>, Vec<&Job>) = jobs
             .iter()
             .partition(|job| !job.maybe_applied || self.keyed(tenant, job.activity));
+        // Set once a call found Salesforce unavailable: the chats not tried yet wait for it.
+        let mut outage = None;
         if together.len() >= BATCH_MIN && !stop.is_set() {
             single.extend(batch::deliver(
                 self,
@@ -175,13 +187,14 @@ impl SyncEngine {
                 &together,
                 &mut delivery,
             ));
+            outage = self.outage_hold(tenant, &calls);
         } else {
             single.extend(together);
         }
         single.sort_by_key(|job| job.seq);
         let mut refreshed = false;
         for job in single {
-            if stop.is_set() || delivery.hold.is_some() {
+            if stop.is_set() || delivery.hold.is_some() || outage.is_some() {
                 break;
             }
             let (hold, outcome) = match self.write_job(tenant, settings, job, &mut refreshed) {
@@ -192,6 +205,7 @@ impl SyncEngine {
                 .outcomes
                 .extend(outcome.map(|outcome| (job.seq, outcome)));
             delivery.hold = hold;
+            outage = self.outage_hold(tenant, &calls);
         }
         if delivery.outcomes.iter().any(|(_, o)| unknown_field(o)) {
             // The org changed under the describe: read it again next time.
@@ -201,6 +215,8 @@ impl SyncEngine {
             // Salesforce's own limit: the usage known now is stale once the pause ends.
             self.remember_hold(tenant);
         }
+        // Not before: an outage says nothing of the usage.
+        delivery.hold = delivery.hold.or(outage);
         if delivery.outcomes.is_empty() && delivery.hold.is_none() {
             // Stopped before the first event: it stays queued, as it was.
             delivery.hold = Some(shutting_down());
@@ -347,6 +363,7 @@ impl SyncEngine {
             connections: &self.connections,
             tenant,
             version: &self.api_version,
+            outages: &self.outages,
         }
     }
 }

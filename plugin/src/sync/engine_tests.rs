@@ -3,6 +3,7 @@
 //! refused for good or for now), each written without losing the chat or writing it twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::Method;
 use serde_json::{json, Value};
@@ -30,6 +31,8 @@ struct Harness {
     replay: Arc<ReplayTransport>,
     engine: SyncEngine,
     settings: TenantSettings,
+    /// How far the connections' clock runs ahead of the real one.
+    ahead: Arc<parking_lot::Mutex<Duration>>,
     _dir: tempfile::TempDir,
 }
 
@@ -85,8 +88,14 @@ fn harness_then(
         replay = replay.expect(Method::POST, COMPOSITE, 200, body.to_string().as_bytes());
     }
     let replay = Arc::new(then(replay));
-    let connections =
-        Arc::new(Connections::new(&host, replay.clone(), Arc::new(NobodyListens)).unwrap());
+    let ahead = Arc::new(parking_lot::Mutex::new(Duration::ZERO));
+    let clock = {
+        let ahead = ahead.clone();
+        Arc::new(move || SystemTime::now() + *ahead.lock())
+    };
+    let connections = Arc::new(
+        Connections::with_clock(&host, replay.clone(), Arc::new(NobodyListens), clock).unwrap(),
+    );
     let mut value: Value =
         serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
     value["connection"]["login_url"] = json!("https://login.salesforce.com/");
@@ -114,11 +123,17 @@ fn harness_then(
         replay,
         engine: SyncEngine::new(queue, connections, "v62.0"),
         settings,
+        ahead,
         _dir: dir,
     }
 }
 
 impl Harness {
+    /// Moves the connections' clock on (the age of the API usage reading).
+    fn advance(&self, by: Duration) {
+        *self.ahead.lock() += by;
+    }
+
     /// Writes the chat (Contact + Case) as the console's manual create would; answers the
     /// records written.
     fn write(&self, event: &Event) -> Vec<(String, String)> {
@@ -516,4 +531,125 @@ fn a_chat_whose_contact_an_earlier_try_made_writes_its_case_to_it_without_a_look
     let case = sub(&sent, "act");
     assert_eq!(case["method"], "POST");
     assert_eq!(case["body"]["ContactId"], "003M");
+}
+
+const LIMITS: &str = "https://na1.salesforce.com/services/data/v62.0/limits";
+
+/// Salesforce's answer to `GET /limits`, with the usage in its `Sforce-Limit-Info`.
+fn limits_answer(replay: ReplayTransport, used: u64) -> ReplayTransport {
+    let usage = format!("api-usage={used}/1000");
+    replay.expect_with(
+        Method::GET,
+        LIMITS,
+        200,
+        &[("Sforce-Limit-Info", usage.as_str())],
+        br#"{"DailyApiRequests": {"Max": 1000}}"#,
+        Duration::ZERO,
+    )
+}
+
+/// A tenant held at its ceiling (50%) by a reading of 600/1000, as a delivery's answer left it.
+fn held_at_the_ceiling(rig: &Harness) {
+    let usage = crate::salesforce::ApiUsage {
+        used: 600,
+        limit: 1000,
+    };
+    rig.engine.connections.record_api_usage("acme", usage);
+    let held = rig.engine.admit("acme", &rig.settings);
+    assert!(
+        matches!(&held, Err(Hold::Until(_, why)) if why.contains("ceiling is 50%")),
+        "{held:?}"
+    );
+}
+
+#[test]
+fn when_a_pause_at_the_ceiling_ends_the_expired_usage_is_read_afresh_once() {
+    let rig = harness_then(
+        |s| s["max_api_usage_percent"] = json!(50),
+        &[],
+        |replay| limits_answer(replay, 100),
+    );
+    held_at_the_ceiling(&rig);
+    // The pause outlasts the reading's trust: no figure when it ends.
+    rig.advance(LIMIT_PAUSE);
+    assert_eq!(rig.engine.connections.api_usage("acme"), None);
+    assert_eq!(rig.engine.admit("acme", &rig.settings), Ok(()));
+    rig.replay.assert_done();
+    let asked = rig.replay.requests().len();
+    // Let go on a fresh figure, the tenant is no longer held on anything: an expired reading
+    // later on (a quiet spell) costs no look.
+    rig.advance(LIMIT_PAUSE);
+    assert_eq!(rig.engine.admit("acme", &rig.settings), Ok(()));
+    assert_eq!(rig.replay.requests().len(), asked);
+}
+
+#[test]
+fn when_a_pause_at_the_ceiling_ends_still_over_it_the_tenant_is_held_again() {
+    let rig = harness_then(
+        |s| s["max_api_usage_percent"] = json!(50),
+        &[],
+        |replay| limits_answer(limits_answer(replay, 700), 100),
+    );
+    held_at_the_ceiling(&rig);
+    rig.advance(LIMIT_PAUSE);
+    let held = rig.engine.admit("acme", &rig.settings);
+    assert!(
+        matches!(&held, Err(Hold::Until(_, why)) if why.contains("(700/1000)")),
+        "{held:?}"
+    );
+    // Held on the new figure: the next pause's end reads it afresh too.
+    rig.advance(LIMIT_PAUSE);
+    assert_eq!(rig.engine.admit("acme", &rig.settings), Ok(()));
+    rig.replay.assert_done();
+}
+
+#[test]
+fn salesforce_unavailable_stops_the_turn_at_the_first_failure_and_holds_the_tenant() {
+    use crate::salesforce::TransportErrorKind;
+    let chat = |n: usize| {
+        let mut chat = with_files_json();
+        chat["id"] = json!(format!("c-{n}"));
+        chat["attachments"] = json!([]);
+        chat
+    };
+    let unavailable = br#"[{"errorCode": "SERVER_UNAVAILABLE", "message": "Server Unavailable"}]"#;
+    // Two chats one at a time, answered 503; then three together (the batch's way), not
+    // answered at all. Only the first request of each goes.
+    for chats in [2, 3] {
+        let rig = harness_then(
+            |_| {},
+            &[describe_unknown()],
+            |replay| match chats {
+                2 => replay.expect(Method::POST, COMPOSITE, 503, unavailable),
+                _ => replay.expect_failure(Method::POST, COMPOSITE, TransportErrorKind::Connect),
+            },
+        );
+        let batch: Vec<QueuedEvent> = (0..chats).map(|n| queued(n as u64, &chat(n))).collect();
+        let delivery = rig
+            .engine
+            .deliver("acme", &rig.settings, &batch, &StopSignal::default());
+        rig.replay.assert_done();
+        let retried: Vec<u64> = delivery
+            .outcomes
+            .iter()
+            .map(|(seq, outcome)| {
+                assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+                *seq
+            })
+            .collect();
+        // The chat whose request failed (all of the batch's, in its one request) counts an
+        // attempt; one tried alone leaves the others untouched.
+        let expected: Vec<u64> = match chats {
+            2 => vec![0],
+            _ => vec![0, 1, 2],
+        };
+        assert_eq!(retried, expected, "{chats} chats");
+        assert!(
+            matches!(&delivery.hold, Some(Hold::Until(until, why))
+                if why.starts_with("Salesforce is unavailable")
+                    && *until <= SystemTime::now() + Duration::from_secs(2)),
+            "{chats} chats: {:?}",
+            delivery.hold
+        );
+    }
 }

@@ -6,6 +6,7 @@ pub mod description;
 pub mod engine;
 mod files;
 pub mod mapping;
+mod outage;
 mod owners;
 pub mod plan;
 pub mod soql_text;
