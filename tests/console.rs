@@ -213,8 +213,8 @@ fn every_rule_is_asked_even_more_than_one_request_has_query_slots_for() {
     );
 }
 
-/// Changes record `id` until it was changed after record `than` (the org's times are in
-/// milliseconds: one change may fall in the same one).
+/// Changes record `id` until it was changed after record `than` (the org keeps times to the
+/// second: one change may fall in the same one).
 fn changed_after(rig: &Connected, object: &str, id: &str, than: &str) {
     let changed = |id: &str| {
         let records = rig.records(object);

@@ -395,19 +395,9 @@ impl Connected {
         ));
     }
 
-    /// Changes a record as a user of the org would (one API call), making it the most
-    /// recently modified.
+    /// Changes a record as a user of the org would, making it the most recently modified.
     pub fn touch(&self, object: &str, id: &str, fields: Value) {
-        let tokens = self.org.issue_tokens();
-        let url = format!(
-            "{}/services/data/v62.0/sobjects/{object}/{id}",
-            self.org.instance_url()
-        );
-        ureq::patch(&url)
-            .header("Authorization", &format!("Bearer {}", tokens.access_token))
-            .header("Content-Type", "application/json")
-            .send(fields.to_string())
-            .unwrap();
+        self.org.update(object, id, &fields).unwrap();
     }
 }
 

@@ -20,11 +20,10 @@ pub const API_VERSION: &str = "v62.0";
 const DATETIME: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
 
-/// Now, as Salesforce writes datetimes: `2011-07-07T00:37:00.000+0000`.
+/// Now, as Salesforce writes a record's datetimes: `2011-07-07T00:37:00.000+0000`. It keeps
+/// them to the second, so records written in one second tie on `LastModifiedDate`.
 pub fn now_datetime() -> String {
-    OffsetDateTime::now_utc()
-        .format(DATETIME)
-        .unwrap_or_default()
+    now_to_the_second().format(DATETIME).unwrap_or_default()
 }
 
 fn now_to_the_second() -> OffsetDateTime {
