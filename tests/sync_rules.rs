@@ -61,8 +61,8 @@ fn logged(line: &str) -> bool {
 }
 
 /// Changes record `id` as a user of the org would, again until it is the most recently
-/// modified of its object's records: Salesforce keeps a LastModifiedDate to the second (the
-/// emulator to the millisecond), so a change just after another may tie with it.
+/// modified of its object's records: Salesforce (and the emulator) keep a LastModifiedDate
+/// to the second, so a change just after another may tie with it.
 fn make_newest(rig: &Connected, object: &str, id: &str, fields: Value) {
     let modified = |r: &Value| {
         r["LastModifiedDate"]
@@ -136,6 +136,32 @@ fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
         );
     }
     assert_eq!(rig.records("Contact").len(), 4, "nobody made");
+}
+
+#[test]
+fn matches_modified_in_the_same_second_are_told_apart_by_id_the_newest_first() {
+    let rig = Connected::start(|_| {});
+    // Two Contacts made in one second tie on LastModifiedDate, whose ties Salesforce returns
+    // in no set order; the emulator returns them as made, so the first made would win.
+    let (email, ids) = (1..=5)
+        .find_map(|n| {
+            let email = format!("twin{n}@acme.example");
+            let ids = seed(
+                &rig,
+                json!([{"type": "Contact", "LastName": "A", "Email": email},
+                       {"type": "Contact", "LastName": "B", "Email": email}]),
+            );
+            let modified = |id: &str| contact(&rig, id)["LastModifiedDate"].clone();
+            (modified(&ids[0]) == modified(&ids[1])).then_some((email, ids))
+        })
+        .expect("two Contacts made within one second");
+    assert!(ids[1] > ids[0], "{ids:?}");
+    rig.deliver(&[chat_ended("twins", json!({"email": email}), json!({}))]);
+    assert_eq!(
+        rig.activity_of("Case", "twins")["ContactId"],
+        json!(ids[1]),
+        "the greater Id, whatever order Salesforce returns the tie in"
+    );
 }
 
 #[test]

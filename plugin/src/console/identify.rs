@@ -18,6 +18,7 @@ use crate::sync::api::{Responses, SubRequest};
 use crate::sync::engine::{account_condition, condition, object_name};
 use crate::sync::mapping;
 use crate::sync::plan::{person_value, rule_values};
+use crate::sync::soql_text::NEWEST_FIRST;
 
 /// Records a person query answers, at most: more than are shown, so that a later rule's many
 /// newer matches do not crowd out an earlier rule's older one before it is ranked.
@@ -144,7 +145,7 @@ impl Identify {
             let any: Vec<String> = rules.iter().map(|r| format!("({})", r.condition)).collect();
             let soql = format!(
                 "SELECT {fields} FROM {} WHERE ({}){live} \
-                 ORDER BY LastModifiedDate DESC LIMIT {CANDIDATES}",
+                 {NEWEST_FIRST} LIMIT {CANDIDATES}",
                 object_name(object),
                 any.join(" OR ")
             );
@@ -156,16 +157,14 @@ impl Identify {
                 &format!(
                     "SELECT {contact_fields} FROM Contact WHERE Id IN (SELECT ConvertedContactId \
                      FROM Lead WHERE {condition} AND IsConverted = true) \
-                     ORDER BY LastModifiedDate DESC LIMIT {SHOWN}"
+                     {NEWEST_FIRST} LIMIT {SHOWN}"
                 ),
             );
         }
         if let Some(condition) = account {
             identify.push(
                 Part::Account,
-                &format!(
-                    "SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"
-                ),
+                &format!("SELECT Id FROM Account WHERE {condition} {NEWEST_FIRST} LIMIT 1"),
             );
         }
         identify

@@ -49,7 +49,7 @@ use super::plan::{
     account_value, completion, link_field, match_update, object_name, person_value, repair,
     rule_values, without, Draft, Phase,
 };
-use super::soql_text::quote;
+use super::soql_text::{quote, NEWEST_FIRST};
 use crate::queue::ActivityRecord;
 use crate::salesforce::SalesforceError;
 use crate::settings::{OnMatch, Rule, SyncObject, TenantSettings};
@@ -473,7 +473,7 @@ impl<'a> Batch<'a> {
                     sought,
                     rule: r,
                     soql: format!(
-                        "SELECT {} FROM {object} WHERE ({condition}){tail} ORDER BY LastModifiedDate DESC",
+                        "SELECT {} FROM {object} WHERE ({condition}){tail} {NEWEST_FIRST}",
                         select.join(", ")
                     ),
                     members: chunk.iter().map(|(_, i)| *i).collect(),

@@ -544,7 +544,7 @@ impl Chat<'_> {
                 return Ok(None);
             }
             format!(
-                "SELECT Id FROM {object} WHERE Subject LIKE '%{}' ORDER BY CreatedDate LIMIT 1",
+                "SELECT Id FROM {object} WHERE Subject LIKE '%{}' ORDER BY CreatedDate, Id LIMIT 1",
                 like_escaped(&self.key())
             )
         };

@@ -11,7 +11,7 @@ use super::api::DataApi;
 use super::batch;
 use super::engine::{stop_for, Step, SyncEngine};
 use super::plan::Owner;
-use super::soql_text::quote;
+use super::soql_text::{quote, NEWEST_FIRST};
 
 /// How long an agent's owner is trusted without asking Salesforce again.
 pub const OWNER_TTL: Duration = Duration::from_secs(15 * 60);
@@ -109,7 +109,7 @@ impl SyncEngine {
             let list: Vec<String> = chunk.iter().map(|e| quote(e)).collect();
             let soql = format!(
                 "SELECT Id, Email FROM User WHERE Email IN ({}) AND IsActive = true \
-                 ORDER BY LastModifiedDate DESC",
+                 {NEWEST_FIRST}",
                 list.join(", ")
             );
             let rows = api.query(&soql).map_err(|e| stop_for(&e, false))?;

@@ -23,7 +23,7 @@ use super::describe::KEY_FIELD;
 use super::description::{append_note, cut, utf16_len};
 use super::files::{self, FileSpec};
 use super::mapping::{self, Fields};
-use super::soql_text::quote;
+use super::soql_text::{quote, NEWEST_FIRST};
 use crate::events::{Event, EventKind};
 use crate::salesforce::SalesforceError;
 use crate::settings::{
@@ -134,7 +134,7 @@ pub fn owner_query(email: &str) -> SubRequest {
         OWNER_QUERY,
         &format!(
             "SELECT Id, Email FROM User WHERE Email = {} AND IsActive = true \
-             ORDER BY LastModifiedDate DESC LIMIT 1",
+             {NEWEST_FIRST} LIMIT 1",
             quote(email)
         ),
     )
@@ -393,7 +393,7 @@ impl Lookups {
             SubRequest::query(
                 reference,
                 &format!(
-                    "SELECT {} FROM {object} WHERE {condition}{live} ORDER BY LastModifiedDate DESC LIMIT 2",
+                    "SELECT {} FROM {object} WHERE {condition}{live} {NEWEST_FIRST} LIMIT 2",
                     self.selected.join(", ")
                 ),
             )
@@ -410,7 +410,7 @@ impl Lookups {
                 CONVERTED_QUERY,
                 &format!(
                     "SELECT Id, ConvertedContactId FROM Lead WHERE {condition} AND IsConverted = true \
-                     ORDER BY LastModifiedDate DESC LIMIT 1"
+                     {NEWEST_FIRST} LIMIT 1"
                 ),
             ));
         }
@@ -474,7 +474,7 @@ pub fn note_several(answers: &Responses, reference: &str, object: &str, chat: &s
 fn account_query(condition: &str) -> SubRequest {
     SubRequest::query(
         ACCOUNT_QUERY,
-        &format!("SELECT Id FROM Account WHERE {condition} ORDER BY LastModifiedDate DESC LIMIT 1"),
+        &format!("SELECT Id FROM Account WHERE {condition} {NEWEST_FIRST} LIMIT 1"),
     )
 }
 

@@ -314,16 +314,16 @@ fn the_first_round_writes_onto_the_first_rules_match_for_each_action_and_policy(
     assert_eq!(
         soql(&round[0]),
         "SELECT Id, LastName, Email, Phone FROM Contact WHERE Email = 'jane@acme.example' \
-         ORDER BY LastModifiedDate DESC LIMIT 2"
+         ORDER BY LastModifiedDate DESC, Id DESC LIMIT 2"
     );
     assert_eq!(
         soql(&round[1]),
         "SELECT Id, Email FROM User WHERE Email = 'bob@cx.example.com' AND IsActive = true \
-         ORDER BY LastModifiedDate DESC LIMIT 1"
+         ORDER BY LastModifiedDate DESC, Id DESC LIMIT 1"
     );
     assert_eq!(
         soql(&round[2]),
-        "SELECT Id FROM Account WHERE Name = 'Acme' ORDER BY LastModifiedDate DESC LIMIT 1"
+        "SELECT Id FROM Account WHERE Name = 'Acme' ORDER BY LastModifiedDate DESC, Id DESC LIMIT 1"
     );
     assert!(soql(&round[3]).contains("WHERE Phone = '+1 415 555 0100'"));
     let act = round[4].body.as_ref().unwrap();

@@ -6,6 +6,10 @@
 
 use std::fmt::Write;
 
+/// The order that makes "the most recently modified" deterministic: Salesforce keeps datetimes
+/// to the second, and leaves the order of ties unspecified; among them the newest Id wins.
+pub const NEWEST_FIRST: &str = "ORDER BY LastModifiedDate DESC, Id DESC";
+
 /// A SOQL string literal, quotes included: `O'Brien` → `'O\'Brien'`.
 pub fn quote(text: &str) -> String {
     literal(text, false)
