@@ -17,6 +17,8 @@ pub mod ffi;
 mod logging;
 pub mod oauth;
 pub mod queue;
+#[cfg(test)]
+mod replayed_org;
 pub mod salesforce;
 mod service;
 pub mod settings;

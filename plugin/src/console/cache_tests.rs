@@ -2,27 +2,15 @@
 //! client, and each composite request it receives is one API call.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::Method;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::oauth::{CallbackQuery, ConnectionSettings};
-use crate::salesforce::fixtures::fixture;
+use crate::replayed_org::{self, composite_answer, COMPOSITE};
 use crate::salesforce::replay::ReplayTransport;
-
-const TOKEN_URL: &str = "https://login.salesforce.com/services/oauth2/token";
-/// The identity URL and instance in `oauth_token_response.restforce.json`.
-const ID_URL: &str = "https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P";
-const COMPOSITE: &str = "https://na1.salesforce.com/services/data/v62.0/composite";
-
-struct NobodyListens;
-
-impl crate::workers::Notify for NobodyListens {
-    fn notify(&self, _: Value) {}
-}
 
 struct Harness {
     replay: Arc<ReplayTransport>,
@@ -36,68 +24,42 @@ struct Harness {
 /// only when the test says; Salesforce answers `lookups` identification requests, each
 /// finding Jane's Contact.
 fn harness(lookups: usize) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let host = crate::config::parse(
-        &json!({"state_dir": dir.path(), "redirect_url": "https://cx.example.com/callback"})
-            .to_string(),
-    )
-    .unwrap();
-    let mut token: Value =
-        serde_json::from_slice(&fixture("oauth_token_response.restforce.json")).unwrap();
-    token["refresh_token"] = json!("5Aep861refresh");
-    token["token_type"] = json!("Bearer");
-    let mut identity: Value =
-        serde_json::from_slice(&fixture("identity_url_response_200.postman.json")).unwrap();
-    identity["organization_id"] = json!("00Dx0000000BV7zEAG");
-    identity["user_id"] = json!("005x00000012Q9PAAU");
-    let jane = json!({"compositeResponse": [{
-        "referenceId": "q0", "httpStatusCode": 200, "httpHeaders": {},
-        "body": {"totalSize": 1, "done": true, "records": [
+    let jane = composite_answer(&[(
+        "q0",
+        200,
+        json!({"totalSize": 1, "done": true, "records": [
             {"Id": "003x0000004TmiQAAS", "Name": "Jane Doe", "Email": "jane@acme.example"}
-        ]},
-    }]});
-    let mut replay = ReplayTransport::new()
-        .expect(Method::POST, TOKEN_URL, 200, token.to_string().as_bytes())
-        .expect(Method::GET, ID_URL, 200, identity.to_string().as_bytes());
-    for _ in 0..lookups {
-        replay = replay.expect(Method::POST, COMPOSITE, 200, jane.to_string().as_bytes());
-    }
-    let replay = Arc::new(replay);
-    let connections =
-        Arc::new(Connections::new(&host, replay.clone(), Arc::new(NobodyListens)).unwrap());
-    let mut value: Value =
-        serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
-    value["connection"]["login_url"] = json!("https://login.salesforce.com/");
-    value["connection"]["pkce"] = json!(false);
-    let settings = Arc::new(TenantSettings::parse(&value.to_string(), &host).unwrap());
-    let section = ConnectionSettings::from_value(&value["connection"], &host).unwrap();
-    let start = connections.connect_start("acme", &section).unwrap();
-    let state = form_urlencoded::parse(start.url.split_once('?').unwrap().1.as_bytes())
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let query = CallbackQuery::from_query_string(&format!("code=c0de&state={state}"));
-    connections
-        .connect_finish("acme", &section, &query, |_| {
-            Ok::<_, crate::oauth::ConnectionError>(())
-        })
-        .unwrap();
-    let queue = Arc::new(Queue::open(dir.path()).unwrap());
-    let engine = Arc::new(SyncEngine::new(queue.clone(), connections.clone(), "v62.0"));
+        ]}),
+    )]);
+    let org = replayed_org::connect(
+        |_| {},
+        Arc::new(SystemTime::now),
+        |mut replay| {
+            for _ in 0..lookups {
+                replay = replay.expect(Method::POST, COMPOSITE, 200, &jane);
+            }
+            replay
+        },
+    );
+    let queue = Arc::new(Queue::open(org.dir.path()).unwrap());
+    let engine = Arc::new(SyncEngine::new(
+        queue.clone(),
+        org.connections.clone(),
+        "v62.0",
+    ));
     let now = Arc::new(Mutex::new(Instant::now()));
     let clock = now.clone();
     Harness {
-        replay,
+        replay: org.replay,
         console: Arc::new(Console::with_clock(
             engine,
             queue,
-            connections,
+            org.connections,
             Arc::new(move || *clock.lock()),
         )),
-        settings,
+        settings: Arc::new(org.settings),
         now,
-        _dir: dir,
+        _dir: org.dir,
     }
 }
 

@@ -9,23 +9,9 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::oauth::{CallbackQuery, ConnectionSettings};
-use crate::salesforce::fixtures::fixture;
+use crate::replayed_org::{self, composite_answer, COMPOSITE};
 use crate::salesforce::replay::ReplayTransport;
 use crate::sync::mapping::tests::chat_ended;
-
-const TOKEN_URL: &str = "https://login.salesforce.com/services/oauth2/token";
-
-/// The identity URL and instance in `oauth_token_response.restforce.json`.
-const ID_URL: &str = "https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P";
-const COMPOSITE: &str = "https://na1.salesforce.com/services/data/v62.0/composite";
-
-/// These tests look at what reaches Salesforce, not at what the host hears.
-struct NobodyListens;
-
-impl crate::workers::Notify for NobodyListens {
-    fn notify(&self, _: Value) {}
-}
 
 struct Harness {
     replay: Arc<ReplayTransport>,
@@ -49,82 +35,30 @@ fn harness_then(
     answers: &[Vec<(&str, u16, Value)>],
     then: impl FnOnce(ReplayTransport) -> ReplayTransport,
 ) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let host = crate::config::parse(
-        &json!({"state_dir": dir.path(), "redirect_url": "https://cx.example.com/callback"})
-            .to_string(),
-    )
-    .unwrap();
-    let mut identity: Value =
-        serde_json::from_slice(&fixture("identity_url_response_200.postman.json")).unwrap();
-    identity["organization_id"] = json!("00Dx0000000BV7zEAG");
-    identity["user_id"] = json!("005x00000012Q9PAAU");
-    let mut token: Value =
-        serde_json::from_slice(&fixture("oauth_token_response.restforce.json")).unwrap();
-    token["refresh_token"] = json!("5Aep861refresh");
-    token["token_type"] = json!("Bearer");
-    let mut replay = ReplayTransport::new()
-        .expect(
-            Method::POST,
-            TOKEN_URL,
-            200,
-            &serde_json::to_vec(&token).unwrap(),
-        )
-        .expect(
-            Method::GET,
-            ID_URL,
-            200,
-            &serde_json::to_vec(&identity).unwrap(),
-        );
-    for answer in answers {
-        let responses: Vec<Value> = answer
-            .iter()
-            .map(|(reference, status, body)| {
-                json!({"body": body, "httpHeaders": {}, "httpStatusCode": status,
-                       "referenceId": reference})
-            })
-            .collect();
-        let body = json!({ "compositeResponse": responses });
-        replay = replay.expect(Method::POST, COMPOSITE, 200, body.to_string().as_bytes());
-    }
-    let replay = Arc::new(then(replay));
     let ahead = Arc::new(parking_lot::Mutex::new(Duration::ZERO));
     let clock = {
         let ahead = ahead.clone();
         Arc::new(move || SystemTime::now() + *ahead.lock())
     };
-    let connections = Arc::new(
-        Connections::with_clock(&host, replay.clone(), Arc::new(NobodyListens), clock).unwrap(),
-    );
-    let mut value: Value =
-        serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
-    value["connection"]["login_url"] = json!("https://login.salesforce.com/");
-    value["connection"]["pkce"] = json!(false);
-    value["on_match"] = json!("keep");
-    value["identification"] =
-        json!({"contact": [["Email"]], "lead": [["Email"]], "account": [["Name"]]});
-    patch(&mut value);
-    let settings = TenantSettings::parse(&value.to_string(), &host).unwrap();
-    let section = ConnectionSettings::from_value(&value["connection"], &host).unwrap();
-    let start = connections.connect_start("acme", &section).unwrap();
-    let state = form_urlencoded::parse(start.url.split_once('?').unwrap().1.as_bytes())
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let query = CallbackQuery::from_query_string(&format!("code=c0de&state={state}"));
-    connections
-        .connect_finish("acme", &section, &query, |_| {
-            Ok::<_, crate::oauth::ConnectionError>(())
-        })
-        .unwrap();
-    let queue = Arc::new(Queue::open(dir.path()).unwrap());
+    let patch = |value: &mut Value| {
+        value["on_match"] = json!("keep");
+        value["identification"] =
+            json!({"contact": [["Email"]], "lead": [["Email"]], "account": [["Name"]]});
+        patch(value);
+    };
+    let org = replayed_org::connect(patch, clock, |mut replay| {
+        for answer in answers {
+            replay = replay.expect(Method::POST, COMPOSITE, 200, &composite_answer(answer));
+        }
+        then(replay)
+    });
+    let queue = Arc::new(Queue::open(org.dir.path()).unwrap());
     Harness {
-        replay,
-        engine: SyncEngine::new(queue, connections, "v62.0"),
-        settings,
+        replay: org.replay,
+        engine: SyncEngine::new(queue, org.connections, "v62.0"),
+        settings: org.settings,
         ahead,
-        _dir: dir,
+        _dir: org.dir,
     }
 }
 
