@@ -103,21 +103,7 @@ fn files(dir: &std::path::Path, org: &Emulator) -> (String, String, String) {
 fn lookup_and_create_print_tables_or_json_and_exit_3_when_not_found() {
     let org = Emulator::start(EmulatorOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (config, settings, event) = files(dir.path(), &org);
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        shim(dir.path(), &all, &[("RUST_LOG", "warn")])
-    };
-    let connect = run(&[
-        "connect",
-        "--tenant",
-        "acme",
-        "--settings",
-        &settings,
-        "--auto",
-    ]);
-    assert!(connect.status.success(), "{}", text(&connect.stderr));
+    let (run, event) = connected_shim(dir.path(), &org);
 
     let missing = run(&["lookup", "--tenant", "acme", "--email", "jane@acme.example"]);
     assert_eq!(missing.status.code(), Some(3), "{}", text(&missing.stderr));
@@ -203,12 +189,33 @@ fn seeded_demo_org(dir: &std::path::Path) -> (Emulator, impl Fn(&[&str]) -> std:
         ..EmulatorOptions::default()
     })
     .unwrap();
-    let (config, settings, _) = files(dir, &org);
+    let (run, _) = connected_shim(dir, &org);
+    (org, run)
+}
+
+/// Tenant `acme` of the shim in `dir`, connected (through the binary) to `org`; answers a
+/// runner of shim commands (warnings and errors on stderr, a minute at most each) and the path
+/// of an example chat event.
+fn connected_shim(
+    dir: &std::path::Path,
+    org: &Emulator,
+) -> (impl Fn(&[&str]) -> std::process::Output, String) {
+    let (config, settings, event) = files(dir, org);
     let state = dir.to_path_buf();
     let run = move |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        common::shim_within(&state, &all, std::time::Duration::from_secs(60))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cloudcx-shim"));
+        command
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("RUST_LOG", "warn");
+        common::run_within(
+            command,
+            &format!("cloudcx-shim {args:?}"),
+            std::time::Duration::from_secs(60),
+        )
     };
     let connect = run(&[
         "connect",
@@ -219,7 +226,7 @@ fn seeded_demo_org(dir: &std::path::Path) -> (Emulator, impl Fn(&[&str]) -> std:
         "--auto",
     ]);
     assert!(connect.status.success(), "{}", text(&connect.stderr));
-    (org, run)
+    (run, event)
 }
 
 #[test]

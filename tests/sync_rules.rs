@@ -60,29 +60,6 @@ fn logged(line: &str) -> bool {
     common::captured_log().iter().any(|l| l.contains(line))
 }
 
-/// Changes record `id` as a user of the org would, again until it is the most recently
-/// modified of its object's records: Salesforce (and the emulator) keep a LastModifiedDate
-/// to the second, so a change just after another may tie with it.
-fn make_newest(rig: &Connected, object: &str, id: &str, fields: Value) {
-    let modified = |r: &Value| {
-        r["LastModifiedDate"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    common::eventually(
-        &format!("{object} {id} the most recently modified"),
-        connected::DELIVERY,
-        || {
-            rig.touch(object, id, fields.clone());
-            let records = rig.records(object);
-            let newest = modified(records.iter().find(|r| r["Id"] == id)?);
-            let others = records.iter().filter(|r| r["Id"] != id);
-            others.map(modified).all(|m| m < newest).then_some(())
-        },
-    );
-}
-
 #[test]
 fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
     common::captured_log();
@@ -98,18 +75,8 @@ fn several_matches_take_the_most_recently_modified_by_any_rule_and_say_so() {
     );
     // The most recently modified is the first made of one pair, the last of the other: neither
     // the order they were made in nor its reverse picks both.
-    make_newest(
-        &rig,
-        "Contact",
-        &ids[0],
-        json!({"Title": "newest by email"}),
-    );
-    make_newest(
-        &rig,
-        "Contact",
-        &ids[3],
-        json!({"Title": "newest by phone"}),
-    );
+    rig.make_newest("Contact", &ids[0], json!({"Title": "newest by email"}));
+    rig.make_newest("Contact", &ids[3], json!({"Title": "newest by phone"}));
     rig.deliver(&[
         chat_ended("by-email", json!({"email": "dup@acme.example"}), json!({})),
         // No match by email: the second rule (phone) finds two.
@@ -178,8 +145,8 @@ fn several_matches_in_a_batch_take_the_most_recently_modified_and_say_so() {
         ]),
     );
     // The most recently modified is the first made of one pair, the last of the other.
-    make_newest(&rig, "Contact", &ids[0], json!({"Title": "newest"}));
-    make_newest(&rig, "Contact", &ids[3], json!({"Title": "newest"}));
+    rig.make_newest("Contact", &ids[0], json!({"Title": "newest"}));
+    rig.make_newest("Contact", &ids[3], json!({"Title": "newest"}));
     rig.plugin.plugin.disconnect(TENANT.into());
     // The first is tried and held; the others wait behind it, to be written together.
     rig.send(&chat_ended(

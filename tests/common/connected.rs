@@ -395,9 +395,27 @@ impl Connected {
         ));
     }
 
-    /// Changes a record as a user of the org would, making it the most recently modified.
-    pub fn touch(&self, object: &str, id: &str, fields: Value) {
-        self.org.update(object, id, &fields).unwrap();
+    /// Changes record `id` as a user of the org would, again until it is the most recently
+    /// modified of its object's records: Salesforce (and the emulator) keep a LastModifiedDate
+    /// to the second, so a change just after another may tie with it.
+    pub fn make_newest(&self, object: &str, id: &str, fields: Value) {
+        let modified = |r: &Value| {
+            r["LastModifiedDate"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        crate::common::eventually(
+            &format!("{object} {id} the most recently modified"),
+            DELIVERY,
+            || {
+                self.org.update(object, id, &fields).unwrap();
+                let records = self.records(object);
+                let newest = modified(records.iter().find(|r| r["Id"] == id)?);
+                let others = records.iter().filter(|r| r["Id"] != id);
+                others.map(modified).all(|m| m < newest).then_some(())
+            },
+        );
     }
 }
 
