@@ -756,11 +756,7 @@ fn assert_sealed<'a>(token_file: &Path, secrets: impl IntoIterator<Item = &'a st
 fn the_shim_binary_connects_reports_and_disconnects() {
     let org = org(&[], None);
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let config = tmp.path().join("host.json");
     let host = json!({"state_dir": tmp.path().join("plugin"), "redirect_url": format!("http://127.0.0.1:{port}/callback")});
     fs::write(&config, host.to_string()).unwrap();

@@ -65,11 +65,7 @@ fn the_demo_writes_every_example_event_and_shows_it() {
 
 /// Host configuration, tenant settings and an event for tenant `acme` on `org`.
 fn files(dir: &std::path::Path, org: &Emulator) -> (String, String, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let config = dir.join("host.json");
     std::fs::write(
         &config,

@@ -42,14 +42,6 @@ fn readme_commands() -> Vec<String> {
         .collect()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `examples/` as a clone has it; the settings with their emulator port changed to `port`.
 fn lay_out_examples(clone: &Path, port: u16) {
     let examples = common::repo_root().join("examples");
@@ -87,7 +79,7 @@ fn the_readme_step_by_step_runs_as_written() {
     );
 
     let clone = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     lay_out_examples(clone.path(), port);
     let port_arg = port.to_string();
     let mut args = emulator_args[1..].to_vec();
@@ -99,7 +91,7 @@ fn the_readme_step_by_step_runs_as_written() {
     let state = clone.path().join(".cloudcx-shim");
     let written = ShimState::new(&state, None).host_config().unwrap();
     assert!(written.contains(DEFAULT_REDIRECT_URL), "{written}");
-    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let redirect = format!("http://127.0.0.1:{}/callback", common::free_port());
     std::fs::write(
         state.join("host.json"),
         written.replace(DEFAULT_REDIRECT_URL, &redirect),

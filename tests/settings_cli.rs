@@ -5,7 +5,6 @@
 mod common;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use cloudcx_shim::emulator::{Emulator, EmulatorOptions};
@@ -147,11 +146,7 @@ fn with_a_connected_tenant_a_field_the_org_does_not_have_is_refused_by_name() {
     let state = tmp.path().join("state");
     fs::create_dir_all(&state).unwrap();
     // A free port for the OAuth redirect, so parallel tests do not collide.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let host = json!({"state_dir": state.join("plugin"),
                       "redirect_url": format!("http://127.0.0.1:{port}/callback")});
     fs::write(state.join("host.json"), host.to_string()).unwrap();

@@ -14,21 +14,13 @@ use serde_json::{json, Value};
 /// Far below the 10 minutes a connect waits for a redirect: a hang fails the test.
 const PROMPTLY: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A state directory whose host configuration listens for the redirect on a free port, and the
 /// example settings pointed at `login_url` with `client_id`; answers (state dir, settings file,
 /// redirect URL).
 fn prepare(dir: &Path, login_url: &str, client_id: &str) -> (PathBuf, String, String) {
     let state = dir.join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let redirect = format!("http://127.0.0.1:{}/callback", common::free_port());
     let host = json!({"state_dir": state.join("plugin"), "redirect_url": redirect});
     std::fs::write(state.join("host.json"), host.to_string()).unwrap();
     let mut settings: Value = serde_json::from_str(
@@ -83,7 +75,7 @@ fn auto_fails_at_once_when_salesforce_does_not_know_the_client_id() {
 #[test]
 fn auto_fails_at_once_naming_the_url_when_salesforce_cannot_be_reached() {
     // A port nobody listens on: connection refused.
-    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let nobody = format!("http://127.0.0.1:{}", common::free_port());
     let dir = tempfile::tempdir().unwrap();
     let (state, settings, _) = prepare(dir.path(), &nobody, "demo-client");
     let (out, took) = connect_auto(&state, &settings);

@@ -274,11 +274,7 @@ fn without_field(value: &mut Value, field: &str) {
 
 #[test]
 fn a_field_the_describe_promised_that_is_gone_is_noticed_and_the_chat_written_anyway() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("org.json");
     let options = || EmulatorOptions {

@@ -128,6 +128,14 @@ pub fn shim(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("cloudcx-shim runs")
 }
 
+/// A port nothing listens on now, for a server a test starts (or a redirect it awaits).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A child process, killed when dropped: a failing test leaves nothing running.
 pub struct KillOnDrop(pub std::process::Child);
 
@@ -193,11 +201,7 @@ pub fn connected_shim_state(
 ) -> PathBuf {
     let state = dir.join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let host = serde_json::json!({"state_dir": state.join("plugin"),
         "redirect_url": format!("http://127.0.0.1:{port}/callback")});
     std::fs::write(state.join("host.json"), host.to_string()).unwrap();
