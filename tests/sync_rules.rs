@@ -388,6 +388,34 @@ fn a_new_visitors_lost_answer_makes_one_contact_one_case_and_each_file_once() {
 }
 
 #[test]
+fn a_chat_with_the_longest_ids_keeps_its_key_in_the_subject_and_a_lost_answer_writes_it_once() {
+    let rig = Connected::start(|_| {});
+    // Tenant and chat ids may be 255 characters each: "tenant/chat" would not fit the
+    // Subject, and a Subject refused as too long would lose the key a retry looks for.
+    let id = "L".repeat(255);
+    rig.org.drop_after_write(1);
+    rig.deliver(&[chat_ended(&id, json!({"name": "Anonymous"}), json!({}))]);
+    assert_eq!(rig.org.dropped_writes(), 1);
+    let cases = rig.records("Case");
+    assert_eq!(cases.len(), 1, "one chat, one Case: {cases:#?}");
+    let subject = cases[0]["Subject"].as_str().unwrap();
+    assert!(subject.chars().count() <= 255, "{subject}");
+    assert!(
+        subject.contains(&format!("[CloudCX {TENANT}/LLL")),
+        "{subject}"
+    );
+    assert!(
+        !cases[0]["Description"]
+            .as_str()
+            .unwrap()
+            .contains("Subject"),
+        "no field was refused: {}",
+        cases[0]["Description"]
+    );
+    assert_eq!(rig.records("Contact").len(), 1);
+}
+
+#[test]
 fn a_started_chat_whose_start_answer_was_lost_is_one_task_completed_with_its_files_once() {
     let rig = Connected::start(|s| {
         s["webchat"] = json!({"trigger": "chat_started", "action": "lead_task",

@@ -40,6 +40,7 @@ use super::api::{salesforce_error, DataApi, Responses, SubRequest, SubResponse, 
 use super::batch;
 use super::ceiling::{HeldOn, LIMIT_PAUSE};
 use super::describe::{Describes, KEY_FIELD};
+use super::description::utf16_len;
 use super::files::{markers_in, markers_query};
 use super::mapping::{self, Fields};
 use super::outage::Outages;
@@ -496,7 +497,7 @@ impl Chat<'_> {
 
     /// The value of [`KEY_FIELD`] for the chat: `tenant/chat`.
     pub(super) fn key_value(&self) -> String {
-        format!("{}/{}", self.tenant, self.key_id)
+        chat_key(self.tenant, self.key_id)
     }
 
     fn keyed(&self, activity: SyncObject) -> bool {
@@ -1215,6 +1216,34 @@ fn retry(reason: &str) -> Stop {
         reason: reason.into(),
         maybe_applied: false,
     })
+}
+
+/// The longest chat key kept whole, in UTF-16 units: in the Subject's `[CloudCX …]` it leaves
+/// the rest of the 255 room to say what the chat was, and it fits a Text(255) key field.
+const KEY_MAX: usize = 100;
+
+/// A chat's key, `tenant/chat`. Ids may be 255 characters each: a longer key keeps its start
+/// and, for the rest, a digest of the whole, so that it stays unique and fits the Subject (a key
+/// cut off with the Subject could not be found after a lost answer, and the chat would be
+/// written twice).
+fn chat_key(tenant: &str, chat: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let key = format!("{tenant}/{chat}");
+    if utf16_len(&key) <= KEY_MAX {
+        return key;
+    }
+    let digest: String = Sha256::digest(key.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut head = String::new();
+    for c in key.chars() {
+        if utf16_len(&head) + c.len_utf16() > KEY_MAX - 1 - digest.len() {
+            break;
+        }
+        head.push(c);
+    }
+    format!("{head}…{digest}")
 }
 
 fn too_many_repairs() -> Stop {

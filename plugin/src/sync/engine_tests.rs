@@ -587,3 +587,31 @@ fn salesforce_unavailable_stops_the_turn_at_the_first_failure_and_holds_the_tena
         );
     }
 }
+
+#[test]
+fn a_chat_key_is_kept_whole_up_to_100_and_beyond_keeps_its_start_and_a_digest() {
+    assert_eq!(chat_key("acme", "chat-1"), "acme/chat-1");
+    let short = format!("acme/{}", "x".repeat(95));
+    assert_eq!(
+        chat_key("acme", &"x".repeat(95)),
+        short,
+        "100 exactly: whole"
+    );
+    let long = chat_key(&"t".repeat(255), &"c".repeat(255));
+    assert_eq!(utf16_len(&long), 100, "{long}");
+    assert!(long.starts_with("ttt") && long.contains('…'), "{long}");
+    assert_eq!(
+        long,
+        chat_key(&"t".repeat(255), &"c".repeat(255)),
+        "the same every time"
+    );
+    // Ids that differ only past the kept start still differ.
+    let other = chat_key(&"t".repeat(255), &format!("{}d", "c".repeat(254)));
+    assert_ne!(long, other);
+    // Characters outside the BMP count as two, as Salesforce counts them.
+    let emoji = chat_key("acme", &"😀".repeat(100));
+    assert!(utf16_len(&emoji) <= 100, "{emoji}");
+    // With its key, the Subject fits its 255.
+    let subject = with_key(&"s".repeat(300), &format!("[CloudCX {long}]"));
+    assert_eq!(utf16_len(&subject), mapping::SUBJECT_MAX_CHARS);
+}
