@@ -57,6 +57,12 @@ pub const FAILED_COUNT: &str = "failed";
 /// chats already in the batch. Bounds a look however many events such chats have.
 const SKIPPED_MAX: usize = 1024;
 
+/// Payload bytes after which one look hands out no more events (it always hands out one,
+/// however large): events
+/// carry their attachments inline, up to 48 MB each, and each worker holds its batch (and the
+/// engine its decoded copy) until it is settled. 200 chats of text are far below it.
+pub const BATCH_BYTES: usize = 16 * 1024 * 1024;
+
 /// redb's page cache is the queue's main memory use: keep it small, the disk holds the queue.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -412,8 +418,9 @@ impl Store {
     }
 
     /// Up to `max` of the tenant's events that are due at `now_ms`, the earliest due first, at
-    /// most one of each chat (its earliest: the others follow it). Also answers when the first
-    /// event left behind comes due.
+    /// most one of each chat (its earliest: the others follow it), and none more once their
+    /// payloads reach [`BATCH_BYTES`]. Also answers when the first event left behind comes
+    /// due.
     pub fn due(&self, tenant: &str, now_ms: u64, max: usize) -> Result<Due, QueueError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(QueueError::from_redb)?;
@@ -422,6 +429,7 @@ impl Store {
             let mut due = Due::default();
             let mut chats = HashSet::new();
             let mut skipped = 0;
+            let mut bytes = 0;
             for row in table
                 .range((tenant, 0, 0)..=(tenant, u64::MAX, u64::MAX))
                 .map_err(QueueError::from_redb)?
@@ -432,7 +440,7 @@ impl Store {
                     due.rows_read += 1;
                 }
                 let (_, due_ms, seq) = key.value();
-                if due_ms > now_ms || due.events.len() >= max {
+                if due_ms > now_ms || due.events.len() >= max || bytes >= BATCH_BYTES {
                     due.next_due_ms = Some(due_ms);
                     break;
                 }
@@ -454,6 +462,7 @@ impl Store {
                     .ok_or(QueueError::Corrupt(format!("event {seq} has no payload")))?
                     .value()
                     .to_vec();
+                bytes += payload.len();
                 due.events.push((seq, meta, payload));
             }
             Ok(due)

@@ -497,6 +497,31 @@ fn a_look_at_a_long_queue_reads_its_batch_and_one_row_more() {
 }
 
 #[test]
+fn a_look_hands_out_events_until_their_payloads_reach_the_byte_budget() {
+    let chat = |n: usize, bytes: usize| NewEvent {
+        tenant: "t".into(),
+        kind: "chat.ended".into(),
+        event_id: format!("big-{n}"),
+        payload: vec![b' '; bytes],
+    };
+    let now = now_ms();
+    let look = |events: Vec<NewEvent>| {
+        let store = in_memory();
+        store
+            .commit(true, |tx, pending| store.append(tx, pending, &events, now))
+            .unwrap();
+        store.due("t", now, 200).unwrap()
+    };
+    // Chats with 4 MB attachments inline: four reach 16 MB, the rest wait for the next look.
+    let four_mb = look((0..6).map(|n| chat(n, store::BATCH_BYTES / 4)).collect());
+    assert_eq!(four_mb.events.len(), 4);
+    assert_eq!(four_mb.next_due_ms, Some(now), "the rest are due at once");
+    // One event larger than the budget still goes, alone.
+    let huge = look(vec![chat(0, store::BATCH_BYTES + 1), chat(1, 10)]);
+    assert_eq!(huge.events.len(), 1);
+}
+
+#[test]
 fn a_look_reads_a_bounded_number_of_a_chats_later_events() {
     let store = in_memory();
     let now = now_ms();
