@@ -1054,3 +1054,39 @@ fn a_refused_or_dropped_connection_is_a_clear_error_and_the_click_after_it_write
     assert_eq!(again["id"], cases[0]["Id"]);
     assert_eq!(rig.records("Contact").len(), 2, "none made");
 }
+
+#[test]
+fn the_lookup_finds_a_contact_by_name_and_by_mobile_phone_though_neither_is_mapped() {
+    let rig = Connected::start(|s| {
+        s["identification"]["contact"] = json!([["Name"], ["MobilePhone"]]);
+        s["identification"]["lead"] = json!([["Name"]]);
+    });
+    let (_, jane) = seed_jane(&rig);
+    let mobile = rig
+        .org
+        .seed(&json!({"records": [
+            {"type": "Contact", "LastName": "Mobile", "MobilePhone": "+1 555 0142"},
+        ]}))
+        .unwrap()
+        .remove(0);
+    let found = |who: Value| -> Vec<(String, String)> {
+        let view = lookup(&rig, who, DEADLINE_MS).unwrap();
+        view["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let id = m["id"].as_str().unwrap().to_string();
+                (id, m["matched_by"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    assert_eq!(
+        found(json!({"name": "Jane Doe"})),
+        [(jane, "Name".to_string())]
+    );
+    assert_eq!(
+        found(json!({"name": "Sam Lee", "phone": "+1 555 0142"})),
+        [(mobile, "MobilePhone".to_string())]
+    );
+}

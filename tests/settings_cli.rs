@@ -175,7 +175,8 @@ fn with_a_connected_tenant_a_field_the_org_does_not_have_is_refused_by_name() {
     );
 
     let mut typo = good.clone();
-    typo["identification"]["contact"] = json!([["Email"], ["Emial"]]);
+    // Title the org has, but no chat gives it a value (nothing maps it): refused the same way.
+    typo["identification"]["contact"] = json!([["Email"], ["Emial"], ["Title"]]);
     typo["display_fields"]["Lead"] = json!(["Name", "Compnay"]);
     let bad = write(tmp.path(), "typo.json", &typo.to_string());
     let out = settings(&state, "acme", &bad);
@@ -185,6 +186,10 @@ fn with_a_connected_tenant_a_field_the_org_does_not_have_is_refused_by_name() {
     // The wording between the path and the field's name is the describe check's own.
     for (path, field) in [
         ("identification.contact[1]", "\"Emial\""),
+        (
+            "identification.contact[2]",
+            "\"Title\" gets no value from a chat",
+        ),
         ("display_fields.Lead[1]", "\"Compnay\""),
     ] {
         assert!(

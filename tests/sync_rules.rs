@@ -436,3 +436,88 @@ fn a_started_chat_whose_start_answer_was_lost_is_one_task_completed_with_its_fil
     rig.assert_files(&done, &expected);
     assert_eq!(rig.status()["queue"]["written"], 2);
 }
+
+#[test]
+fn rules_on_name_and_mobile_phone_find_the_contact_alone_and_in_a_batch_making_none() {
+    // Neither field is written by the mapping: Name is the visitor's full name (Salesforce's
+    // compound FirstName + LastName), MobilePhone the visitor's phone.
+    let rig = Connected::start(|s| {
+        s["identification"]["contact"] = json!([["Name"], ["MobilePhone"]]);
+    });
+    let ids = seed(
+        &rig,
+        json!([
+            // Nothing for fill_empty to fill, so that finding her is all the chat costs.
+            {"type": "Contact", "FirstName": "Jane", "LastName": "Doe",
+             "Email": "jane@acme.example", "Phone": "+1 415 555 0100"},
+            {"type": "Contact", "LastName": "Mobile", "MobilePhone": "+1 555 0142"},
+        ]),
+    );
+    let by_name = chat_ended("by-name", jane(), json!({}));
+    assert_eq!(rig.deliver(&[by_name]), 1, "a known visitor costs one call");
+    assert_eq!(
+        rig.activity_of("Case", "by-name")["ContactId"],
+        json!(ids[0])
+    );
+    // Nobody by the name: the second rule finds the Contact by the visitor's phone.
+    let sam = json!({"name": "Sam Lee", "phone": "+1 555 0142"});
+    rig.deliver(&[chat_ended("by-mobile", sam.clone(), json!({}))]);
+    assert_eq!(
+        rig.activity_of("Case", "by-mobile")["ContactId"],
+        json!(ids[1])
+    );
+    assert_eq!(rig.records("Contact").len(), 2, "no duplicate made");
+
+    // The batch's way: the first chat is held, the others written together after it.
+    rig.plugin.plugin.disconnect(TENANT.into());
+    rig.send(&chat_ended("b0", json!({"name": "Kim New"}), json!({})))
+        .unwrap();
+    rig.held();
+    rig.send(&chat_ended("b1", jane(), json!({}))).unwrap();
+    rig.send(&chat_ended("b2", sam, json!({}))).unwrap();
+    rig.connect();
+    rig.delivered();
+    assert_eq!(rig.activity_of("Case", "b1")["ContactId"], json!(ids[0]));
+    assert_eq!(rig.activity_of("Case", "b2")["ContactId"], json!(ids[1]));
+    assert_eq!(rig.records("Contact").len(), 3, "only Kim made");
+}
+
+#[test]
+fn a_contact_or_lead_rule_on_a_field_no_chat_gives_a_value_is_refused_by_its_path() {
+    let rig = Connected::start(|_| {});
+    let unusable = settings_for(&rig.org, |s| {
+        s["identification"]["contact"] = json!([["Email"], ["Title"]]);
+        s["identification"]["lead"] = json!([["FirstName", "LastName"]]);
+    });
+    let answer = rig
+        .plugin
+        .plugin
+        .configure_tenant(TENANT.into(), unusable.to_string().as_str().into());
+    let RResult::RErr(refused) = answer else {
+        panic!("a rule no chat gives a value is accepted");
+    };
+    let refused = refused.to_string();
+    for expected in [
+        "identification.contact[1]: Contact field \"Title\" gets no value from a chat",
+        "identification.lead[0]: Lead field \"FirstName\" gets no value from a chat",
+        "map it in field_mapping.Lead or remove the rule",
+    ] {
+        assert!(refused.contains(expected), "{expected} not in {refused}");
+    }
+    // Mapped, the same rule is taken and finds the Contact by the mapped value.
+    let id = seed(
+        &rig,
+        json!([{"type": "Contact", "LastName": "Doe", "Title": "VIP"}]),
+    )
+    .remove(0);
+    rig.configure(&settings_for(&rig.org, |s| {
+        s["identification"]["contact"] = json!([["Email"], ["Title"]]);
+        s["field_mapping"]["Contact"] = json!({"Title": "custom.title"});
+    }));
+    rig.deliver(&[chat_ended(
+        "c1",
+        json!({"email": "nobody@acme.example"}),
+        json!({"custom_variables": {"title": "VIP"}}),
+    )]);
+    assert_eq!(rig.activity_of("Case", "c1")["ContactId"], json!(id));
+}

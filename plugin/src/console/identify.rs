@@ -97,7 +97,7 @@ impl Identify {
         let applicable = |object: SyncObject, rules: &[Rule]| -> Vec<Applicable> {
             let fields = mapping::person_fields(object, event, settings);
             let placeholders = mapping::placeholder_fields(object, event, settings);
-            let value_of = |field: &str| person_value(&fields, &placeholders, field);
+            let value_of = |field: &str| person_value(event, &fields, &placeholders, field);
             rules
                 .iter()
                 .filter_map(|rule| {
@@ -286,7 +286,8 @@ fn matches(row: &Value, rule: &Applicable) -> bool {
 }
 
 /// The fields a person's query selects: its display fields (with its Account's), the fields
-/// the mapping writes (the match policy compares them), and its recent Cases or Tasks.
+/// the mapping writes (the match policy compares them), the rules' fields, and its recent
+/// Cases or Tasks.
 fn select(object: SyncObject, event: &Event, settings: &TenantSettings) -> String {
     let mut fields: Vec<String> = vec!["Id".into()];
     let (shown, recent, child) = match object {
@@ -308,6 +309,12 @@ fn select(object: SyncObject, event: &Event, settings: &TenantSettings) -> Strin
             .keys()
             .cloned(),
     );
+    // The rules' own fields (Name, MobilePhone... need not be written), to rank by.
+    let rules = match object {
+        SyncObject::Lead => &settings.identification.lead,
+        _ => &settings.identification.contact,
+    };
+    fields.extend(rules.iter().flat_map(|r| r.0.iter().map(|f| f.0.clone())));
     let mut children = vec![FieldPath("Id".into())];
     children.extend(settings.shown_fields(recent));
     fields.push(format!(
@@ -462,7 +469,7 @@ mod tests {
         );
         let settings = settings(json!({
             "contact": [["Email"], ["Phone"], ["MobilePhone"], ["LastName", "Phone"],
-                        ["Department"], ["LastName"]],
+                        ["Department"], ["LastName"], ["Name"]],
             "lead": [["Phone"], ["Email"]],
             "account": [["Name"]],
         }));
@@ -476,12 +483,19 @@ mod tests {
             let from = soql.rfind(" WHERE ").unwrap() + 7;
             soql[from..soql.rfind(" ORDER BY").unwrap()].to_string()
         };
-        // MobilePhone: the visitor has no value for it.
+        // MobilePhone and Name, though not mapped, compare the visitor's phone and name.
         assert_eq!(
             where_of(&everyone[0]),
             "((Email = 'jane@acme.example') OR (Phone = '+1 415 555 0100') OR \
+             (MobilePhone = '+1 415 555 0100') OR \
              (LastName = 'Jane Doe' AND Phone = '+1 415 555 0100') OR (Department = 'Sales') OR \
-             (LastName = 'Jane Doe'))"
+             (LastName = 'Jane Doe') OR (Name = 'Jane Doe'))"
+        );
+        // Selected, so that each match is ranked by the rule it meets.
+        let selected = &everyone[0][..everyone[0].find(" FROM ").unwrap()];
+        assert!(
+            selected.contains(", MobilePhone") && selected.contains(", Name"),
+            "{selected}"
         );
         assert!(
             everyone[0].starts_with("SELECT Id, AccountId"),

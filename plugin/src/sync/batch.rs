@@ -494,7 +494,7 @@ impl<'a> Batch<'a> {
     fn person_values(&self, i: usize, rule: &Rule) -> Option<Vec<(String, String)>> {
         let item = &self.items[i];
         rule_values(rule, |f| {
-            person_value(&item.draft.person, &item.placeholders, f)
+            person_value(&item.job.event, &item.draft.person, &item.placeholders, f)
         })
     }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::api::SubRequest;
 use super::engine::{object_name, stop_for, Step, SyncEngine};
-use super::plan::account_rule_errors;
+use super::plan::{account_rule_errors, person_rule_problem};
 use crate::decode::DecodeError;
 use crate::settings::{Rule, SyncObject, TenantSettings};
 
@@ -115,18 +115,26 @@ impl OrgSchema {
     }
 
     /// Each field name of the settings that the org does not have, by its path in the settings:
-    /// `identification.contact[1]: Contact has no field "Emial"`.
+    /// `identification.contact[1]: Contact has no field "Emial"`; and each Contact or Lead
+    /// rule field the org has but no chat gives a value ([`person_rule_problem`]; Account
+    /// rules are checked without the org, by [`account_rule_errors`]).
     pub fn check(&self, settings: &TenantSettings) -> Vec<DecodeError> {
         let mut errors = Vec::new();
         let ident = &settings.identification;
-        for (section, object, rules) in [
-            ("contact", "Contact", &ident.contact),
-            ("lead", "Lead", &ident.lead),
-            ("account", "Account", &ident.account),
+        for (section, object, person, rules) in [
+            (
+                "contact",
+                "Contact",
+                Some(SyncObject::Contact),
+                &ident.contact,
+            ),
+            ("lead", "Lead", Some(SyncObject::Lead), &ident.lead),
+            ("account", "Account", None, &ident.account),
         ] {
             for (i, Rule(fields)) in rules.iter().enumerate() {
                 for field in fields {
-                    if let Some(problem) = self.missing(object, &field.0) {
+                    let unvalued = || person_rule_problem(settings, person?, &field.0);
+                    if let Some(problem) = self.missing(object, &field.0).or_else(unvalued) {
                         errors.push(named(format!("identification.{section}[{i}]"), problem));
                     }
                 }
@@ -318,6 +326,8 @@ mod tests {
             {"name": "LastName", "type": "string", "length": 80},
             {"name": "Email", "type": "email", "length": 80},
             {"name": "Level__c", "type": "picklist", "length": 255},
+            {"name": "Fax", "type": "phone", "length": 40},
+            {"name": "MobilePhone", "type": "phone", "length": 40},
             {"name": "AccountId", "type": "reference", "length": 18,
              "relationshipName": "Account", "referenceTo": ["Account"]},
             {"name": "OwnerId", "type": "reference", "length": 18,
@@ -365,7 +375,8 @@ mod tests {
         .unwrap();
         let mut settings: Value =
             serde_json::from_str(include_str!("../../../examples/settings.json")).unwrap();
-        settings["identification"] = json!({"contact": [["Email"], ["Emial", "LastName"]],
+        settings["identification"] = json!({"contact": [["Email"], ["Emial", "LastName"],
+                                                        ["MobilePhone"], ["Level__c"], ["Fax"]],
                                             "lead": [["Whatever"]], "account": [["Name"]]});
         settings["field_mapping"] =
             json!({"Contact": {"Level__c": "literal:Gold", "Lvl__c": null}});
@@ -381,6 +392,15 @@ mod tests {
             errors,
             [
                 "identification.contact[1]: Contact has no field \"Emial\"",
+                "identification.contact[4]: Contact field \"Fax\" gets no value from a chat (a \
+                 rule may name Name, LastName, Email, Phone, MobilePhone, HomePhone, OtherPhone, \
+                 Lead Company, or a field that field_mapping.Contact maps); map it in \
+                 field_mapping.Contact or remove the rule",
+                // Lead is not described: only whether a chat gives the field a value is known.
+                "identification.lead[0]: Lead field \"Whatever\" gets no value from a chat (a \
+                 rule may name Name, LastName, Email, Phone, MobilePhone, HomePhone, OtherPhone, \
+                 Lead Company, or a field that field_mapping.Lead maps); map it in \
+                 field_mapping.Lead or remove the rule",
                 "field_mapping.Contact.Lvl__c: Contact has no field \"Lvl__c\"",
                 "display_fields.Contact[0]: Contact has no field \"Name\"",
                 "display_fields.Contact[2]: Contact has no relationship \"Acount\"",

@@ -573,9 +573,12 @@ impl Chat<'_> {
             SyncObject::Lead => &ident.lead,
             _ => &ident.contact,
         };
-        rules
-            .iter()
-            .all(|rule| rule_values(rule, |f| person_value(&fields, &placeholders, f)).is_none())
+        rules.iter().all(|rule| {
+            rule_values(rule, |f| {
+                person_value(self.event, &fields, &placeholders, f)
+            })
+            .is_none()
+        })
     }
 
     /// The Case or Task this chat became, as remembered here.

@@ -28,6 +28,7 @@ use crate::events::{Event, EventKind};
 use crate::salesforce::SalesforceError;
 use crate::settings::{
     Action, ChatTrigger, ConversationTrigger, Mode, OnMatch, Rule, SyncObject, TenantSettings,
+    VisitorField,
 };
 
 /// Salesforce error codes that concern one field's value: the record can go without it.
@@ -353,7 +354,7 @@ impl Lookups {
         };
         let conditions: Vec<String> = rules
             .iter()
-            .filter_map(|r| condition(r, |f| person_value(fields, placeholders, f)))
+            .filter_map(|r| condition(r, |f| person_value(event, fields, placeholders, f)))
             .collect();
         let account = (object == SyncObject::Contact)
             .then(|| account_condition(event, settings))
@@ -631,7 +632,7 @@ pub fn account_value(event: &Event, settings: &TenantSettings, field: &str) -> O
     match field.to_ascii_lowercase().as_str() {
         "name" => person.company,
         "phone" => person.phone,
-        _ => mapped_for_account(settings, field)
+        _ => mapped(settings, SyncObject::Contact, field)
             .then(|| mapping::person_fields(SyncObject::Contact, event, settings))
             .and_then(|fields| {
                 fields
@@ -642,16 +643,13 @@ pub fn account_value(event: &Event, settings: &TenantSettings, field: &str) -> O
     }
 }
 
-/// Whether the tenant's Contact mapping gives a value to a field of this name.
-fn mapped_for_account(settings: &TenantSettings, field: &str) -> bool {
-    settings
-        .field_mapping
-        .get(&SyncObject::Contact)
-        .is_some_and(|fields| {
-            fields
-                .iter()
-                .any(|(name, source)| source.is_some() && name.0.eq_ignore_ascii_case(field))
-        })
+/// Whether the tenant's mapping of `object` gives a value to a field of this name.
+fn mapped(settings: &TenantSettings, object: SyncObject, field: &str) -> bool {
+    settings.field_mapping.get(&object).is_some_and(|fields| {
+        fields
+            .iter()
+            .any(|(name, source)| source.is_some() && name.0.eq_ignore_ascii_case(field))
+    })
 }
 
 /// The account rules naming a field no visitor value maps to: such a rule could never find
@@ -661,7 +659,7 @@ pub fn account_rule_errors(settings: &TenantSettings) -> Vec<crate::decode::Deco
     for (i, Rule(fields)) in settings.identification.account.iter().enumerate() {
         for field in fields {
             let known = ["name", "phone"].contains(&field.0.to_ascii_lowercase().as_str());
-            if !known && !mapped_for_account(settings, &field.0) {
+            if !known && !mapped(settings, SyncObject::Contact, &field.0) {
                 errors.push(crate::decode::DecodeError::new(
                     "",
                     format!(
@@ -677,15 +675,87 @@ pub fn account_rule_errors(settings: &TenantSettings) -> Vec<crate::decode::Deco
     errors
 }
 
-/// The visitor's value for a Contact or Lead field a rule names: CloudCX's own, not a
-/// placeholder.
-pub fn person_value(fields: &Fields, placeholders: &[&str], field: &str) -> Option<String> {
-    fields
+/// The visitor's value for a Contact or Lead field a rule names (integration.md §2: "match by
+/// other fields (phone, mobile phone, name, a custom field)"), whatever the field name's case:
+///
+/// 1. the value the tenant's mapping writes to the field (`fields`), unless a placeholder;
+/// 2. else, for a standard field that carries the visitor's value whether or not it is
+///    mapped, that value ([`natural_source`]);
+/// 3. else none: the rule is skipped for this visitor (host-contract.md §2).
+///
+/// A rule field that can get no value from any chat is refused with the settings
+/// ([`person_rule_problem`]).
+pub fn person_value(
+    event: &Event,
+    fields: &Fields,
+    placeholders: &[&str],
+    field: &str,
+) -> Option<String> {
+    let mapped = fields
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(field))
         .filter(|(k, _)| !placeholders.contains(&k.as_str()))
-        .and_then(|(_, v)| v.as_str())
-        .map(str::to_string)
+        .and_then(|(_, v)| v.as_str());
+    if let Some(value) = mapped {
+        return Some(value.to_string());
+    }
+    let person = mapping::person_of(event);
+    match natural_source(field)? {
+        VisitorField::Name => person.name,
+        VisitorField::Email => person.email,
+        VisitorField::Phone => person.phone,
+        VisitorField::Company => person.company,
+    }
+}
+
+/// The standard Contact and Lead fields a rule may name without the mapping writing them, and
+/// the visitor value each compares:
+///
+/// | Rule field                                     | Visitor value                          |
+/// |------------------------------------------------|----------------------------------------|
+/// | `Name` (the compound full name), `LastName`    | name (Inbox: the contact's last name)  |
+/// | `Email`                                        | email                                  |
+/// | `Phone`, `MobilePhone`, `HomePhone`, `OtherPhone` | phone (Inbox: the contact's cell phone) |
+/// | `Company` (Lead)                               | company                                |
+///
+/// Not listed, as the visitor has no such value: `FirstName` (a chat gives one full name,
+/// which CloudCX writes whole to `LastName`), `Fax`, `AssistantPhone` (someone else's).
+/// Whether the object has the field (a Contact has no `Company`, a Lead no `HomePhone`) is
+/// the org's describe's to say.
+fn natural_source(field: &str) -> Option<VisitorField> {
+    const NATURAL: [(&str, VisitorField); 8] = [
+        ("Name", VisitorField::Name),
+        ("LastName", VisitorField::Name),
+        ("Email", VisitorField::Email),
+        ("Phone", VisitorField::Phone),
+        ("MobilePhone", VisitorField::Phone),
+        ("HomePhone", VisitorField::Phone),
+        ("OtherPhone", VisitorField::Phone),
+        ("Company", VisitorField::Company),
+    ];
+    NATURAL
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(field))
+        .map(|(_, source)| *source)
+}
+
+/// Why a Contact or Lead rule's `field` can never get a visitor value (neither mapped by the
+/// tenant's `field_mapping` nor in [`natural_source`]'s table); `None` when it can. Such a
+/// rule would be skipped for every chat, so the settings are refused instead.
+pub fn person_rule_problem(
+    settings: &TenantSettings,
+    object: SyncObject,
+    field: &str,
+) -> Option<String> {
+    let usable = mapped(settings, object, field) || natural_source(field).is_some();
+    let object = object_name(object);
+    (!usable).then(|| {
+        format!(
+            "{object} field {field:?} gets no value from a chat (a rule may name Name, LastName, \
+             Email, Phone, MobilePhone, HomePhone, OtherPhone, Lead Company, or a field that \
+             field_mapping.{object} maps); map it in field_mapping.{object} or remove the rule"
+        )
+    })
 }
 
 /// `A = 'x' AND B = 'y'` for a rule whose every field has a value; `None` otherwise.

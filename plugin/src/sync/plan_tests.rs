@@ -707,24 +707,25 @@ fn account_rules_read_the_company_the_phone_or_a_mapped_contact_field() {
 
 #[test]
 fn a_rule_names_fields_whatever_their_case_and_never_a_placeholder() {
+    // The visitor has only an email: LastName is its placeholder.
+    let visitor = chat_ended(r#""visitor":{"email":"jane@x.example"}"#);
     let fields = fields(json!({"LastName": "jane", "Email": "jane@x.example"}));
-    assert_eq!(
-        person_value(&fields, &[], "email").as_deref(),
-        Some("jane@x.example")
-    );
-    assert_eq!(person_value(&fields, &["LastName"], "LastName"), None);
+    let value_of = |placeholders: &'static [&'static str]| {
+        let fields = fields.clone();
+        let visitor = visitor.clone();
+        move |f: &str| person_value(&visitor, &fields, placeholders, f)
+    };
+    assert_eq!(value_of(&[])("email").as_deref(), Some("jane@x.example"));
+    assert_eq!(value_of(&["LastName"])("LastName"), None);
     let rule = Rule(vec![
         FieldName("Email".into()),
         FieldName("LastName".into()),
     ]);
     assert_eq!(
-        condition(&rule, |f| person_value(&fields, &[], f)).as_deref(),
+        condition(&rule, value_of(&[])).as_deref(),
         Some("Email = 'jane@x.example' AND LastName = 'jane'")
     );
-    assert_eq!(
-        condition(&rule, |f| person_value(&fields, &["LastName"], f)),
-        None
-    );
+    assert_eq!(condition(&rule, value_of(&["LastName"])), None);
     let quoted = event(
         r#"{"type":"chat.ended","tenant_id":"t","id":"c","channel":"w","at":"2026-11-24T10:05:00Z",
             "visitor":{"email":"o'b\\r@x.example"}}"#,
@@ -754,4 +755,78 @@ fn a_known_owner_is_learnt_from_its_query() {
         with_key("Subject", "[CloudCX a/b]"),
         "Subject [CloudCX a/b]"
     );
+}
+
+#[test]
+fn rules_on_name_and_the_other_phones_compare_the_visitors_values_though_not_mapped() {
+    // The reviewer's case (item 2): neither Name nor MobilePhone is written by the mapping.
+    let tenant = settings(|s| s["identification"]["contact"] = json!([["Name"], ["MobilePhone"]]));
+    let event = example(1); // chat.ended: Jane Doe, with email and phone
+    let fields = mapping::person_fields(SyncObject::Contact, &event, &tenant);
+    let placeholders = mapping::placeholder_fields(SyncObject::Contact, &event, &tenant);
+    let value_of = |f: &str| person_value(&event, &fields, &placeholders, f);
+    assert_eq!(
+        condition(&tenant.identification.contact[0], value_of).as_deref(),
+        Some("Name = 'Jane Doe'")
+    );
+    assert_eq!(
+        condition(&tenant.identification.contact[1], value_of).as_deref(),
+        Some("MobilePhone = '+1 415 555 0100'")
+    );
+    for (field, value) in [
+        ("name", Some("Jane Doe")),
+        ("HOMEPHONE", Some("+1 415 555 0100")),
+        ("OtherPhone", Some("+1 415 555 0100")),
+        ("Company", Some("Acme")),
+        ("FirstName", None),
+        ("Fax", None),
+    ] {
+        assert_eq!(value_of(field).as_deref(), value, "{field}");
+    }
+    // What the mapping writes wins; a field it unmaps still compares the visitor's value.
+    let mapped = settings(|s| {
+        s["field_mapping"]["Contact"] = json!({"MobilePhone": "literal:+1 000", "Phone": null})
+    });
+    let fields = mapping::person_fields(SyncObject::Contact, &event, &mapped);
+    let value_of = |f: &str| person_value(&event, &fields, &[], f);
+    assert_eq!(value_of("MobilePhone").as_deref(), Some("+1 000"));
+    assert_eq!(value_of("Phone").as_deref(), Some("+1 415 555 0100"));
+    // A visitor without a phone: the MobilePhone rule is skipped, not a query for nothing.
+    let no_phone = chat_ended(r#""visitor":{"name":"Sam Lee"}"#);
+    let fields = mapping::person_fields(SyncObject::Contact, &no_phone, &tenant);
+    assert_eq!(
+        condition(&tenant.identification.contact[1], |f| {
+            person_value(&no_phone, &fields, &[], f)
+        }),
+        None
+    );
+}
+
+#[test]
+fn a_person_rule_on_a_field_no_chat_gives_a_value_is_a_problem_named_by_object() {
+    let tenant = settings(|s| {
+        s["field_mapping"]["Lead"] = json!({"Customer_No__c": "custom.customer_no", "Fax": null})
+    });
+    for (object, field) in [
+        (SyncObject::Contact, "MobilePhone"),
+        (SyncObject::Contact, "name"),
+        (SyncObject::Lead, "Customer_No__c"),
+        (SyncObject::Lead, "Company"),
+    ] {
+        assert_eq!(person_rule_problem(&tenant, object, field), None, "{field}");
+    }
+    assert_eq!(
+        person_rule_problem(&tenant, SyncObject::Contact, "Customer_No__c").as_deref(),
+        Some(
+            "Contact field \"Customer_No__c\" gets no value from a chat (a rule may name Name, \
+             LastName, Email, Phone, MobilePhone, HomePhone, OtherPhone, Lead Company, or a field \
+             that field_mapping.Contact maps); map it in field_mapping.Contact or remove the rule"
+        ),
+        "mapped for Leads only"
+    );
+    assert!(
+        person_rule_problem(&tenant, SyncObject::Lead, "Fax").is_some(),
+        "unmapped"
+    );
+    assert!(person_rule_problem(&tenant, SyncObject::Lead, "FirstName").is_some());
 }
