@@ -10,7 +10,6 @@
 
 use serde_json::Value;
 
-use super::view::at;
 use crate::events::Event;
 use crate::salesforce::SalesforceError;
 use crate::settings::{FieldPath, Rule, ShownObject, SyncObject, TenantSettings};
@@ -18,6 +17,7 @@ use crate::sync::api::{Responses, SubRequest};
 use crate::sync::engine::{account_condition, condition, object_name};
 use crate::sync::mapping;
 use crate::sync::plan::{person_value, rule_values};
+use crate::sync::rows::has_values;
 use crate::sync::soql_text::NEWEST_FIRST;
 
 /// Records a person query answers, at most: more than are shown, so that a later rule's many
@@ -259,7 +259,12 @@ impl Identify {
 fn ranked<'a>(rows: &'a [Value], rules: &[Applicable]) -> Vec<(String, &'a Value)> {
     let mut ranked: Vec<(Option<usize>, &Value)> = rows
         .iter()
-        .map(|row| (rules.iter().position(|rule| matches(row, rule)), row))
+        .map(|row| {
+            (
+                rules.iter().position(|rule| has_values(row, &rule.values)),
+                row,
+            )
+        })
         .collect();
     // A row no rule matches here (Salesforce compared otherwise) comes last.
     ranked.sort_by_key(|(rule, _)| rule.unwrap_or(usize::MAX));
@@ -271,18 +276,6 @@ fn ranked<'a>(rows: &'a [Value], rules: &[Applicable]) -> Vec<(String, &'a Value
         .into_iter()
         .map(|(rule, row)| (rule.map_or_else(any, |i| rules[i].label.clone()), row))
         .collect()
-}
-
-/// Whether `row` has the visitor's value in each of the rule's fields, as SOQL's `=` compares
-/// them: text whatever its case, numbers as numbers.
-fn matches(row: &Value, rule: &Applicable) -> bool {
-    rule.values
-        .iter()
-        .all(|(field, value)| match at(row, field) {
-            Value::String(text) => text.to_lowercase() == value.to_lowercase(),
-            Value::Number(number) => value.parse::<f64>().ok() == number.as_f64(),
-            _ => false,
-        })
 }
 
 /// The fields a person's query selects: its display fields (with its Account's), the fields

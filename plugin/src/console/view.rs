@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::identify::Match;
 use crate::settings::{FieldPath, ShownObject, SyncObject, TenantSettings};
 use crate::sync::engine::{lightning_url, object_name};
+use crate::sync::rows::at;
 
 /// One match as the agent console shows it.
 pub(super) fn person(found: &Match, settings: &TenantSettings, instance: &str) -> Value {
@@ -56,37 +57,4 @@ pub(super) fn person(found: &Match, settings: &TenantSettings, instance: &str) -
 fn record(object: &str, id: &str, row: &Value, shown: &[FieldPath], instance: &str) -> Value {
     let fields: Map<String, Value> = shown.iter().map(|f| (f.0.clone(), at(row, &f.0))).collect();
     json!({"object": object, "id": id, "url": lightning_url(instance, object, id), "fields": fields})
-}
-
-/// The value at a dotted path (`Account.Name`), field names in any case; null when absent.
-pub(super) fn at(row: &Value, path: &str) -> Value {
-    let mut value = row;
-    for part in path.split('.') {
-        let next = value.as_object().and_then(|o| {
-            o.get(part).or_else(|| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(part))
-                    .map(|(_, v)| v)
-            })
-        });
-        match next {
-            Some(v) => value = v,
-            None => return Value::Null,
-        }
-    }
-    value.clone()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_read_parents_in_any_case_and_absent_is_null() {
-        let row = json!({"Name": "Jane", "Account": {"Name": "Acme"}, "Owner": null});
-        assert_eq!(at(&row, "Account.Name"), "Acme");
-        assert_eq!(at(&row, "account.name"), "Acme");
-        assert_eq!(at(&row, "Owner.Name"), Value::Null);
-        assert_eq!(at(&row, "Phone"), Value::Null);
-    }
 }

@@ -49,6 +49,7 @@ use super::plan::{
     account_value, completion, link_field, match_update, object_name, person_value, repair,
     rule_values, without, Draft, Phase,
 };
+use super::rows::has_values;
 use super::soql_text::{quote, NEWEST_FIRST};
 use crate::queue::ActivityRecord;
 use crate::salesforce::SalesforceError;
@@ -539,7 +540,7 @@ impl<'a> Batch<'a> {
             let mut matching = rows
                 .get(&(sought, r))?
                 .iter()
-                .filter(|row| matches(row, values));
+                .filter(|row| has_values(row, values));
             let first = matching.next()?.clone();
             let more = matching.count();
             if more > 0 {
@@ -1113,19 +1114,6 @@ fn either(values: &[(String, String)]) -> String {
         .join(" AND ")
 }
 
-/// Whether a row has the visitor's values (case-insensitive, as SOQL's `=` on text).
-fn matches(row: &Value, values: &[(String, String)]) -> bool {
-    values.iter().all(|(field, value)| {
-        let text = match &row[field] {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            _ => return false,
-        };
-        text.to_lowercase() == value.to_lowercase()
-    })
-}
-
 /// Splits `values` into runs whose total length (`len` each) stays within a query's condition.
 pub(super) fn by_length<T>(values: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
     by_size(values, len, MAX_CONDITION_CHARS)
@@ -1164,26 +1152,5 @@ mod tests {
         assert!(by_length(&Vec::<String>::new(), |v| v.len()).is_empty());
         let long = vec!["x".repeat(MAX_CONDITION_CHARS + 1)];
         assert_eq!(by_length(&long, |v| v.len()).len(), 1, "alone, never lost");
-    }
-
-    #[test]
-    fn a_row_matches_the_visitors_values_whatever_their_case() {
-        let row = json!({"Email": "Jane@Acme.example", "Phone": "+1 415", "Age__c": 42});
-        let values = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(f, v)| (f.to_string(), v.to_string()))
-                .collect()
-        };
-        assert!(matches(&row, &values(&[("Email", "jane@acme.example")])));
-        assert!(matches(
-            &row,
-            &values(&[("Email", "JANE@acme.example"), ("Age__c", "42")])
-        ));
-        assert!(!matches(
-            &row,
-            &values(&[("Email", "jane@acme.example"), ("Phone", "+1 416")])
-        ));
-        assert!(!matches(&row, &values(&[("Missing", "x")])));
     }
 }

@@ -9,4 +9,5 @@ pub mod mapping;
 mod outage;
 mod owners;
 pub mod plan;
+pub mod rows;
 pub mod soql_text;
