@@ -39,9 +39,12 @@ fn by_bob() -> Value {
     json!({"name": "Bob", "email": BOB})
 }
 
+/// Files by name, with their bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// A chat's end with everything only an end carries: the transcript, a note, a wrap-up, the
 /// agent, a file.
-fn full_end(id: &str, visitor: Value) -> (Value, Vec<(String, Vec<u8>)>) {
+fn full_end(id: &str, visitor: Value) -> (Value, Files) {
     let (files, expected) = attachments(1);
     let end = chat_ended(
         id,
@@ -55,7 +58,13 @@ fn full_end(id: &str, visitor: Value) -> (Value, Vec<(String, Vec<u8>)>) {
 /// The fields a completion writes, as they compare between two chats of one visitor: all but
 /// the record's own (its id and number, its Subject with the chat's key, its dates).
 fn completed_fields(record: &Value, chat: &str) -> Value {
-    let own = ["Id", "CaseNumber", "Subject", "SystemModstamp", "attributes"];
+    let own = [
+        "Id",
+        "CaseNumber",
+        "Subject",
+        "SystemModstamp",
+        "attributes",
+    ];
     let mut fields = record.as_object().unwrap().clone();
     fields.retain(|name, _| !own.contains(&name.as_str()) && !name.ends_with("Date"));
     let text = Value::Object(fields).to_string().replace(chat, "CHAT");
@@ -133,6 +142,35 @@ fn an_end_arriving_after_the_switch_to_the_ended_trigger_completes_the_started_r
 }
 
 #[test]
+fn a_started_record_found_by_its_key_after_lost_answers_is_completed_once_after_the_switch() {
+    let rig = Connected::start(|_| {});
+    let jane = json!({"name": "Jane", "email": "jane@acme.example"});
+    webchat(&rig, "chat_started", "lead_task");
+    // The start's answer is lost: its retry finds the Task by its key.
+    rig.org.drop_after_write(1);
+    rig.deliver(&[chat_started("c1", jane.clone(), json!({}))]);
+    assert_eq!(rig.org.dropped_writes(), 1);
+    let started = rig.activity_of("Task", "c1");
+
+    webchat(&rig, "chat_ended", "lead_task");
+    // The end's answer is lost too: its retry sends only what the Task lacks.
+    let (end, expected) = full_end("c1", jane);
+    rig.org.drop_after_write(1);
+    rig.deliver(&[end]);
+    assert_eq!(rig.org.dropped_writes(), 2);
+    let done = rig.activity_of("Task", "c1");
+    assert_eq!(done["Id"], started["Id"]);
+    assert_eq!(done["Status"], "Completed");
+    assert!(done["Description"]
+        .as_str()
+        .unwrap()
+        .contains("Refund promised"));
+    rig.assert_files(&done, &expected);
+    assert_eq!(rig.records("Lead").len(), 1);
+    written(&rig, 2);
+}
+
+#[test]
 fn a_chat_ended_under_the_ended_trigger_then_one_started_after_the_switch_are_each_one_record() {
     let rig = Connected::start(|_| {});
     let jane = json!({"name": "Jane", "email": "jane@acme.example"});
@@ -182,7 +220,7 @@ fn ends_arriving_together_after_the_switch_complete_their_started_records_and_ma
         .collect();
 
     webchat(&rig, "chat_ended", "lead_task");
-    let ends: Vec<(Value, Vec<(String, Vec<u8>)>)> = chats
+    let ends: Vec<(Value, Files)> = chats
         .iter()
         .map(|chat| {
             let mut visitor = visitor(chat);

@@ -9,8 +9,9 @@
 //!    converted Leads and for Accounts; five queries go in one composite request;
 //! 3. the people found updated as the match policy says, the new ones created, then the
 //!    Cases and Tasks, each through sObject Collections (200 records a call, each on its own);
-//! 4. the Cases and Tasks of chats ending (their start made them) completed, one Collections
-//!    update for up to 200;
+//! 4. the Cases and Tasks of chats ending (their start made them, whatever the trigger is by
+//!    then) completed, with the Contacts and Leads their starts made, one Collections update
+//!    for up to 200;
 //! 5. the files of all these chats, through Collections too (as many as fit in a request).
 //!
 //! The outcome is the single chat's: the first rule that matches wins (the most recently

@@ -21,6 +21,13 @@
 //! follow-up on the record ([`FollowUp`]), and files are read back by their markers before
 //! being sent again ([`super::files`]).
 //!
+//! A chat's start (a `*_started` trigger) leaves, beside its Case or Task, what it wrote (its
+//! owner, the Contact or Lead it made): the chat's end completes that record whatever the
+//! trigger is by then, and gives the person the start made, in the same request, what only the
+//! end knows (the ending agent as owner, values in place of placeholders). A person found is left
+//! to the match policy. The memory goes with the completion: an end delivered again is a record
+//! written already.
+//!
 //! Several chats to create in one batch (after an outage, or a burst) are written together,
 //! a few calls for up to 200 of them: see [`super::batch`]. There a chat's Contact or Lead is
 //! made in a request before its Case or Task, and remembered for the chat: a retry writes the
