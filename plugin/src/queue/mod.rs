@@ -107,6 +107,18 @@ pub struct ActivityRecord {
     pub id: String,
 }
 
+/// What a chat's start wrote (a `*_started` trigger), kept until its end completes the Case or
+/// Task: the end completes it whatever the trigger is by then, and finishes the Contact or Lead
+/// the start made with what only the end knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Started {
+    /// The owner the start gave the records (`None`: the connecting user's default).
+    pub owner: Option<String>,
+    /// The Contact or Lead the start made (not one it found), and the fields it wrote with the
+    /// visitor's own values (not placeholders).
+    pub made: Option<(ActivityRecord, Vec<String>)>,
+}
+
 /// A tenant's counts, for `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -340,6 +352,41 @@ impl Queue {
         }
     }
 
+    /// Remembers what a chat's start wrote (see [`Started`]) until its end completes it,
+    /// without a flush of its own, like the record beside it: a start retried after a crash
+    /// finds its record by its key and remembers this again.
+    pub fn remember_started(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        started: &Started,
+    ) -> Result<(), QueueError> {
+        let bytes = serde_json::to_vec(started).expect("a start's memory serializes");
+        let (tenant, key) = (tenant.to_string(), started_key(event_id));
+        self.committer.write(false, move |tables, _| {
+            store::remember_activity(tables, &tenant, &key, &bytes)
+        })
+    }
+
+    /// What the chat's start wrote, while its end has not completed it.
+    pub fn started(&self, tenant: &str, event_id: &str) -> Result<Option<Started>, QueueError> {
+        match self.store.activity(tenant, &started_key(event_id))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| QueueError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets what the chat's start wrote: its end completed the record (durable with the
+    /// end's settlement; a crash before it completes the record once more, the same way).
+    pub fn forget_started(&self, tenant: &str, event_id: &str) -> Result<(), QueueError> {
+        let (tenant, key) = (tenant.to_string(), started_key(event_id));
+        self.committer.write(false, move |tables, _| {
+            store::forget_activity(tables, &tenant, &key)
+        })
+    }
+
     /// Records, on disk when this returns, that a write of the record for `event_id` starts
     /// outside a queued event (the console's manual create); answers whether one had started
     /// before and not ended ([`Queue::end_write`]): such a write may have been applied, its
@@ -407,6 +454,11 @@ fn encode_record(record: &ActivityRecord) -> Vec<u8> {
 /// Where the person made for a chat is remembered.
 fn person_key(event_id: &str) -> String {
     format!("{event_id}\u{0}person")
+}
+
+/// Where what a chat's start wrote is kept until its end.
+fn started_key(event_id: &str) -> String {
+    format!("{event_id}\u{0}started")
 }
 
 /// Where a write started outside a queued event is marked.

@@ -9,8 +9,9 @@
 //!    converted Leads and for Accounts; five queries go in one composite request;
 //! 3. the people found updated as the match policy says, the new ones created, then the
 //!    Cases and Tasks, each through sObject Collections (200 records a call, each on its own);
-//! 4. the Cases and Tasks of chats ending (their start made them) completed, one Collections
-//!    update for up to 200;
+//! 4. the Cases and Tasks of chats ending (their start made them, whatever the trigger is by
+//!    then) completed, with the Contacts and Leads their starts made, one Collections update
+//!    for up to 200;
 //! 5. the files of all these chats, through Collections too (as many as fit in a request).
 //!
 //! The outcome is the single chat's: the first rule that matches wins (the most recently
@@ -46,12 +47,12 @@ use super::engine::{
 use super::files::FileSpec;
 use super::mapping::Fields;
 use super::plan::{
-    account_value, completion, link_field, match_update, object_name, person_value, repair,
-    rule_values, without, Draft, Phase,
+    account_value, completion, known_fields, link_field, match_update, object_name, person_value,
+    repair, rule_values, without, Draft, Phase,
 };
 use super::rows::has_values;
 use super::soql_text::{quote, NEWEST_FIRST};
-use crate::queue::ActivityRecord;
+use crate::queue::{ActivityRecord, Started};
 use crate::salesforce::SalesforceError;
 use crate::settings::{OnMatch, Rule, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Outcome};
@@ -104,16 +105,23 @@ pub(super) fn deliver<'j>(
         let known = chat
             .known_activity(job.person, job.activity, job.phase)
             .and_then(|done| match (&done, job.person) {
-                (None, Some(object)) => Ok((done, chat.made_person(object)?)),
-                _ => Ok((done, None)),
+                (Some(_), _) => Ok((done, None, chat.end_owed(job.phase)?)),
+                (None, Some(object)) => Ok((done, chat.made_person(object)?, false)),
+                (None, None) => Ok((done, None, false)),
             });
         let made = match known {
-            Ok((Some(done), _)) => {
+            // Made at the chat's start, the trigger changed since: completed with the chats
+            // ending.
+            Ok((Some(_), _, true)) => {
+                batch.completing.push(job);
+                continue;
+            }
+            Ok((Some(done), _, false)) => {
                 let outcome = chat.delivered(vec![(done.object, done.id)]);
                 delivery.outcomes.push((job.seq, outcome));
                 continue;
             }
-            Ok((None, made)) => made,
+            Ok((None, made, _)) => made,
             Err(stop) => {
                 let (hold, outcome) = stop.split();
                 delivery
@@ -216,6 +224,8 @@ struct Completion<'a> {
     chat: Chat<'a>,
     record: ActivityRecord,
     draft: Draft,
+    /// What the chat's start wrote, when remembered here.
+    started: Option<Started>,
     settled: bool,
 }
 
@@ -815,7 +825,25 @@ impl<'a> Batch<'a> {
             match saved {
                 Saved::Noted(note, fields) => noted(&mut item.draft, note, fields),
                 Saved::Done(Ok(id)) => {
-                    let outcome = match item.chat.remembered(object_name(item.job.activity), &id) {
+                    let remembered = item
+                        .chat
+                        .remembered(object_name(item.job.activity), &id)
+                        .and_then(|record| {
+                            // A person made for the chat is finished at its end.
+                            let made = match &item.who {
+                                Who::Made { object, id } => Some((
+                                    ActivityRecord {
+                                        object: object.clone(),
+                                        id: id.clone(),
+                                    },
+                                    known_fields(&item.draft.person, &item.placeholders),
+                                )),
+                                _ => None,
+                            };
+                            item.chat.after_start(item.job.phase, &item.draft, made)?;
+                            Ok(record)
+                        });
+                    let outcome = match remembered {
                         Ok(record) => {
                             let mut written = Vec::new();
                             if let Who::Found { object, id, .. } | Who::Made { object, id } =
@@ -855,26 +883,48 @@ impl<'a> Batch<'a> {
     fn complete_activities(&mut self, declined: &mut Vec<&'a Job>) -> Step<()> {
         for job in std::mem::take(&mut self.completing) {
             let chat = self.engine.chat(self.api.tenant, self.settings, job);
-            match chat.remembered_activity() {
-                Ok(Some(record)) => {
+            let known = chat
+                .remembered_activity()
+                .and_then(|record| Ok((record, chat.started()?)));
+            match known {
+                Ok((Some(record), started)) => {
                     let draft = chat.draft(job.activity, Phase::Complete);
                     self.completions.push(Completion {
                         job,
                         chat,
                         record,
                         draft,
+                        started,
                         settled: false,
                     });
                 }
-                Ok(None) => declined.push(job),
+                Ok((None, _)) => declined.push(job),
                 Err(Stop::Outcome(outcome)) => self.outcomes.push((job.seq, outcome)),
                 Err(hold) => return Err(hold),
             }
         }
         let mut records: Vec<Record> = Vec::new();
-        for done in &self.completions {
+        // Per record: its chat's completion, and whether it is the person the start made
+        // (updated in the same call as the Case or Task).
+        let mut of: Vec<(usize, bool)> = Vec::new();
+        for (c, done) in self.completions.iter_mut().enumerate() {
+            let owner = self.engine.ending_owner(self.api.tenant, &done.job.event);
+            let made = done.chat.finish_made(
+                done.job.person,
+                done.started.as_ref(),
+                owner.as_deref(),
+                &mut done.draft,
+            );
+            if let Some((object, id, fields)) = made {
+                records.push(Record {
+                    object,
+                    id: Some(id),
+                    fields,
+                });
+                of.push((c, true));
+            }
             let mut fields = completion(&done.draft);
-            if let Some(owner) = self.engine.ending_owner(self.api.tenant, &done.job.event) {
+            if let Some(owner) = owner {
                 fields.insert("OwnerId".into(), json!(owner));
             }
             records.push(Record {
@@ -882,13 +932,34 @@ impl<'a> Batch<'a> {
                 id: Some(done.record.id.clone()),
                 fields,
             });
+            of.push((c, false));
         }
         self.save(Save::Update, &mut records, |batch, r, saved| {
-            let done = &mut batch.completions[r];
+            let (c, person) = of[r];
+            let done = &mut batch.completions[c];
+            if person {
+                // The chat is its Case's or Task's: a refusal of its person's update is told,
+                // the person left as it was.
+                match saved {
+                    Saved::Noted(note, _) => {
+                        log::warn!("tenant {}: {}: {note}", batch.api.tenant, done.job.event.id)
+                    }
+                    Saved::Done(Err(error)) => log::warn!(
+                        "tenant {}: the visitor's record of {} was not updated: {error}",
+                        batch.api.tenant,
+                        done.job.event.id
+                    ),
+                    Saved::Done(Ok(_)) => {}
+                }
+                return;
+            }
             match saved {
                 Saved::Noted(note, fields) => noted(&mut done.draft, note, fields),
                 Saved::Done(Ok(_)) => {
                     done.settled = true;
+                    if done.started.is_some() {
+                        done.chat.forget_started();
+                    }
                     let record = done.record.clone();
                     let delivered = done
                         .chat

@@ -21,6 +21,13 @@
 //! follow-up on the record ([`FollowUp`]), and files are read back by their markers before
 //! being sent again ([`super::files`]).
 //!
+//! A chat's start (a `*_started` trigger) leaves, beside its Case or Task, what it wrote (its
+//! owner, the Contact or Lead it made): the chat's end completes that record whatever the
+//! trigger is by then, and gives the person the start made, in the same request, what only the
+//! end knows (the ending agent as owner, values in place of placeholders). A person found is left
+//! to the match policy. The memory goes with the completion: an end delivered again is a record
+//! written already.
+//!
 //! Several chats to create in one batch (after an outage, or a burst) are written together,
 //! a few calls for up to 200 of them: see [`super::batch`]. There a chat's Contact or Lead is
 //! made in a request before its Case or Task, and remembered for the chat: a retry writes the
@@ -53,7 +60,7 @@ use super::plan::{
 use super::soql_text::{like_escaped, quote};
 use crate::events::{self, Event, EventKind};
 use crate::oauth::{ConnectionError, Connections};
-use crate::queue::{ActivityRecord, Queue, QueuedEvent};
+use crate::queue::{ActivityRecord, Queue, QueuedEvent, Started};
 use crate::salesforce::{ApiError, Disposition, SalesforceError, TransportErrorKind};
 use crate::settings::{OnMatch, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
@@ -461,7 +468,8 @@ impl Chat<'_> {
             return self.create(person, activity, phase);
         };
         match phase {
-            Phase::Complete => self.complete(activity, &done)?,
+            Phase::Complete => self.complete(person, activity, &done)?,
+            _ if self.end_owed(phase)? => self.complete(person, activity, &done)?,
             // Written before (a delivery repeated after a lost answer or a crash): only files
             // may be missing.
             Phase::Create if self.files_unsure => {
@@ -622,21 +630,125 @@ impl Chat<'_> {
         Ok(record)
     }
 
+    /// For a chat whose Case or Task is written already, as this `phase` meets it: whether it
+    /// is a chat's end to complete it (made at the chat's start, the trigger changed since: the
+    /// end completes it all the same, never a second record, never the end's content dropped).
+    /// A start whose answer was lost, its record found again, remembers that its end is owed
+    /// (the person it may have made is not known).
+    pub(super) fn end_owed(&self, phase: Phase) -> Step<bool> {
+        match phase {
+            Phase::Create => Ok(self.started()?.is_some()),
+            Phase::Start if self.maybe_applied && self.started()?.is_none() => {
+                self.remember_started(Started::default())?;
+                Ok(false)
+            }
+            Phase::Start | Phase::Complete => Ok(false),
+        }
+    }
+
+    /// What the chat's start wrote, while its end has not completed it.
+    pub(super) fn started(&self) -> Step<Option<Started>> {
+        self.engine
+            .queue
+            .started(self.tenant, self.key_id)
+            .map_err(retry_local)
+    }
+
+    /// Remembers what the chat's start wrote, once its Case or Task is remembered; when the
+    /// local store fails, the start's retry finds its record by its key.
+    fn remember_started(&self, started: Started) -> Step<()> {
+        self.engine
+            .queue
+            .remember_started(self.tenant, self.key_id, &started)
+            .map_err(|e| written(retry_local(e)))
+    }
+
+    /// At a chat's start, once its Case or Task is remembered: remembers what the start
+    /// wrote (the owner, the person it `made` and what it knew of them) for the chat's end.
+    pub(super) fn after_start(
+        &self,
+        phase: Phase,
+        draft: &Draft,
+        made: Option<(ActivityRecord, Vec<String>)>,
+    ) -> Step<()> {
+        if phase != Phase::Start {
+            return Ok(());
+        }
+        self.remember_started(Started {
+            owner: owned_by(draft),
+            made,
+        })
+    }
+
+    /// Forgets what the chat's start wrote, its record completed: a repeated end is then a
+    /// record written already. A failure is logged: a repeated end would complete it again,
+    /// the same way.
+    pub(super) fn forget_started(&self) {
+        if let Err(e) = self.engine.queue.forget_started(self.tenant, self.key_id) {
+            log::warn!(
+                "tenant {}: the completion of {} was not recorded: {e}",
+                self.tenant,
+                self.key_id
+            );
+        }
+    }
+
+    /// The update, at the chat's end, of the Contact or Lead (`person`) its start made: the
+    /// visitor's values the start lacked, and the ending agent's `owner` when it is not the
+    /// start's (object, id, fields). `None` when the start made none (a person found is left to
+    /// the match policy) or the end knows nothing more. The person's values go in `draft`.
+    pub(super) fn finish_made(
+        &self,
+        person: Option<SyncObject>,
+        started: Option<&Started>,
+        owner: Option<&str>,
+        draft: &mut Draft,
+    ) -> Option<(String, String, Fields)> {
+        let (object, started) = person.zip(started)?;
+        let (made, known) = started.made.as_ref()?;
+        if made.object != object_name(object) {
+            return None;
+        }
+        let placeholders = self.person(object, draft);
+        let fields = plan::finish_made(
+            &draft.person,
+            &placeholders,
+            known,
+            owner,
+            started.owner.as_deref(),
+        );
+        (!fields.is_empty()).then(|| (made.object.clone(), made.id.clone(), fields))
+    }
+
     /// Completes, at the chat's end, the Case or Task made at its start: its fields (the
-    /// owner as the ending agent makes it), then its files.
-    fn complete(&self, activity: SyncObject, record: &ActivityRecord) -> Step<()> {
+    /// owner as the ending agent makes it), and in the same request what only the end knows
+    /// for the Contact or Lead the start made; then its files.
+    fn complete(
+        &self,
+        person: Option<SyncObject>,
+        activity: SyncObject,
+        record: &ActivityRecord,
+    ) -> Step<()> {
         let mut draft = self.draft(activity, Phase::Complete);
-        let mut update = completion(&draft);
         self.engine.owner(&self.api, agent_email(self.event))?;
-        if let Some(owner) = self.engine.ending_owner(self.tenant, self.event) {
+        let owner = self.engine.ending_owner(self.tenant, self.event);
+        let started = self.started()?;
+        let made = self.finish_made(person, started.as_ref(), owner.as_deref(), &mut draft);
+        let mut update = completion(&draft);
+        if let Some(owner) = owner {
             update.insert("OwnerId".into(), json!(owner));
         }
         let follow = FollowUp {
             update,
             essential: true,
+            person: made,
             ..FollowUp::after(record, &draft)
         };
-        self.follow_up(follow, &mut draft)
+        self.follow_up(follow, &mut draft)?;
+        if started.is_some() {
+            self.forget_started();
+        }
+        Ok(())
     }
 
     /// What the chat's Case or Task is to be: its fields (the Subject with the chat's key,
@@ -717,7 +829,7 @@ impl Chat<'_> {
             draft.act.fields.insert("OwnerId".into(), json!(id));
         }
         let Some(person) = person else {
-            return self.create_case_only(draft, &mut owner);
+            return self.create_case_only(draft, &mut owner, phase);
         };
         let placeholders = self.person(person, &mut draft);
         let lookups = Lookups::new(
@@ -767,6 +879,7 @@ impl Chat<'_> {
             }
             if let Some(id) = answers.get(ACT).filter(|a| a.ok()).and_then(|a| a.id()) {
                 let record = self.remembered(act_object, id)?;
+                self.after_start(phase, &draft, None)?;
                 note_several(&answers, "p0", object_name(person), &self.event.id);
                 let found = answers
                     .get("p0")
@@ -820,6 +933,7 @@ impl Chat<'_> {
                 answers.0.extend(more.0);
             }
         }
+        let made_before = made.is_some();
         let existing = made.or_else(|| lookups.match_after_first(&answers, &self.event.id));
         let account = answers
             .get(ACCOUNT_QUERY)
@@ -878,6 +992,16 @@ impl Chat<'_> {
                     .to_string(),
             ),
         };
+        // A person found is left to the match policy; one made for the chat is finished at
+        // its end.
+        let made = (existing.is_none() || made_before).then(|| {
+            let made = ActivityRecord {
+                object: person_object.clone(),
+                id: person_id.clone(),
+            };
+            (made, plan::known_fields(&draft.person, &placeholders))
+        });
+        self.after_start(phase, &draft, made)?;
         let follow = FollowUp::after(&record, &draft);
         self.settle_round_files(&answers, &mut draft);
         draft.files_in_round = true;
@@ -887,7 +1011,7 @@ impl Chat<'_> {
     }
 
     /// A Case without a Contact, in the visitor's Account when one matches.
-    fn create_case_only(&self, mut draft: Draft, owner: &mut Owner) -> Step<Written> {
+    fn create_case_only(&self, mut draft: Draft, owner: &mut Owner, phase: Phase) -> Step<Written> {
         let key = self.key_value();
         let mut answers = Responses(Vec::new());
         for _ in 0..=MAX_REPAIRS {
@@ -909,6 +1033,7 @@ impl Chat<'_> {
             .and_then(|a| a.id())
             .ok_or_else(too_many_repairs)?;
         let record = self.remembered("Case", id)?;
+        self.after_start(phase, &draft, None)?;
         let follow = FollowUp::after(&record, &draft);
         self.settle_round_files(&answers, &mut draft);
         self.follow_up(follow, &mut draft)?;
@@ -1201,6 +1326,16 @@ impl FollowUp {
             ..FollowUp::on(record)
         }
     }
+}
+
+/// The owner a draft gives its Case or Task (`None`: the connecting user's default).
+fn owned_by(draft: &Draft) -> Option<String> {
+    draft
+        .act
+        .fields
+        .get("OwnerId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 pub(crate) fn agent_email(event: &Event) -> Option<&str> {

@@ -615,6 +615,32 @@ pub fn completion(draft: &Draft) -> Fields {
     fields
 }
 
+/// What the end of a chat gives the Contact or Lead its start made: the visitor's values the
+/// start lacked (`known`: those it wrote; they stay, as a person may have edited them since),
+/// placeholders replaced; and the ending agent's owner when it is not the start's.
+pub fn finish_made(
+    fields: &Fields,
+    placeholders: &[&str],
+    known: &[String],
+    owner: Option<&str>,
+    started_owner: Option<&str>,
+) -> Fields {
+    let mut update: Fields = without(fields, placeholders)
+        .into_iter()
+        .filter(|(k, _)| !known.contains(k))
+        .collect();
+    if let Some(owner) = owner.filter(|&o| Some(o) != started_owner) {
+        update.insert("OwnerId".into(), json!(owner));
+    }
+    update
+}
+
+/// The fields of a person written with the visitor's own values (not placeholders): what a
+/// chat's start knew of the Contact or Lead it made.
+pub fn known_fields(fields: &Fields, placeholders: &[&str]) -> Vec<String> {
+    without(fields, placeholders).keys().cloned().collect()
+}
+
 /// `Name = '<company>'`-style condition for the first account rule the visitor has values for.
 pub fn account_condition(event: &Event, settings: &TenantSettings) -> Option<String> {
     settings

@@ -133,6 +133,44 @@ fn fields(value: Value) -> Fields {
     }
 }
 
+#[test]
+fn the_end_finishes_a_made_person_with_what_its_start_lacked_and_a_new_owner() {
+    // At the start: an email only; LastName and Company were placeholders.
+    let start = fields(json!({"LastName": "sam", "Company": "Unknown company",
+                              "Email": "sam@globex.example"}));
+    let known = known_fields(&start, &["LastName", "Company"]);
+    assert_eq!(known, vec!["Email".to_string()]);
+    // At the end: a name, a company, a phone; the company still a placeholder for another.
+    let end = fields(json!({"LastName": "Sam Lee", "Company": "StartCo",
+                            "Email": "sam@other.example", "Phone": "+1 555"}));
+    assert_eq!(
+        finish_made(&end, &[], &known, None, None),
+        fields(json!({"LastName": "Sam Lee", "Company": "StartCo", "Phone": "+1 555"})),
+        "the start's own values stay; no agent at the end: the owner stays"
+    );
+    assert_eq!(
+        finish_made(&end, &["Company"], &known, Some("005B"), Some("005A")),
+        fields(json!({"LastName": "Sam Lee", "Phone": "+1 555", "OwnerId": "005B"})),
+        "a placeholder at the end replaces nothing; a new owner goes"
+    );
+    assert!(
+        finish_made(
+            &start,
+            &["LastName", "Company"],
+            &known,
+            Some("005A"),
+            Some("005A")
+        )
+        .is_empty(),
+        "nothing new, the same owner: no update"
+    );
+    assert_eq!(
+        finish_made(&start, &["LastName", "Company"], &known, Some("005A"), None),
+        fields(json!({"OwnerId": "005A"})),
+        "owned by the connecting user's default at the start"
+    );
+}
+
 fn error(code: &str, fields: &[&str]) -> SalesforceError {
     SalesforceError {
         status: 400,
