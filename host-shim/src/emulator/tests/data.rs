@@ -331,6 +331,47 @@ fn defaults_and_object_rules() {
 }
 
 #[test]
+fn restricted_picklists_take_only_their_values() {
+    let org = Org::start();
+    let describe = org.get(&format!("{V}/sobjects/Task/describe")).json();
+    let restricted = |name: &str| {
+        describe["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .map(|f| f["restrictedPicklist"].clone())
+    };
+    assert_eq!(restricted("TaskSubtype"), Some(json!(true)));
+    assert_eq!(restricted("Status"), Some(json!(false)));
+
+    let lead = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let call = org.create("Task", json!({"WhoId": lead, "TaskSubtype": "Call"}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Task/{call}")).json()["TaskSubtype"],
+        "Call"
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Task"),
+        Some(&json!({"WhoId": lead, "TaskSubtype": "Meeting"})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!([{"message": "Task Subtype: bad value for restricted picklist field: Meeting",
+                "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "fields": ["TaskSubtype"]}])
+    );
+    // Set on create only: an update is refused for that before its value is looked at.
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Task/{call}"),
+        Some(&json!({"TaskSubtype": "Meeting"})),
+    );
+    assert_eq!(r.error_code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
+    // An unrestricted picklist takes any value, as Salesforce's API lets it.
+    org.create("Task", json!({"WhoId": lead, "Priority": "Urgent"}));
+}
+
+#[test]
 fn converted_leads_refuse_updates_and_references() {
     let org = Org::seeded(json!({"records": [
         {"type": "Account", "Id": "001000000000A01", "Name": "Acme"},
