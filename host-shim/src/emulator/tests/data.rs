@@ -556,8 +556,6 @@ fn upsert_by_external_id() {
         Some(&json!({"LastName": "x"})),
     );
     assert_eq!(r.status, 404);
-    let r = org.send("PATCH", &path, Some(&json!({"Chat_Id__c": "other"})));
-    assert_eq!(r.error_code(), "INVALID_FIELD");
 
     // A deleted record no longer matches; a rolled-back create never did.
     assert_eq!(
@@ -582,6 +580,56 @@ fn upsert_by_external_id() {
         Some(&json!({"LastName": "F", "Company": "C"})),
     );
     assert_eq!(r.json()["created"], true, "{}", r.body);
+}
+
+#[test]
+fn an_upsert_refuses_its_key_or_id_in_the_body() {
+    let org = Org::seeded(chat_id_seed(json!([
+        {"type": "Lead", "LastName": "A", "Company": "C", "Chat_Id__c": "chat/1"},
+    ])));
+    let lead = org
+        .get(&format!("{V}/sobjects/Lead/Chat_Id__c/chat%2F1"))
+        .json()["Id"]
+        .clone();
+    for (path, body, named) in [
+        // Even the value the URL carries, and whatever the key's case.
+        (
+            "chat%2F1",
+            json!({"Title": "x", "chat_id__c": "chat/1"}),
+            "Chat_Id__c",
+        ),
+        (
+            "chat%2F2",
+            json!({"LastName": "B", "Company": "C", "Chat_Id__c": "chat/2"}),
+            "Chat_Id__c",
+        ),
+        ("chat%2F1", json!({"Title": "x", "Id": lead}), "Id"),
+    ] {
+        let r = org.send(
+            "PATCH",
+            &format!("{V}/sobjects/Lead/Chat_Id__c/{path}"),
+            Some(&body),
+        );
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!([{"message": format!("The {named} field should not be specified in the sobject data."),
+                    "errorCode": "INVALID_FIELD"}])
+        );
+    }
+    let leads = org
+        .get(&format!("{V}/query?q=SELECT+Id,Title+FROM+Lead"))
+        .json();
+    assert_eq!(leads["totalSize"], 1, "nothing was written: {leads}");
+    assert_eq!(leads["records"][0]["Title"], Value::Null);
+
+    // sObject Collections upsert is the other way round: each record names its key.
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/composite/sobjects/Lead/Chat_Id__c"),
+        Some(&json!({"records": [{"attributes": {"type": "Lead"}, "Chat_Id__c": "chat/1", "Title": "y"}]})),
+    );
+    assert_eq!(r.json()[0]["created"], false, "{}", r.body);
 }
 
 #[test]
