@@ -74,6 +74,16 @@ pub fn version(segment: &str) -> Option<String> {
         .then(|| segment.to_string())
 }
 
+/// A served version's major number (`v62.0` → 62).
+pub fn major(version: &str) -> u32 {
+    version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_default()
+}
+
 /// `GET /services/data/`: every version served, with its release label.
 pub fn versions() -> Value {
     let list: Vec<Value> = (OLDEST..=LATEST)

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::data::{Call, Ctx};
+use super::data::{major, Call, Ctx};
 use super::error::ApiError;
 use super::ids;
 use super::rules::Writer;
@@ -168,6 +168,13 @@ pub fn route(
         ("DELETE", [id]) => {
             org.delete(&obj.name, id)?;
             Ok(Reply::empty(204))
+        }
+        // Upsert with `Id` as the external ID and no value: a create (v37+, §2.7). The answer
+        // is the upsert's, `created` included (its exact body is not shown in the docs).
+        ("POST", [key]) if key.eq_ignore_ascii_case("Id") && major(&ctx.version) >= 37 => {
+            let id = org.create(&obj.name, call.object()?, writer(ctx))?;
+            Ok(Reply::json(201, save_result(&id, Some(true)))
+                .with_header("Location", record_url(&ctx.version, &obj.name, &id)))
         }
         (_, [_]) => Err(ApiError::method_not_allowed(
             call.method,

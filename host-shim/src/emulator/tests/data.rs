@@ -633,6 +633,49 @@ fn an_upsert_refuses_its_key_or_id_in_the_body() {
 }
 
 #[test]
+fn posting_to_the_id_external_id_creates_a_record() {
+    let org = Org::start();
+    let body = json!({"LastName": "Doe", "Company": "Acme"});
+    let r = org.send("POST", &format!("{V}/sobjects/Lead/Id"), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        r.json(),
+        json!({"id": id, "success": true, "errors": [], "created": true})
+    );
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{V}/sobjects/Lead/{id}").as_str())
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/{id}")).json()["LastName"],
+        "Doe"
+    );
+    // The same URI again makes another record.
+    let r = org.send("POST", &format!("{V}/sobjects/Lead/Id"), Some(&body));
+    assert_ne!(r.json()["id"], id.as_str(), "{}", r.body);
+
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Lead/Id"),
+        Some(&json!({"Id": id, "LastName": "Doe", "Company": "Acme"})),
+    );
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (
+            400,
+            Some("The Id field should not be specified in the sobject data.")
+        )
+    );
+    // Before v37.0 it is a record URI, which takes no POST.
+    let r = org.send("POST", "/services/data/v36.0/sobjects/Lead/Id", Some(&body));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "METHOD_NOT_ALLOWED".into())
+    );
+}
+
+#[test]
 fn unique_fields_refuse_duplicate_values() {
     let org = Org::seeded(json!({"customFields": [
         {"object": "Contact", "name": "Chat_Key__c", "type": "string", "externalId": true, "unique": true}
