@@ -364,11 +364,17 @@ fn system_fields(object: &str, owned: bool) -> Vec<FieldDef> {
         FieldDef::new("IsDeleted", "Deleted", Boolean, 0).read_only(),
     ];
     if owned {
+        // Only these may be owned by a queue (§5.1, §5.4, §5.5); others' owners are Users.
+        let owners: &[&str] = if matches!(object, "Lead" | "Case" | "Task") {
+            &["Group", "User"]
+        } else {
+            &["User"]
+        };
         fields.push(
             FieldDef::new("OwnerId", "Owner ID", Reference, 18)
                 .req()
                 .defaulted()
-                .refs(&["Group", "User"], "Owner", None),
+                .refs(owners, "Owner", None),
         );
     }
     for (name, label) in [

@@ -210,3 +210,35 @@ fn query_all_returns_deleted_records_and_query_does_not() {
         "ENTITY_IS_DELETED"
     );
 }
+
+#[test]
+fn accounts_and_contacts_are_owned_by_users_cases_and_leads_also_by_queues() {
+    let org = Org::start();
+    let account = org.create("Account", json!({"Name": "Acme"}));
+    org.create("Contact", json!({"LastName": "Doe", "AccountId": account}));
+    org.create("Case", json!({"Subject": "Help"}));
+    org.create("Lead", json!({"LastName": "Roe", "Company": "Acme"}));
+    for (object, owners, owner_type) in [
+        ("Account", json!(["User"]), "User"),
+        ("Contact", json!(["User"]), "User"),
+        ("Case", json!(["Group", "User"]), "Name"),
+        ("Lead", json!(["Group", "User"]), "Name"),
+    ] {
+        let describe = org.get(&format!("{V}/sobjects/{object}/describe")).json();
+        let owner = describe["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "OwnerId"))
+            .cloned()
+            .expect("OwnerId");
+        assert_eq!(owner["referenceTo"], owners, "{object}");
+        let row = &org
+            .get(&q(&format!("SELECT Owner.Name FROM {object}")))
+            .json()["records"][0];
+        // A polymorphic parent comes back as the `Name` pseudo-object, a User as a User.
+        assert_eq!(
+            row["Owner"]["attributes"]["type"], owner_type,
+            "{object}: {row}"
+        );
+        assert!(row["Owner"]["Name"].is_string(), "{object}: {row}");
+    }
+}
