@@ -904,6 +904,55 @@ fn each_data_call_counts_once_and_the_budget_ends_in_403() {
 }
 
 #[test]
+fn record_count_counts_live_records_of_the_objects_named() {
+    let org = Org::start();
+    let gone = org.create("Account", json!({"Name": "Gone"}));
+    org.create("Account", json!({"Name": "Acme"}));
+    org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Account/{gone}"), None)
+            .status,
+        204
+    );
+    let r = org.get(&format!(
+        "{V}/limits/recordCount?sObjects=Account,lead,NoSuchObject,Contact"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"sObjects": [{"count": 1, "name": "Account"}, {"count": 1, "name": "Lead"},
+                            {"count": 0, "name": "Contact"}]})
+    );
+    // Without the list: every object of the org.
+    let all = org.get(&format!("{V}/limits/recordCount")).json();
+    let counts: Vec<(&str, u64)> = all["sObjects"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| Some((o["name"].as_str()?, o["count"].as_u64()?)))
+        .collect();
+    assert!(
+        counts.contains(&("Lead", 1)) && counts.contains(&("Case", 0)),
+        "{all}"
+    );
+    assert!(
+        counts.iter().any(|(name, n)| *name == "User" && *n >= 1),
+        "{all}"
+    );
+    // The resource came in v40.0, and takes only GET.
+    assert_eq!(
+        org.get("/services/data/v39.0/limits/recordCount")
+            .error_code(),
+        "NOT_FOUND"
+    );
+    let r = org.send("POST", &format!("{V}/limits/recordCount"), Some(&json!({})));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "METHOD_NOT_ALLOWED".into())
+    );
+}
+
+#[test]
 fn sessions_are_checked() {
     let org = Org::start();
     let url = org.url(&format!("{V}/limits"));
