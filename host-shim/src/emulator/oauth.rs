@@ -162,6 +162,86 @@ fn oauth_error(error: &str, description: &str) -> Reply {
     .with_header("Cache-Control", "no-store")
 }
 
+/// A token request refused: `error` and `error_description` (salesforce-api.md §1.7).
+struct Refusal(&'static str, &'static str);
+
+/// The token endpoint's reply format: the `format` parameter, else the `Accept` header, else
+/// JSON (salesforce-api.md §1.3); refusals come in it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFormat {
+    Json,
+    Urlencoded,
+    Xml,
+}
+
+impl TokenFormat {
+    fn of(req: &Req, form: &[(String, String)]) -> TokenFormat {
+        if let Some(format) = param(form, "format").or_else(|| req.param("format")) {
+            return match format {
+                "urlencoded" => TokenFormat::Urlencoded,
+                "xml" => TokenFormat::Xml,
+                _ => TokenFormat::Json,
+            };
+        }
+        let accept = req
+            .header("accept")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        accept
+            .split(',')
+            .find_map(
+                |media| match media.split(';').next().unwrap_or_default().trim() {
+                    "application/json" => Some(TokenFormat::Json),
+                    "application/x-www-form-urlencoded" => Some(TokenFormat::Urlencoded),
+                    "application/xml" => Some(TokenFormat::Xml),
+                    _ => None,
+                },
+            )
+            .unwrap_or(TokenFormat::Json)
+    }
+
+    /// `body`, a flat object of strings, in this format.
+    fn reply(self, status: u16, body: &Value) -> Reply {
+        let pairs = body.as_object().into_iter().flatten().map(|(k, v)| {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (k.as_str(), v)
+        });
+        match self {
+            TokenFormat::Json => Reply::json(status, body.clone()),
+            TokenFormat::Urlencoded => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in pairs {
+                    form.append_pair(k, &v);
+                }
+                Reply::raw(
+                    status,
+                    "application/x-www-form-urlencoded;charset=UTF-8",
+                    form.finish(),
+                )
+            }
+            // The `<OAuth>` root is as Salesforce's older guides show it [unverified today].
+            TokenFormat::Xml => {
+                let elements: String = pairs
+                    .map(|(k, v)| format!("<{k}>{}</{k}>", xml_escape(&v)))
+                    .collect();
+                Reply::raw(
+                    status,
+                    "application/xml;charset=UTF-8",
+                    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><OAuth>{elements}</OAuth>"),
+                )
+            }
+        }
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 /// The 400 page Salesforce shows when it cannot trust the redirect URI.
 fn error_page(error: &str, description: &str) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
@@ -386,29 +466,29 @@ fn code_grant(
     org_id: &str,
     client: &ClientApp,
     form: &[(String, String)],
-) -> Result<Granted, Reply> {
+) -> Result<Granted, Refusal> {
     let get = |k: &str| param(form, k);
     let Some(code) = get("code").and_then(|c| auth.codes.remove(c)) else {
-        return Err(oauth_error("invalid_grant", "invalid authorization code"));
+        return Err(Refusal("invalid_grant", "invalid authorization code"));
     };
     if code.expires <= Instant::now() {
-        return Err(oauth_error("invalid_grant", "expired authorization code"));
+        return Err(Refusal("invalid_grant", "expired authorization code"));
     }
     if code.client_id != client.id {
-        return Err(oauth_error("invalid_grant", "authentication failure"));
+        return Err(Refusal("invalid_grant", "authentication failure"));
     }
     if get("redirect_uri") != Some(code.redirect_uri.as_str()) {
-        return Err(oauth_error(
+        return Err(Refusal(
             "invalid_grant",
             "redirect_uri must match configuration",
         ));
     }
     if let Some(challenge) = &code.challenge {
         let Some(verifier) = get("code_verifier") else {
-            return Err(oauth_error("invalid_grant", "authentication failure"));
+            return Err(Refusal("invalid_grant", "authentication failure"));
         };
         if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-            return Err(oauth_error("invalid_request", "invalid code verifier"));
+            return Err(Refusal("invalid_request", "invalid code verifier"));
         }
     }
     let scope = code
@@ -428,7 +508,7 @@ fn refresh_grant(
     org_id: &str,
     client: &ClientApp,
     form: &[(String, String)],
-) -> Result<Granted, Reply> {
+) -> Result<Granted, Refusal> {
     let presented = param(form, "refresh_token").unwrap_or_default().to_string();
     let Some(grant) = auth
         .grants
@@ -436,7 +516,7 @@ fn refresh_grant(
         .filter(|g| g.client_id == client.id)
         .cloned()
     else {
-        return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+        return Err(Refusal("invalid_grant", "expired access/refresh token"));
     };
     let tokens = if auth.rotate_refresh_tokens {
         auth.revoke_refresh(&presented);
@@ -476,12 +556,31 @@ fn password_user(org: &Org, username: Option<&str>, password: Option<&str>) -> O
 /// grants.
 pub fn token(shared: &Shared, req: &Req) -> Reply {
     let form = req.form();
-    let get = |k: &str| param(&form, k);
-    let (client_id, secret) = client_credentials(req, &form);
+    let (status, body) = match grant(shared, req, &form) {
+        Ok(body) => (200, body),
+        Err(Refusal(error, description)) => (
+            400,
+            json!({"error": error, "error_description": description}),
+        ),
+    };
+    TokenFormat::of(req, &form)
+        .reply(status, &body)
+        .with_header("Cache-Control", "no-store")
+}
+
+/// A token request's answer, or why it is refused.
+fn grant(shared: &Shared, req: &Req, form: &[(String, String)]) -> Result<Value, Refusal> {
+    let get = |k: &str| param(form, k);
+    let (client_id, secret) = client_credentials(req, form);
     let grant_type = match get("grant_type") {
-        None => return oauth_error("invalid_request", "grant type is missing"),
+        None => return Err(Refusal("invalid_request", "grant type is missing")),
         Some(g @ ("authorization_code" | "refresh_token" | "password")) => g,
-        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
+        Some(_) => {
+            return Err(Refusal(
+                "unsupported_grant_type",
+                "grant type not supported",
+            ))
+        }
     };
     // The org's lock before the OAuth state's (lock order: see `Shared`).
     let (org_id, password_user) = {
@@ -493,26 +592,23 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     };
     let mut auth = shared.auth.lock();
     let Some(client) = client_id.as_deref().and_then(|id| auth.client(id)).cloned() else {
-        return oauth_error("invalid_client_id", "client identifier invalid");
+        return Err(Refusal("invalid_client_id", "client identifier invalid"));
     };
     if !client.authenticates(secret.as_deref(), grant_type) {
-        return oauth_error("invalid_client", "invalid client credentials");
+        return Err(Refusal("invalid_client", "invalid client credentials"));
     }
     let granted = match grant_type {
-        "authorization_code" => code_grant(&mut auth, &org_id, &client, &form),
-        "refresh_token" => refresh_grant(&mut auth, &org_id, &client, &form),
+        "authorization_code" => code_grant(&mut auth, &org_id, &client, form),
+        "refresh_token" => refresh_grant(&mut auth, &org_id, &client, form),
         _ => password_user
             .map(|user| {
                 // Salesforce's username-password flow gives no refresh token.
                 let tokens = auth.issue(&org_id, &client.id, &user, "api", false);
                 (user, None, tokens)
             })
-            .ok_or_else(|| oauth_error("invalid_grant", "authentication failure")),
+            .ok_or(Refusal("invalid_grant", "authentication failure")),
     };
-    let (user_id, scope, tokens) = match granted {
-        Ok(granted) => granted,
-        Err(reply) => return reply,
-    };
+    let (user_id, scope, tokens) = granted?;
     drop(auth);
     shared.mark_dirty();
     let id = shared.hosts.identity_url(&org_id, &user_id);
@@ -538,7 +634,7 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     ] {
         body[k] = json!(v);
     }
-    Reply::json(200, body).with_header("Cache-Control", "no-store")
+    Ok(body)
 }
 
 /// `POST /services/oauth2/revoke` (`token=` in the form or the query).

@@ -909,3 +909,112 @@ fn the_password_grant_logs_in_seeded_users() {
         "sessions survive the restart too"
     );
 }
+
+/// The text of `<tag>` in an XML answer.
+fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(&body[start..end])
+}
+
+#[test]
+fn token_answers_come_in_the_format_asked() {
+    let org = Org::start();
+    let emulator = &org.emulator;
+    let works = |token: &str| {
+        let r = raw(
+            &agent(),
+            "GET",
+            &org.url(&format!("{V}/limits")),
+            None,
+            &[("Authorization", format!("Bearer {token}"))],
+        );
+        r.status == 200
+    };
+
+    let code = code_for(emulator, &[("scope", "api refresh_token")]);
+    let r = exchange(emulator, &code, &[("format", "urlencoded")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-www-form-urlencoded;charset=UTF-8")
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(r.body.as_bytes())
+        .into_owned()
+        .collect();
+    let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "access_token",
+            "refresh_token",
+            "signature",
+            "scope",
+            "instance_url",
+            "id",
+            "token_type",
+            "issued_at"
+        ]
+    );
+    assert_eq!(param(&pairs, "token_type"), Some("Bearer"));
+    assert_eq!(param(&pairs, "scope"), Some("api refresh_token"));
+    assert!(works(param(&pairs, "access_token").expect("token")));
+    let refresh = param(&pairs, "refresh_token").expect("refresh").to_string();
+
+    // `Accept` picks the format when `format` is absent.
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", "demo-client"),
+        ("client_secret", "demo-secret"),
+    ];
+    let xml = [("Accept", "application/xml".to_string())];
+    let r = post_form(emulator, "/services/oauth2/token", &refresh_form, &xml);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/xml;charset=UTF-8")
+    );
+    assert!(
+        r.body
+            .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><OAuth><access_token>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(xml_text(&r.body, "token_type"), Some("Bearer"));
+    assert_eq!(xml_text(&r.body, "refresh_token"), None, "no rotation");
+    assert!(works(xml_text(&r.body, "access_token").expect("token")));
+    // `format` wins over `Accept`; anything else is JSON.
+    let mut as_json = refresh_form.to_vec();
+    as_json.push(("format", "json"));
+    let r = post_form(emulator, "/services/oauth2/token", &as_json, &xml);
+    assert_eq!(r.json()["token_type"], "Bearer", "{}", r.body);
+    let any = [("Accept", "text/html, */*;q=0.8".to_string())];
+    let r = post_form(emulator, "/services/oauth2/token", &refresh_form, &any);
+    assert_eq!(r.json()["token_type"], "Bearer", "{}", r.body);
+
+    // Refusals come in the format asked too.
+    let r = exchange(emulator, "no-such-code", &[("format", "xml")]);
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (400, Some("application/xml;charset=UTF-8"))
+    );
+    assert_eq!(
+        r.body,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><OAuth><error>invalid_grant</error>\
+         <error_description>invalid authorization code</error_description></OAuth>"
+    );
+    let urlencoded = [("Accept", "application/x-www-form-urlencoded".to_string())];
+    let r = post_form(
+        emulator,
+        "/services/oauth2/token",
+        &[("grant_type", "magic")],
+        &urlencoded,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body,
+        "error=unsupported_grant_type&error_description=grant+type+not+supported"
+    );
+}
