@@ -71,7 +71,18 @@ fn queries_page_with_next_records_url() {
     );
     assert_eq!(first["records"].as_array().map(Vec::len), Some(200));
     let next = first["nextRecordsUrl"].as_str().expect("nextRecordsUrl");
-    assert!(next.starts_with(&format!("{V}/query/01g")), "{next}");
+    // `{query Id}-{offset}`, the query Id an 18-character Id as Salesforce's
+    // (`01gD0000002HU6KIAW-2000`).
+    let (query_id, offset) = next
+        .strip_prefix(&format!("{V}/query/"))
+        .and_then(|l| l.split_once('-'))
+        .expect("locator");
+    assert_eq!(offset, "200");
+    assert!(query_id.starts_with("01g"), "{next}");
+    assert_eq!(
+        crate::emulator::ids::normalize(query_id).as_deref(),
+        Some(query_id)
+    );
     let second = org.get(next).json();
     assert_page_shape(&second, &fixture("query_page2_done.restforce.json"));
     assert_eq!(
