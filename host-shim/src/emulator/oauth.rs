@@ -17,6 +17,9 @@ use super::shared::Shared;
 use super::store::Org;
 use super::wire::{param, Reply, Req};
 
+mod oidc;
+pub use oidc::{introspect, jwks};
+
 /// A connected app: its consumer key and secret (empty for a public app, see
 /// [`ClientApp::public`]), and the callback URLs it accepts exactly. With no callbacks it
 /// accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
@@ -85,6 +88,8 @@ struct Code {
     redirect_uri: String,
     challenge: Option<String>,
     scope: Option<String>,
+    /// The authorize request's `nonce`, for the id_token.
+    nonce: Option<String>,
     user_id: String,
     expires: Instant,
 }
@@ -97,6 +102,9 @@ pub struct Grant {
     pub scope: String,
     /// Order of issue: the sixth grant for a user and app revokes the oldest.
     pub seq: u64,
+    /// Seconds since the epoch (0 in data files older than it).
+    #[serde(default)]
+    pub issued_at: u64,
 }
 
 /// An access token's session.
@@ -106,6 +114,12 @@ pub struct Session {
     pub client_id: String,
     /// The refresh token it came from, revoked together with it.
     pub refresh_token: Option<String>,
+    /// What introspection tells (empty and 0 in data files older than them).
+    #[serde(default)]
+    pub scope: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub issued_at: u64,
 }
 
 /// OAuth state. Grants and sessions are kept in the data file; codes are not.
@@ -309,12 +323,14 @@ impl OAuth {
                     user_id: user_id.into(),
                     scope: scope.into(),
                     seq: self.seq,
+                    issued_at: oidc::seconds_now(),
                 },
             );
             self.enforce_grant_cap(client_id, user_id);
             token
         });
-        let access_token = self.new_session(org_id, client_id, user_id, refresh_token.clone());
+        let access_token =
+            self.new_session(org_id, client_id, user_id, scope, refresh_token.clone());
         Tokens {
             access_token,
             refresh_token,
@@ -326,6 +342,7 @@ impl OAuth {
         org_id: &str,
         client_id: &str,
         user_id: &str,
+        scope: &str,
         refresh_token: Option<String>,
     ) -> String {
         let token = random_token(&format!("{}!", &org_id[..15]), 96);
@@ -335,6 +352,8 @@ impl OAuth {
                 user_id: user_id.into(),
                 client_id: client_id.into(),
                 refresh_token,
+                scope: scope.into(),
+                issued_at: oidc::seconds_now(),
             },
         );
         token
@@ -419,6 +438,7 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
             redirect_uri: redirect_uri.to_string(),
             challenge: get("code_challenge").map(str::to_string),
             scope: get("scope").map(str::to_string),
+            nonce: get("nonce").map(str::to_string),
             user_id,
             expires,
         },
@@ -456,9 +476,20 @@ fn decode_component(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What a grant gives: the user, the scope to report (the username-password grant reports
-/// none) and the tokens.
-type Granted = (String, Option<String>, Tokens);
+/// What a grant gives.
+struct Granted {
+    user_id: String,
+    /// The scope to report (the username-password grant reports none).
+    scope: Option<String>,
+    tokens: Tokens,
+    /// A code grant with the `openid` scope: an id_token goes with the tokens.
+    openid: Option<OpenId>,
+}
+
+/// What the authorize request asked of the id_token.
+struct OpenId {
+    nonce: Option<String>,
+}
 
 /// `authorization_code`: the one-time code, its app and redirect URI, and PKCE.
 fn code_grant(
@@ -498,7 +529,16 @@ fn code_grant(
         .split(' ')
         .any(|s| matches!(s, "refresh_token" | "offline_access" | "full"));
     let tokens = auth.issue(org_id, &client.id, &code.user_id, &scope, wants_refresh);
-    Ok((code.user_id, Some(scope), tokens))
+    let openid = scope
+        .split(' ')
+        .any(|s| s == "openid")
+        .then_some(OpenId { nonce: code.nonce });
+    Ok(Granted {
+        user_id: code.user_id,
+        scope: Some(scope),
+        tokens,
+        openid,
+    })
 }
 
 /// `refresh_token`: a new access token for a live grant of this app (and a new refresh
@@ -522,13 +562,25 @@ fn refresh_grant(
         auth.revoke_refresh(&presented);
         auth.issue(org_id, &client.id, &grant.user_id, &grant.scope, true)
     } else {
-        let access_token = auth.new_session(org_id, &client.id, &grant.user_id, Some(presented));
+        let access_token = auth.new_session(
+            org_id,
+            &client.id,
+            &grant.user_id,
+            &grant.scope,
+            Some(presented),
+        );
         Tokens {
             access_token,
             refresh_token: None,
         }
     };
-    Ok((grant.user_id, Some(grant.scope), tokens))
+    // The refresh answers Salesforce shows carry no id_token, even with `openid` (§1.4).
+    Ok(Granted {
+        user_id: grant.user_id,
+        scope: Some(grant.scope),
+        tokens,
+        openid: None,
+    })
 }
 
 /// The active User whose `Username` (any case) and password these are, for the
@@ -604,11 +656,21 @@ fn grant(shared: &Shared, req: &Req, form: &[(String, String)]) -> Result<Value,
             .map(|user| {
                 // Salesforce's username-password flow gives no refresh token.
                 let tokens = auth.issue(&org_id, &client.id, &user, "api", false);
-                (user, None, tokens)
+                Granted {
+                    user_id: user,
+                    scope: None,
+                    tokens,
+                    openid: None,
+                }
             })
             .ok_or(Refusal("invalid_grant", "authentication failure")),
     };
-    let (user_id, scope, tokens) = granted?;
+    let Granted {
+        user_id,
+        scope,
+        tokens,
+        openid,
+    } = granted?;
     drop(auth);
     shared.mark_dirty();
     let id = shared.hosts.identity_url(&org_id, &user_id);
@@ -618,13 +680,23 @@ fn grant(shared: &Shared, req: &Req, form: &[(String, String)]) -> Result<Value,
     mac.update(id.as_bytes());
     mac.update(issued_at.as_bytes());
     let signature = STANDARD.encode(mac.finalize().into_bytes());
-    let mut body = json!({"access_token": tokens.access_token});
+    let mut body = json!({"access_token": &tokens.access_token});
     if let Some(refresh) = tokens.refresh_token {
         body["refresh_token"] = json!(refresh);
     }
     body["signature"] = json!(signature);
     if let Some(scope) = scope {
         body["scope"] = json!(scope);
+    }
+    if let Some(openid) = openid {
+        let issuer = shared.hosts.base(shared.hosts.of(req.header("host")));
+        body["id_token"] = json!(oidc::id_token(&oidc::IdClaims {
+            issuer,
+            identity_url: &id,
+            client_id: &client.id,
+            access_token: &tokens.access_token,
+            nonce: openid.nonce.as_deref(),
+        }));
     }
     for (k, v) in [
         ("instance_url", shared.hosts.instance().to_string()),
@@ -787,13 +859,14 @@ pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Repl
     )
 }
 
-/// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, with the flows the
-/// emulator serves, on the host asked (`base`), as a My Domain answers with its own endpoints.
+/// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, on the host asked
+/// (`base`), as a My Domain answers with its own endpoints. It names only what the emulator
+/// serves: Salesforce's also name dynamic client registration and single logout
+/// (`registration_endpoint`, `end_session_endpoint`), which the emulator lacks.
 pub fn openid_configuration(base: &str) -> Reply {
     Reply::json(
         200,
         json!({
-            "end_session_endpoint": format!("{base}/services/auth/idp/oidc/logout"),
             "frontchannel_logout_supported": false,
             "frontchannel_logout_session_supported": false,
             "issuer": base,
@@ -802,7 +875,6 @@ pub fn openid_configuration(base: &str) -> Reply {
             "revocation_endpoint": format!("{base}/services/oauth2/revoke"),
             "userinfo_endpoint": format!("{base}/services/oauth2/userinfo"),
             "jwks_uri": format!("{base}/id/keys"),
-            "registration_endpoint": format!("{base}/services/oauth2/register"),
             "introspection_endpoint": format!("{base}/services/oauth2/introspect"),
             "scopes_supported": ["id", "api", "email", "openid", "profile", "refresh_token", "offline_access", "full", "web"],
             "response_types_supported": ["code"],

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::{agent, assert_shape, fixture, raw, Org, Resp, V};
 use crate::emulator::{ClientApp, Emulator, EmulatorOptions};
 
-const CALLBACK: &str = "http://127.0.0.1:8765/callback";
+pub(super) const CALLBACK: &str = "http://127.0.0.1:8765/callback";
 
 fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -21,7 +21,7 @@ fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
     s.finish().into_bytes()
 }
 
-fn post_form(
+pub(super) fn post_form(
     emulator: &Emulator,
     path: &str,
     pairs: &[(&str, &str)],
@@ -41,7 +41,7 @@ fn post_form(
     )
 }
 
-fn authorize(emulator: &Emulator, params: &[(&str, &str)]) -> Resp {
+pub(super) fn authorize(emulator: &Emulator, params: &[(&str, &str)]) -> Resp {
     let query = String::from_utf8(form(params)).expect("utf8");
     raw(
         &agent(),
@@ -53,7 +53,7 @@ fn authorize(emulator: &Emulator, params: &[(&str, &str)]) -> Resp {
 }
 
 /// The query parameters of a redirect's Location.
-fn redirect_params(r: &Resp) -> Vec<(String, String)> {
+pub(super) fn redirect_params(r: &Resp) -> Vec<(String, String)> {
     assert_eq!(r.status, 302, "{}", r.body);
     let location = r.header("location").expect("Location");
     let (_, query) = location.split_once('?').expect("query");
@@ -62,14 +62,14 @@ fn redirect_params(r: &Resp) -> Vec<(String, String)> {
         .collect()
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
+pub(super) fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("response_type", "code"),
         ("client_id", "demo-client"),
@@ -82,7 +82,7 @@ fn code_for(emulator: &Emulator, extra: &[(&str, &str)]) -> String {
     param(&pairs, "code").expect("code").to_string()
 }
 
-fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
+pub(super) fn exchange(emulator: &Emulator, code: &str, extra: &[(&str, &str)]) -> Resp {
     exchange_at(emulator, "/services/oauth2/token", code, extra)
 }
 
@@ -100,7 +100,7 @@ fn exchange_at(emulator: &Emulator, path: &str, code: &str, extra: &[(&str, &str
 }
 
 /// An object's keys, in order.
-fn keys(object: &serde_json::Value) -> Vec<&str> {
+pub(super) fn keys(object: &serde_json::Value) -> Vec<&str> {
     object
         .as_object()
         .expect("object")
@@ -595,12 +595,12 @@ fn identity_and_userinfo_describe_the_first_seeded_user() {
         &[],
     )
     .json();
-    assert_shape(
-        &oidc,
-        &fixture("openid_configuration_well_known.postman.json"),
-        true,
-        "openid",
-    );
+    // Salesforce's keys, but for the endpoints the emulator does not serve.
+    let mut theirs = fixture("openid_configuration_well_known.postman.json");
+    for unserved in ["registration_endpoint", "end_session_endpoint"] {
+        theirs.as_object_mut().and_then(|o| o.remove(unserved));
+    }
+    assert_shape(&oidc, &theirs, true, "openid");
     assert_eq!(
         oidc["token_endpoint"],
         format!("{}/services/oauth2/token", org.emulator.instance_url()).as_str(),
