@@ -74,6 +74,16 @@ pub fn version(segment: &str) -> Option<String> {
         .then(|| segment.to_string())
 }
 
+/// A served version's major number (`v62.0` → 62).
+pub fn major(version: &str) -> u32 {
+    version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_default()
+}
+
 /// `GET /services/data/`: every version served, with its release label.
 pub fn versions() -> Value {
     let list: Vec<Value> = (OLDEST..=LATEST)
@@ -101,6 +111,8 @@ pub fn handle(org: &mut Org, ctx: &Ctx, call: &Call) -> Reply {
     let result = match (call.method, segments.as_slice()) {
         ("GET", []) => Ok(resources(ctx, org)),
         ("GET", ["limits"]) => Ok(limits(ctx)),
+        ("GET", ["limits", "recordCount"]) => record_count(org, ctx, call.param("sObjects")),
+        (_, ["limits", "recordCount"]) => Err(ApiError::method_not_allowed(call.method, "GET")),
         ("GET", ["sobjects"]) => Ok(sobjects::describe_global(org, ctx)),
         (_, ["sobjects", object, rest @ ..]) => sobjects::route(org, ctx, call, object, rest),
         ("GET", ["query"]) => query::run(org, ctx, call.param("q"), false),
@@ -240,4 +252,25 @@ fn limits(ctx: &Ctx) -> Reply {
     );
     out.sort_keys();
     Reply::json(200, Value::Object(out))
+}
+
+/// `GET /limits/recordCount[?sObjects=A,B]` (v40+, salesforce-api.md §4.5): live records per
+/// object, for the objects named (unknown ones left out) or for every object.
+fn record_count(org: &Org, ctx: &Ctx, names: Option<&str>) -> Result<Reply, ApiError> {
+    if major(&ctx.version) < 40 {
+        return Err(ApiError::not_found());
+    }
+    let objects: Vec<&str> = match names {
+        Some(list) => list
+            .split(',')
+            .filter_map(|n| org.schema.object(n.trim()))
+            .map(|o| o.name.as_str())
+            .collect(),
+        None => org.schema.objects.iter().map(|o| o.name.as_str()).collect(),
+    };
+    let counts: Vec<Value> = objects
+        .into_iter()
+        .map(|name| json!({"count": org.live_records(name).count(), "name": name}))
+        .collect();
+    Ok(Reply::json(200, json!({ "sObjects": counts })))
 }

@@ -32,13 +32,17 @@
 //! active User by `Username` with the `Password` the seed gave it, or `demo-password`
 //! ([`oauth::DEMO_PASSWORD`]); no security token is asked for (as from a trusted IP range), no
 //! refresh token is issued, and anything else is 400 `invalid_grant` "authentication failure".
-//! Also `/services/oauth2/revoke` (access or refresh token), `/services/oauth2/userinfo`,
-//! `/id/{org}/{user}` and `/.well-known/openid-configuration`. The demo app is `demo-client` /
+//! Token answers come as `format=` or `Accept` asks (JSON, urlencoded or XML); a code grant with
+//! the `openid` scope brings an RS256 `id_token` whose key `/id/keys` publishes (a fixed public
+//! test key). Also `/services/oauth2/revoke` (access or refresh token),
+//! `/services/oauth2/introspect`, `/services/oauth2/userinfo`, `/id/{org}/{user}` and
+//! `/.well-known/openid-configuration` (naming only these endpoints). The demo app is `demo-client` /
 //! `demo-secret` and accepts any `http://127.0.0.1:*` or `http://localhost:*` callback.
 //!
 //! **Data API** under `/services/data/vNN.N/` (v21.0 to v62.0, or `latest`; `GET
-//! /services/data/` needs no token and costs nothing): resources, `limits`, `sobjects` (describe
-//! global), `sobjects/{O}` (POST create, GET basic info), `sobjects/{O}/describe` (both
+//! /services/data/` needs no token and costs nothing): resources, `limits`,
+//! `limits/recordCount`, `sobjects` (describe global), `sobjects/{O}` (POST create, GET basic
+//! info; POST `sobjects/{O}/Id` creates too), `sobjects/{O}/describe` (both
 //! describes answer 304 to an `If-Modified-Since` no older than the schema),
 //! `sobjects/{O}/{id}` (GET with `?fields=`, PATCH, DELETE), `sobjects/{O}/{id}/{VersionData|Body}`,
 //! `sobjects/{O}/{ExtField}/{value}` (GET, PATCH upsert: 201 / 200 with `created` / 300,

@@ -17,6 +17,9 @@ use super::shared::Shared;
 use super::store::Org;
 use super::wire::{param, Reply, Req};
 
+mod oidc;
+pub use oidc::{introspect, jwks};
+
 /// A connected app: its consumer key and secret (empty for a public app, see
 /// [`ClientApp::public`]), and the callback URLs it accepts exactly. With no callbacks it
 /// accepts any `http://127.0.0.1:*` or `http://localhost:*` URL.
@@ -85,6 +88,8 @@ struct Code {
     redirect_uri: String,
     challenge: Option<String>,
     scope: Option<String>,
+    /// The authorize request's `nonce`, for the id_token.
+    nonce: Option<String>,
     user_id: String,
     expires: Instant,
 }
@@ -97,6 +102,9 @@ pub struct Grant {
     pub scope: String,
     /// Order of issue: the sixth grant for a user and app revokes the oldest.
     pub seq: u64,
+    /// Seconds since the epoch (0 in data files older than it).
+    #[serde(default)]
+    pub issued_at: u64,
 }
 
 /// An access token's session.
@@ -106,6 +114,12 @@ pub struct Session {
     pub client_id: String,
     /// The refresh token it came from, revoked together with it.
     pub refresh_token: Option<String>,
+    /// What introspection tells (empty and 0 in data files older than them).
+    #[serde(default)]
+    pub scope: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub issued_at: u64,
 }
 
 /// OAuth state. Grants and sessions are kept in the data file; codes are not.
@@ -160,6 +174,86 @@ fn oauth_error(error: &str, description: &str) -> Reply {
         json!({"error": error, "error_description": description}),
     )
     .with_header("Cache-Control", "no-store")
+}
+
+/// A token request refused: `error` and `error_description` (salesforce-api.md §1.7).
+struct Refusal(&'static str, &'static str);
+
+/// The token endpoint's reply format: the `format` parameter, else the `Accept` header, else
+/// JSON (salesforce-api.md §1.3); refusals come in it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFormat {
+    Json,
+    Urlencoded,
+    Xml,
+}
+
+impl TokenFormat {
+    fn of(req: &Req, form: &[(String, String)]) -> TokenFormat {
+        if let Some(format) = param(form, "format").or_else(|| req.param("format")) {
+            return match format {
+                "urlencoded" => TokenFormat::Urlencoded,
+                "xml" => TokenFormat::Xml,
+                _ => TokenFormat::Json,
+            };
+        }
+        let accept = req
+            .header("accept")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        accept
+            .split(',')
+            .find_map(
+                |media| match media.split(';').next().unwrap_or_default().trim() {
+                    "application/json" => Some(TokenFormat::Json),
+                    "application/x-www-form-urlencoded" => Some(TokenFormat::Urlencoded),
+                    "application/xml" => Some(TokenFormat::Xml),
+                    _ => None,
+                },
+            )
+            .unwrap_or(TokenFormat::Json)
+    }
+
+    /// `body`, a flat object of strings, in this format.
+    fn reply(self, status: u16, body: &Value) -> Reply {
+        let pairs = body.as_object().into_iter().flatten().map(|(k, v)| {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (k.as_str(), v)
+        });
+        match self {
+            TokenFormat::Json => Reply::json(status, body.clone()),
+            TokenFormat::Urlencoded => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in pairs {
+                    form.append_pair(k, &v);
+                }
+                Reply::raw(
+                    status,
+                    "application/x-www-form-urlencoded;charset=UTF-8",
+                    form.finish(),
+                )
+            }
+            // The `<OAuth>` root is as Salesforce's older guides show it [unverified today].
+            TokenFormat::Xml => {
+                let elements: String = pairs
+                    .map(|(k, v)| format!("<{k}>{}</{k}>", xml_escape(&v)))
+                    .collect();
+                Reply::raw(
+                    status,
+                    "application/xml;charset=UTF-8",
+                    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><OAuth>{elements}</OAuth>"),
+                )
+            }
+        }
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 /// The 400 page Salesforce shows when it cannot trust the redirect URI.
@@ -229,12 +323,14 @@ impl OAuth {
                     user_id: user_id.into(),
                     scope: scope.into(),
                     seq: self.seq,
+                    issued_at: oidc::seconds_now(),
                 },
             );
             self.enforce_grant_cap(client_id, user_id);
             token
         });
-        let access_token = self.new_session(org_id, client_id, user_id, refresh_token.clone());
+        let access_token =
+            self.new_session(org_id, client_id, user_id, scope, refresh_token.clone());
         Tokens {
             access_token,
             refresh_token,
@@ -246,6 +342,7 @@ impl OAuth {
         org_id: &str,
         client_id: &str,
         user_id: &str,
+        scope: &str,
         refresh_token: Option<String>,
     ) -> String {
         let token = random_token(&format!("{}!", &org_id[..15]), 96);
@@ -255,6 +352,8 @@ impl OAuth {
                 user_id: user_id.into(),
                 client_id: client_id.into(),
                 refresh_token,
+                scope: scope.into(),
+                issued_at: oidc::seconds_now(),
             },
         );
         token
@@ -339,6 +438,7 @@ pub fn authorize(shared: &Shared, req: &Req) -> Reply {
             redirect_uri: redirect_uri.to_string(),
             challenge: get("code_challenge").map(str::to_string),
             scope: get("scope").map(str::to_string),
+            nonce: get("nonce").map(str::to_string),
             user_id,
             expires,
         },
@@ -376,9 +476,20 @@ fn decode_component(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What a grant gives: the user, the scope to report (the username-password grant reports
-/// none) and the tokens.
-type Granted = (String, Option<String>, Tokens);
+/// What a grant gives.
+struct Granted {
+    user_id: String,
+    /// The scope to report (the username-password grant reports none).
+    scope: Option<String>,
+    tokens: Tokens,
+    /// A code grant with the `openid` scope: an id_token goes with the tokens.
+    openid: Option<OpenId>,
+}
+
+/// What the authorize request asked of the id_token.
+struct OpenId {
+    nonce: Option<String>,
+}
 
 /// `authorization_code`: the one-time code, its app and redirect URI, and PKCE.
 fn code_grant(
@@ -386,29 +497,29 @@ fn code_grant(
     org_id: &str,
     client: &ClientApp,
     form: &[(String, String)],
-) -> Result<Granted, Reply> {
+) -> Result<Granted, Refusal> {
     let get = |k: &str| param(form, k);
     let Some(code) = get("code").and_then(|c| auth.codes.remove(c)) else {
-        return Err(oauth_error("invalid_grant", "invalid authorization code"));
+        return Err(Refusal("invalid_grant", "invalid authorization code"));
     };
     if code.expires <= Instant::now() {
-        return Err(oauth_error("invalid_grant", "expired authorization code"));
+        return Err(Refusal("invalid_grant", "expired authorization code"));
     }
     if code.client_id != client.id {
-        return Err(oauth_error("invalid_grant", "authentication failure"));
+        return Err(Refusal("invalid_grant", "authentication failure"));
     }
     if get("redirect_uri") != Some(code.redirect_uri.as_str()) {
-        return Err(oauth_error(
+        return Err(Refusal(
             "invalid_grant",
             "redirect_uri must match configuration",
         ));
     }
     if let Some(challenge) = &code.challenge {
         let Some(verifier) = get("code_verifier") else {
-            return Err(oauth_error("invalid_grant", "authentication failure"));
+            return Err(Refusal("invalid_grant", "authentication failure"));
         };
         if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-            return Err(oauth_error("invalid_request", "invalid code verifier"));
+            return Err(Refusal("invalid_request", "invalid code verifier"));
         }
     }
     let scope = code
@@ -418,7 +529,16 @@ fn code_grant(
         .split(' ')
         .any(|s| matches!(s, "refresh_token" | "offline_access" | "full"));
     let tokens = auth.issue(org_id, &client.id, &code.user_id, &scope, wants_refresh);
-    Ok((code.user_id, Some(scope), tokens))
+    let openid = scope
+        .split(' ')
+        .any(|s| s == "openid")
+        .then_some(OpenId { nonce: code.nonce });
+    Ok(Granted {
+        user_id: code.user_id,
+        scope: Some(scope),
+        tokens,
+        openid,
+    })
 }
 
 /// `refresh_token`: a new access token for a live grant of this app (and a new refresh
@@ -428,7 +548,7 @@ fn refresh_grant(
     org_id: &str,
     client: &ClientApp,
     form: &[(String, String)],
-) -> Result<Granted, Reply> {
+) -> Result<Granted, Refusal> {
     let presented = param(form, "refresh_token").unwrap_or_default().to_string();
     let Some(grant) = auth
         .grants
@@ -436,19 +556,31 @@ fn refresh_grant(
         .filter(|g| g.client_id == client.id)
         .cloned()
     else {
-        return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+        return Err(Refusal("invalid_grant", "expired access/refresh token"));
     };
     let tokens = if auth.rotate_refresh_tokens {
         auth.revoke_refresh(&presented);
         auth.issue(org_id, &client.id, &grant.user_id, &grant.scope, true)
     } else {
-        let access_token = auth.new_session(org_id, &client.id, &grant.user_id, Some(presented));
+        let access_token = auth.new_session(
+            org_id,
+            &client.id,
+            &grant.user_id,
+            &grant.scope,
+            Some(presented),
+        );
         Tokens {
             access_token,
             refresh_token: None,
         }
     };
-    Ok((grant.user_id, Some(grant.scope), tokens))
+    // The refresh answers Salesforce shows carry no id_token, even with `openid` (§1.4).
+    Ok(Granted {
+        user_id: grant.user_id,
+        scope: Some(grant.scope),
+        tokens,
+        openid: None,
+    })
 }
 
 /// The active User whose `Username` (any case) and password these are, for the
@@ -476,12 +608,31 @@ fn password_user(org: &Org, username: Option<&str>, password: Option<&str>) -> O
 /// grants.
 pub fn token(shared: &Shared, req: &Req) -> Reply {
     let form = req.form();
-    let get = |k: &str| param(&form, k);
-    let (client_id, secret) = client_credentials(req, &form);
+    let (status, body) = match grant(shared, req, &form) {
+        Ok(body) => (200, body),
+        Err(Refusal(error, description)) => (
+            400,
+            json!({"error": error, "error_description": description}),
+        ),
+    };
+    TokenFormat::of(req, &form)
+        .reply(status, &body)
+        .with_header("Cache-Control", "no-store")
+}
+
+/// A token request's answer, or why it is refused.
+fn grant(shared: &Shared, req: &Req, form: &[(String, String)]) -> Result<Value, Refusal> {
+    let get = |k: &str| param(form, k);
+    let (client_id, secret) = client_credentials(req, form);
     let grant_type = match get("grant_type") {
-        None => return oauth_error("invalid_request", "grant type is missing"),
+        None => return Err(Refusal("invalid_request", "grant type is missing")),
         Some(g @ ("authorization_code" | "refresh_token" | "password")) => g,
-        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
+        Some(_) => {
+            return Err(Refusal(
+                "unsupported_grant_type",
+                "grant type not supported",
+            ))
+        }
     };
     // The org's lock before the OAuth state's (lock order: see `Shared`).
     let (org_id, password_user) = {
@@ -493,26 +644,33 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     };
     let mut auth = shared.auth.lock();
     let Some(client) = client_id.as_deref().and_then(|id| auth.client(id)).cloned() else {
-        return oauth_error("invalid_client_id", "client identifier invalid");
+        return Err(Refusal("invalid_client_id", "client identifier invalid"));
     };
     if !client.authenticates(secret.as_deref(), grant_type) {
-        return oauth_error("invalid_client", "invalid client credentials");
+        return Err(Refusal("invalid_client", "invalid client credentials"));
     }
     let granted = match grant_type {
-        "authorization_code" => code_grant(&mut auth, &org_id, &client, &form),
-        "refresh_token" => refresh_grant(&mut auth, &org_id, &client, &form),
+        "authorization_code" => code_grant(&mut auth, &org_id, &client, form),
+        "refresh_token" => refresh_grant(&mut auth, &org_id, &client, form),
         _ => password_user
             .map(|user| {
                 // Salesforce's username-password flow gives no refresh token.
                 let tokens = auth.issue(&org_id, &client.id, &user, "api", false);
-                (user, None, tokens)
+                Granted {
+                    user_id: user,
+                    scope: None,
+                    tokens,
+                    openid: None,
+                }
             })
-            .ok_or_else(|| oauth_error("invalid_grant", "authentication failure")),
+            .ok_or(Refusal("invalid_grant", "authentication failure")),
     };
-    let (user_id, scope, tokens) = match granted {
-        Ok(granted) => granted,
-        Err(reply) => return reply,
-    };
+    let Granted {
+        user_id,
+        scope,
+        tokens,
+        openid,
+    } = granted?;
     drop(auth);
     shared.mark_dirty();
     let id = shared.hosts.identity_url(&org_id, &user_id);
@@ -522,13 +680,23 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     mac.update(id.as_bytes());
     mac.update(issued_at.as_bytes());
     let signature = STANDARD.encode(mac.finalize().into_bytes());
-    let mut body = json!({"access_token": tokens.access_token});
+    let mut body = json!({"access_token": &tokens.access_token});
     if let Some(refresh) = tokens.refresh_token {
         body["refresh_token"] = json!(refresh);
     }
     body["signature"] = json!(signature);
     if let Some(scope) = scope {
         body["scope"] = json!(scope);
+    }
+    if let Some(openid) = openid {
+        let issuer = shared.hosts.base(shared.hosts.of(req.header("host")));
+        body["id_token"] = json!(oidc::id_token(&oidc::IdClaims {
+            issuer,
+            identity_url: &id,
+            client_id: &client.id,
+            access_token: &tokens.access_token,
+            nonce: openid.nonce.as_deref(),
+        }));
     }
     for (k, v) in [
         ("instance_url", shared.hosts.instance().to_string()),
@@ -538,7 +706,7 @@ pub fn token(shared: &Shared, req: &Req) -> Reply {
     ] {
         body[k] = json!(v);
     }
-    Reply::json(200, body).with_header("Cache-Control", "no-store")
+    Ok(body)
 }
 
 /// `POST /services/oauth2/revoke` (`token=` in the form or the query).
@@ -691,13 +859,14 @@ pub fn identity(shared: &Shared, req: &Req, org_id: &str, user_id: &str) -> Repl
     )
 }
 
-/// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, with the flows the
-/// emulator serves, on the host asked (`base`), as a My Domain answers with its own endpoints.
+/// `GET /.well-known/openid-configuration`: the keys Salesforce publishes, on the host asked
+/// (`base`), as a My Domain answers with its own endpoints. It names only what the emulator
+/// serves: Salesforce's also name dynamic client registration and single logout
+/// (`registration_endpoint`, `end_session_endpoint`), which the emulator lacks.
 pub fn openid_configuration(base: &str) -> Reply {
     Reply::json(
         200,
         json!({
-            "end_session_endpoint": format!("{base}/services/auth/idp/oidc/logout"),
             "frontchannel_logout_supported": false,
             "frontchannel_logout_session_supported": false,
             "issuer": base,
@@ -706,7 +875,6 @@ pub fn openid_configuration(base: &str) -> Reply {
             "revocation_endpoint": format!("{base}/services/oauth2/revoke"),
             "userinfo_endpoint": format!("{base}/services/oauth2/userinfo"),
             "jwks_uri": format!("{base}/id/keys"),
-            "registration_endpoint": format!("{base}/services/oauth2/register"),
             "introspection_endpoint": format!("{base}/services/oauth2/introspect"),
             "scopes_supported": ["id", "api", "email", "openid", "profile", "refresh_token", "offline_access", "full", "web"],
             "response_types_supported": ["code"],

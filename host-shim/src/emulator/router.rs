@@ -49,6 +49,9 @@ pub fn route(shared: &Shared, req: &Req) -> Outcome {
         ("POST", "/services/oauth2/token") => oauth::token(shared, req),
         ("GET" | "POST", "/services/oauth2/revoke") => oauth::revoke(shared, req),
         ("GET" | "POST", "/services/oauth2/userinfo") => oauth::userinfo(shared, req),
+        ("POST", "/services/oauth2/introspect") => oauth::introspect(shared, req),
+        // The id_token keys, on each host, as each host's OpenID configuration names them.
+        ("GET", "/id/keys") => oauth::jwks(),
         ("GET", "/.well-known/openid-configuration") => {
             oauth::openid_configuration(shared.hosts.base(host))
         }

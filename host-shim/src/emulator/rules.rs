@@ -555,6 +555,17 @@ impl Org {
                 &[name],
             ));
         }
+        // Exact match: whether Salesforce forgives a difference in case is unverified.
+        if field.restricted && !field.picklist.iter().any(|v| v == text) {
+            return Err(ApiError::on_fields(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                format!(
+                    "{}: bad value for restricted picklist field: {text}",
+                    field.label
+                ),
+                &[name],
+            ));
+        }
         if field.kind != FieldType::Reference {
             return Ok(value);
         }

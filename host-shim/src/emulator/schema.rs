@@ -102,6 +102,8 @@ pub struct FieldDef {
     pub custom: bool,
     pub name_field: bool,
     pub picklist: Vec<String>,
+    /// A restricted picklist: a write must use one of `picklist`'s values.
+    pub restricted: bool,
 }
 
 impl FieldDef {
@@ -124,6 +126,7 @@ impl FieldDef {
             custom: false,
             name_field: false,
             picklist: Vec::new(),
+            restricted: false,
         }
     }
 
@@ -161,6 +164,10 @@ impl FieldDef {
     }
     fn values(mut self, values: &[&str]) -> Self {
         self.picklist = values.iter().map(|v| v.to_string()).collect();
+        self
+    }
+    fn restricted(mut self) -> Self {
+        self.restricted = true;
         self
     }
     fn refs(mut self, to: &[&str], relationship: &str, children: Option<&str>) -> Self {
@@ -266,7 +273,7 @@ impl FieldDef {
             ("relationshipName", json!(self.relationship_name)),
             ("relationshipOrder", json!(null)),
             ("restrictedDelete", json!(false)),
-            ("restrictedPicklist", json!(false)),
+            ("restrictedPicklist", json!(self.restricted)),
             (
                 "scale",
                 json!(
@@ -357,11 +364,17 @@ fn system_fields(object: &str, owned: bool) -> Vec<FieldDef> {
         FieldDef::new("IsDeleted", "Deleted", Boolean, 0).read_only(),
     ];
     if owned {
+        // Only these may be owned by a queue (§5.1, §5.4, §5.5); others' owners are Users.
+        let owners: &[&str] = if matches!(object, "Lead" | "Case" | "Task") {
+            &["Group", "User"]
+        } else {
+            &["User"]
+        };
         fields.push(
             FieldDef::new("OwnerId", "Owner ID", Reference, 18)
                 .req()
                 .defaulted()
-                .refs(&["Group", "User"], "Owner", None),
+                .refs(owners, "Owner", None),
         );
     }
     for (name, label) in [
@@ -586,7 +599,8 @@ impl Schema {
             FieldDef::new("TaskSubtype", "Task Subtype", Picklist, 40)
                 .create_only()
                 .default(json!("Task"))
-                .values(&["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"]),
+                .values(&["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"])
+                .restricted(),
             FieldDef::new("CallType", "Call Type", Picklist, 40)
                 .values(&["Internal", "Inbound", "Outbound"]),
             FieldDef::new("CallDurationInSeconds", "Call Duration", Int, 0),

@@ -28,10 +28,11 @@ pub struct Cursors {
 impl Cursors {
     const MAX: usize = 200;
 
-    /// Keeps a query's rows and returns its query Id (`01g…`).
+    /// Keeps a query's rows and returns its query Id, an 18-character `01g…` Id as in
+    /// Salesforce's locators (`01gD0000002HU6KIAW-2000`).
     pub fn add(&mut self, rows: Vec<Value>, batch: usize) -> String {
         self.seq += 1;
-        let id = super::ids::make("01g", self.seq)[..15].to_string();
+        let id = super::ids::make("01g", self.seq);
         self.open.insert(id.clone(), Cursor { rows, batch });
         self.order.push_back(id.clone());
         while self.order.len() > Cursors::MAX {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::data::{Call, Ctx};
+use super::data::{major, Call, Ctx};
 use super::error::ApiError;
 use super::ids;
 use super::rules::Writer;
@@ -96,7 +96,8 @@ pub fn external_field<'a>(obj: &'a ObjectDef, name: &str) -> Result<&'a str, Api
         })
 }
 
-/// Upserts by external ID: creates on no match, updates on one, refuses on several.
+/// Upserts by external ID: creates on no match, updates on one, refuses on several. The body
+/// may carry the field (a Collections record must); the value in the URL wins.
 pub fn upsert(
     org: &mut Org,
     ctx: &Ctx,
@@ -108,16 +109,6 @@ pub fn upsert(
 ) -> Result<Upserted, UpsertFailure> {
     let obj = object_def(org, object)?.clone();
     let field = external_field(&obj, field)?.to_string();
-    if let Some((_, given)) = body.iter().find(|(k, _)| k.eq_ignore_ascii_case(&field)) {
-        let same = match given {
-            Value::String(g) => g.eq_ignore_ascii_case(value),
-            Value::Number(n) => n.to_string() == value,
-            _ => false,
-        };
-        if !same {
-            return Err(ApiError::on_fields("INVALID_FIELD", format!("The external ID field {field} in the request body does not match the value in the URL"), &[&field]).into());
-        }
-    }
     let matches = org.find(&obj.name, &field, value);
     match matches.as_slice() {
         [] if update_only => Err(ApiError::new(
@@ -178,6 +169,13 @@ pub fn route(
             org.delete(&obj.name, id)?;
             Ok(Reply::empty(204))
         }
+        // Upsert with `Id` as the external ID and no value: a create (v37+, §2.7). The answer
+        // is the upsert's, `created` included (its exact body is not shown in the docs).
+        ("POST", [key]) if key.eq_ignore_ascii_case("Id") && major(&ctx.version) >= 37 => {
+            let id = org.create(&obj.name, call.object()?, writer(ctx))?;
+            Ok(Reply::json(201, save_result(&id, Some(true)))
+                .with_header("Location", record_url(&ctx.version, &obj.name, &id)))
+        }
         (_, [_]) => Err(ApiError::method_not_allowed(
             call.method,
             "GET,HEAD,PATCH,DELETE",
@@ -210,15 +208,9 @@ pub fn route(
         }
         ("PATCH", [field, value]) => {
             let update_only = call.param("updateOnly") == Some("true");
-            match upsert(
-                org,
-                ctx,
-                &obj.name,
-                field,
-                value,
-                call.object()?,
-                update_only,
-            ) {
+            let body = call.object()?;
+            refuse_key_in_body(&obj, field, body)?;
+            match upsert(org, ctx, &obj.name, field, value, body, update_only) {
                 Ok(Upserted::Created(id)) => Ok(Reply::json(201, save_result(&id, Some(true)))
                     .with_header("Location", record_url(&ctx.version, &obj.name, &id))),
                 Ok(Upserted::Updated(id)) => Ok(Reply::json(200, save_result(&id, Some(false)))),
@@ -247,6 +239,31 @@ pub fn route(
             "GET,HEAD,PATCH,DELETE",
         )),
         _ => Err(ApiError::not_found()),
+    }
+}
+
+/// "Do not specify Id or an external ID field in the request body or an error is generated"
+/// (salesforce-api.md §2.7): the error Salesforce gives for `Id` on create, worded alike for
+/// the external ID field, as clients quote it ("The Key__c field should not be specified in
+/// the sobject data.").
+fn refuse_key_in_body(
+    obj: &ObjectDef,
+    field: &str,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let field = external_field(obj, field)?;
+    match body
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("Id") || k.eq_ignore_ascii_case(field))
+    {
+        Some(key) => {
+            let name = obj.field(key).map_or(key.as_str(), |f| f.name.as_str());
+            Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                format!("The {name} field should not be specified in the sobject data."),
+            ))
+        }
+        None => Ok(()),
     }
 }
 

@@ -331,6 +331,47 @@ fn defaults_and_object_rules() {
 }
 
 #[test]
+fn restricted_picklists_take_only_their_values() {
+    let org = Org::start();
+    let describe = org.get(&format!("{V}/sobjects/Task/describe")).json();
+    let restricted = |name: &str| {
+        describe["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .map(|f| f["restrictedPicklist"].clone())
+    };
+    assert_eq!(restricted("TaskSubtype"), Some(json!(true)));
+    assert_eq!(restricted("Status"), Some(json!(false)));
+
+    let lead = org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    let call = org.create("Task", json!({"WhoId": lead, "TaskSubtype": "Call"}));
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Task/{call}")).json()["TaskSubtype"],
+        "Call"
+    );
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Task"),
+        Some(&json!({"WhoId": lead, "TaskSubtype": "Meeting"})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!([{"message": "Task Subtype: bad value for restricted picklist field: Meeting",
+                "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "fields": ["TaskSubtype"]}])
+    );
+    // Set on create only: an update is refused for that before its value is looked at.
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/sobjects/Task/{call}"),
+        Some(&json!({"TaskSubtype": "Meeting"})),
+    );
+    assert_eq!(r.error_code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
+    // An unrestricted picklist takes any value, as Salesforce's API lets it.
+    org.create("Task", json!({"WhoId": lead, "Priority": "Urgent"}));
+}
+
+#[test]
 fn converted_leads_refuse_updates_and_references() {
     let org = Org::seeded(json!({"records": [
         {"type": "Account", "Id": "001000000000A01", "Name": "Acme"},
@@ -515,8 +556,6 @@ fn upsert_by_external_id() {
         Some(&json!({"LastName": "x"})),
     );
     assert_eq!(r.status, 404);
-    let r = org.send("PATCH", &path, Some(&json!({"Chat_Id__c": "other"})));
-    assert_eq!(r.error_code(), "INVALID_FIELD");
 
     // A deleted record no longer matches; a rolled-back create never did.
     assert_eq!(
@@ -541,6 +580,99 @@ fn upsert_by_external_id() {
         Some(&json!({"LastName": "F", "Company": "C"})),
     );
     assert_eq!(r.json()["created"], true, "{}", r.body);
+}
+
+#[test]
+fn an_upsert_refuses_its_key_or_id_in_the_body() {
+    let org = Org::seeded(chat_id_seed(json!([
+        {"type": "Lead", "LastName": "A", "Company": "C", "Chat_Id__c": "chat/1"},
+    ])));
+    let lead = org
+        .get(&format!("{V}/sobjects/Lead/Chat_Id__c/chat%2F1"))
+        .json()["Id"]
+        .clone();
+    for (path, body, named) in [
+        // Even the value the URL carries, and whatever the key's case.
+        (
+            "chat%2F1",
+            json!({"Title": "x", "chat_id__c": "chat/1"}),
+            "Chat_Id__c",
+        ),
+        (
+            "chat%2F2",
+            json!({"LastName": "B", "Company": "C", "Chat_Id__c": "chat/2"}),
+            "Chat_Id__c",
+        ),
+        ("chat%2F1", json!({"Title": "x", "Id": lead}), "Id"),
+    ] {
+        let r = org.send(
+            "PATCH",
+            &format!("{V}/sobjects/Lead/Chat_Id__c/{path}"),
+            Some(&body),
+        );
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!([{"message": format!("The {named} field should not be specified in the sobject data."),
+                    "errorCode": "INVALID_FIELD"}])
+        );
+    }
+    let leads = org
+        .get(&format!("{V}/query?q=SELECT+Id,Title+FROM+Lead"))
+        .json();
+    assert_eq!(leads["totalSize"], 1, "nothing was written: {leads}");
+    assert_eq!(leads["records"][0]["Title"], Value::Null);
+
+    // sObject Collections upsert is the other way round: each record names its key.
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/composite/sobjects/Lead/Chat_Id__c"),
+        Some(&json!({"records": [{"attributes": {"type": "Lead"}, "Chat_Id__c": "chat/1", "Title": "y"}]})),
+    );
+    assert_eq!(r.json()[0]["created"], false, "{}", r.body);
+}
+
+#[test]
+fn posting_to_the_id_external_id_creates_a_record() {
+    let org = Org::start();
+    let body = json!({"LastName": "Doe", "Company": "Acme"});
+    let r = org.send("POST", &format!("{V}/sobjects/Lead/Id"), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        r.json(),
+        json!({"id": id, "success": true, "errors": [], "created": true})
+    );
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{V}/sobjects/Lead/{id}").as_str())
+    );
+    assert_eq!(
+        org.get(&format!("{V}/sobjects/Lead/{id}")).json()["LastName"],
+        "Doe"
+    );
+    // The same URI again makes another record.
+    let r = org.send("POST", &format!("{V}/sobjects/Lead/Id"), Some(&body));
+    assert_ne!(r.json()["id"], id.as_str(), "{}", r.body);
+
+    let r = org.send(
+        "POST",
+        &format!("{V}/sobjects/Lead/Id"),
+        Some(&json!({"Id": id, "LastName": "Doe", "Company": "Acme"})),
+    );
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (
+            400,
+            Some("The Id field should not be specified in the sobject data.")
+        )
+    );
+    // Before v37.0 it is a record URI, which takes no POST.
+    let r = org.send("POST", "/services/data/v36.0/sobjects/Lead/Id", Some(&body));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "METHOD_NOT_ALLOWED".into())
+    );
 }
 
 #[test]
@@ -769,6 +901,55 @@ fn each_data_call_counts_once_and_the_budget_ends_in_403() {
     assert_eq!(r.header("sforce-limit-info"), Some("api-usage=3/3"));
     org.emulator.set_api_limit(10);
     assert_eq!(org.get(&format!("{V}/limits")).status, 200);
+}
+
+#[test]
+fn record_count_counts_live_records_of_the_objects_named() {
+    let org = Org::start();
+    let gone = org.create("Account", json!({"Name": "Gone"}));
+    org.create("Account", json!({"Name": "Acme"}));
+    org.create("Lead", json!({"LastName": "L", "Company": "C"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Account/{gone}"), None)
+            .status,
+        204
+    );
+    let r = org.get(&format!(
+        "{V}/limits/recordCount?sObjects=Account,lead,NoSuchObject,Contact"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"sObjects": [{"count": 1, "name": "Account"}, {"count": 1, "name": "Lead"},
+                            {"count": 0, "name": "Contact"}]})
+    );
+    // Without the list: every object of the org.
+    let all = org.get(&format!("{V}/limits/recordCount")).json();
+    let counts: Vec<(&str, u64)> = all["sObjects"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| Some((o["name"].as_str()?, o["count"].as_u64()?)))
+        .collect();
+    assert!(
+        counts.contains(&("Lead", 1)) && counts.contains(&("Case", 0)),
+        "{all}"
+    );
+    assert!(
+        counts.iter().any(|(name, n)| *name == "User" && *n >= 1),
+        "{all}"
+    );
+    // The resource came in v40.0, and takes only GET.
+    assert_eq!(
+        org.get("/services/data/v39.0/limits/recordCount")
+            .error_code(),
+        "NOT_FOUND"
+    );
+    let r = org.send("POST", &format!("{V}/limits/recordCount"), Some(&json!({})));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "METHOD_NOT_ALLOWED".into())
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod data;
 mod faults;
 mod hosts;
 mod oauth;
+mod openid;
 mod org;
 mod queries;
 

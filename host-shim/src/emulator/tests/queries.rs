@@ -71,7 +71,18 @@ fn queries_page_with_next_records_url() {
     );
     assert_eq!(first["records"].as_array().map(Vec::len), Some(200));
     let next = first["nextRecordsUrl"].as_str().expect("nextRecordsUrl");
-    assert!(next.starts_with(&format!("{V}/query/01g")), "{next}");
+    // `{query Id}-{offset}`, the query Id an 18-character Id as Salesforce's
+    // (`01gD0000002HU6KIAW-2000`).
+    let (query_id, offset) = next
+        .strip_prefix(&format!("{V}/query/"))
+        .and_then(|l| l.split_once('-'))
+        .expect("locator");
+    assert_eq!(offset, "200");
+    assert!(query_id.starts_with("01g"), "{next}");
+    assert_eq!(
+        crate::emulator::ids::normalize(query_id).as_deref(),
+        Some(query_id)
+    );
     let second = org.get(next).json();
     assert_page_shape(&second, &fixture("query_page2_done.restforce.json"));
     assert_eq!(
@@ -209,4 +220,36 @@ fn query_all_returns_deleted_records_and_query_does_not() {
         org.get(&format!("{V}/sobjects/Lead/{gone}")).error_code(),
         "ENTITY_IS_DELETED"
     );
+}
+
+#[test]
+fn accounts_and_contacts_are_owned_by_users_cases_and_leads_also_by_queues() {
+    let org = Org::start();
+    let account = org.create("Account", json!({"Name": "Acme"}));
+    org.create("Contact", json!({"LastName": "Doe", "AccountId": account}));
+    org.create("Case", json!({"Subject": "Help"}));
+    org.create("Lead", json!({"LastName": "Roe", "Company": "Acme"}));
+    for (object, owners, owner_type) in [
+        ("Account", json!(["User"]), "User"),
+        ("Contact", json!(["User"]), "User"),
+        ("Case", json!(["Group", "User"]), "Name"),
+        ("Lead", json!(["Group", "User"]), "Name"),
+    ] {
+        let describe = org.get(&format!("{V}/sobjects/{object}/describe")).json();
+        let owner = describe["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "OwnerId"))
+            .cloned()
+            .expect("OwnerId");
+        assert_eq!(owner["referenceTo"], owners, "{object}");
+        let row = &org
+            .get(&q(&format!("SELECT Owner.Name FROM {object}")))
+            .json()["records"][0];
+        // A polymorphic parent comes back as the `Name` pseudo-object, a User as a User.
+        assert_eq!(
+            row["Owner"]["attributes"]["type"], owner_type,
+            "{object}: {row}"
+        );
+        assert!(row["Owner"]["Name"].is_string(), "{object}: {row}");
+    }
 }
