@@ -15,12 +15,26 @@ use super::wire::{parse_form, Reply};
 
 const MAX_SUBREQUESTS: usize = 25;
 const MAX_QUERIES: usize = 5;
+/// Records (or Ids) per Collections write.
 const MAX_RECORDS: usize = 200;
+/// Ids per Collections retrieve: by GET, Salesforce's URL length allows "approximately 800"
+/// (beyond, its front end answers 414 URI Too Long; the emulator counts Ids instead and refuses
+/// as for the other limits); by POST, 2,000 (the Get Records Using sObject Collections pages).
+const MAX_GET_IDS: usize = 800;
+const MAX_POST_IDS: usize = 2000;
 const MAX_GRAPHS: usize = 75;
 const MAX_GRAPH_NODES: usize = 500;
 
 fn halted() -> Value {
     json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}])
+}
+
+/// Salesforce's refusal of more records or Ids than a call takes (the Collections wording).
+fn too_many(max: usize) -> ApiError {
+    ApiError::bad_request(
+        "EXCEEDED_ID_LIMIT",
+        format!("record limit reached. cannot submit more than {max} records into this call"),
+    )
 }
 
 /// Evaluates `ref.path` (`refAccount.id`, `refQuery.records[0].Id`) against earlier results.
@@ -169,7 +183,6 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
     )
 }
 
-/// `POST /composite`.
 /// Parses a `compositeRequest` array and checks its limits and reference Ids.
 fn parse_subs(requests: Option<&Value>, max: usize) -> Result<Vec<Sub>, ApiError> {
     let requests = requests
@@ -386,7 +399,7 @@ fn records_of(body: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, ApiE
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("INVALID_INPUT", "records is required"))?;
     if records.len() > MAX_RECORDS {
-        return Err(ApiError::bad_request("EXCEEDED_ID_LIMIT", format!("record limit reached. cannot submit more than {MAX_RECORDS} records into this call")));
+        return Err(too_many(MAX_RECORDS));
     }
     records
         .iter()
@@ -398,16 +411,28 @@ fn records_of(body: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, ApiE
         .collect()
 }
 
-fn ids_param(list: &str) -> Result<Vec<String>, ApiError> {
+/// A comma-separated Id list of at most `max` Ids.
+fn ids_param(list: &str, max: usize) -> Result<Vec<String>, ApiError> {
     let ids: Vec<String> = list
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    if ids.len() > MAX_RECORDS {
-        return Err(ApiError::bad_request("EXCEEDED_ID_LIMIT", format!("record limit reached. cannot submit more than {MAX_RECORDS} records into this call")));
+    if ids.len() > max {
+        return Err(too_many(max));
     }
     Ok(ids)
+}
+
+/// A Collections item's Id in its 18-character form, or the SaveResult error Salesforce gives
+/// for a string that is no Id (salesforce-api.md §3.5).
+fn item_id(id: &str) -> Result<String, (Option<String>, ApiError)> {
+    ids::normalize(id).ok_or_else(|| {
+        (
+            Some(id.to_string()),
+            ApiError::bad_request("MALFORMED_ID", format!("malformed id {id}")),
+        )
+    })
 }
 
 /// `/composite/sobjects[/{object}[/{externalIdField}]]`.
@@ -472,6 +497,7 @@ pub fn collections(
                             ),
                         ));
                     };
+                    let full = item_id(&id)?;
                     let fail = |e| (Some(id.clone()), e);
                     let object = record_type(record).map_err(fail)?;
                     let object = sobjects::object_def(org, object)
@@ -479,26 +505,18 @@ pub fn collections(
                         .map_err(fail)?;
                     let mut fields = record.clone();
                     fields.retain(|k, _| !k.eq_ignore_ascii_case("id"));
-                    org.update(&object, &id, &fields, writer(ctx))
+                    org.update(&object, &full, &fields, writer(ctx))
                         .map_err(fail)?;
-                    Ok(save_result(
-                        &ids::normalize(&id).unwrap_or(id.clone()),
-                        None,
-                    ))
+                    Ok(save_result(&full, None))
                 },
             ))
         }
         ("DELETE", []) => {
-            let ids = ids_param(call.param("ids").unwrap_or_default())?;
+            let ids = ids_param(call.param("ids").unwrap_or_default(), MAX_RECORDS)?;
             let all_or_none = call.param("allOrNone") == Some("true");
             Ok(run_items(org, all_or_none, &ids, |org, id| {
                 let fail = |e| (Some(id.clone()), e);
-                let Some(full) = ids::normalize(id) else {
-                    return Err(fail(ApiError::bad_request(
-                        "MALFORMED_ID",
-                        format!("malformed id {id}"),
-                    )));
-                };
+                let full = item_id(id)?;
                 let Some(object) = org.row(&full).map(|(o, _)| o.to_string()) else {
                     return Err(fail(ApiError::bad_request(
                         "INVALID_CROSS_REFERENCE_KEY",
@@ -514,7 +532,7 @@ pub fn collections(
             let obj = sobjects::object_def(org, object)?.clone();
             let (ids, fields) = if call.method == "GET" {
                 (
-                    ids_param(call.param("ids").unwrap_or_default())?,
+                    ids_param(call.param("ids").unwrap_or_default(), MAX_GET_IDS)?,
                     call.param("fields").map(str::to_string),
                 )
             } else {
@@ -527,7 +545,10 @@ pub fn collections(
                             .join(",")
                     })
                 };
-                (ids_param(&list("ids").unwrap_or_default())?, list("fields"))
+                (
+                    ids_param(&list("ids").unwrap_or_default(), MAX_POST_IDS)?,
+                    list("fields"),
+                )
             };
             let records = ids
                 .iter()

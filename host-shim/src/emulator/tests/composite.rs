@@ -480,10 +480,109 @@ fn collections_retrieve_by_post_delete_all_or_none_and_the_id_limit() {
         (r.status, r.error_code()),
         (400, "EXCEEDED_ID_LIMIT".to_string())
     );
-    let r = org.send(
-        "POST",
-        &format!("{V}/composite/sobjects/Account"),
-        Some(&json!({"ids": ids, "fields": ["Name"]})),
+}
+
+/// `n` copies of `id`, comma-separated.
+fn id_list(id: &str, n: usize) -> String {
+    vec![id; n].join(",")
+}
+
+#[test]
+fn collections_retrieve_takes_800_ids_by_get_and_2000_by_post() {
+    let org = Org::start();
+    let a = org.create("Account", json!({"Name": "A"}));
+    let get = |n: usize| {
+        org.get(&format!(
+            "{V}/composite/sobjects/Account?ids={}&fields=Name",
+            id_list(&a, n)
+        ))
+    };
+    let r = get(800);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(800));
+    let r = get(801);
+    assert_eq!(
+        r.json(),
+        json!([{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit reached. cannot submit more than 800 records into this call"}])
     );
-    assert_eq!(r.error_code(), "EXCEEDED_ID_LIMIT");
+    assert_eq!(r.status, 400);
+
+    let post = |n: usize| {
+        let ids = vec![a.clone(); n];
+        org.send(
+            "POST",
+            &format!("{V}/composite/sobjects/Account"),
+            Some(&json!({"ids": ids, "fields": ["Name"]})),
+        )
+    };
+    let r = post(2000);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[1999]["Name"], "A");
+    let r = post(2001);
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (
+            400,
+            Some("record limit reached. cannot submit more than 2000 records into this call")
+        )
+    );
+
+    // Writes stay at 200.
+    let records: Vec<Value> = (0..201)
+        .map(|_| json!({"attributes": {"type": "Account"}, "id": a, "Name": "B"}))
+        .collect();
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/composite/sobjects"),
+        Some(&json!({"records": records})),
+    );
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "EXCEEDED_ID_LIMIT".to_string())
+    );
+}
+
+#[test]
+fn collections_update_answers_malformed_deleted_and_missing_ids_per_record() {
+    let org = Org::start();
+    let kept = org.create("Account", json!({"Name": "Kept"}));
+    let gone = org.create("Account", json!({"Name": "Gone"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Account/{gone}"), None)
+            .status,
+        204
+    );
+    let update = json!({"allOrNone": false, "records": [
+        {"attributes": {"type": "Account"}, "id": "001RM000003oLrB000", "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": gone, "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": "001000000000099AAA", "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": &kept[..15], "Name": "Renamed"},
+    ]});
+    let r = org.send("PATCH", &format!("{V}/composite/sobjects"), Some(&update));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json();
+    assert_eq!(
+        (&results[0]["success"], &results[0]["errors"]),
+        (
+            &json!(false),
+            &json!([{"statusCode": "MALFORMED_ID", "message": "malformed id 001RM000003oLrB000", "fields": []}])
+        )
+    );
+    assert_eq!(
+        results[1]["errors"],
+        json!([{"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}])
+    );
+    assert_eq!(
+        (
+            results[2]["success"].as_bool(),
+            results[2]["errors"][0]["statusCode"].as_str()
+        ),
+        (Some(false), Some("NOT_FOUND"))
+    );
+    // A 15-character Id is an Id: the answer carries its 18-character form.
+    assert_eq!(
+        results[3],
+        json!({"id": kept, "success": true, "errors": []})
+    );
+    assert_eq!(org.emulator.records("Account")[0]["Name"], "Renamed");
 }
