@@ -147,8 +147,12 @@ fn parse_sub(value: &Value) -> Result<Sub, ApiError> {
     })
 }
 
-fn is_query(sub: &Sub) -> bool {
-    sub.method == "GET" && (sub.url.contains("/query") || sub.url.contains("/queryAll"))
+/// Whether a subrequest is one of the composite's at most five "query" subrequests: Query,
+/// QueryAll or, in Salesforce's newer text, any sObject Collections call (salesforce-api.md §3.1:
+/// "up to 5 sObject Collections or query operations").
+fn counts_as_query(sub: &Sub) -> bool {
+    let path = sub.url.split('?').next().unwrap_or_default();
+    (sub.method == "GET" && path.contains("/query")) || path.contains("/composite/sobjects")
 }
 
 /// Runs one subrequest whose references are resolved.
@@ -292,10 +296,10 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let subs = parse_subs(body.get("compositeRequest"), MAX_SUBREQUESTS)?;
-    if subs.iter().filter(|s| is_query(s)).count() > MAX_QUERIES {
+    if subs.iter().filter(|s| counts_as_query(s)).count() > MAX_QUERIES {
         return Err(ApiError::bad_request(
             "LIMIT_EXCEEDED",
-            format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query subrequests"),
+            format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query or sObject Collections subrequests"),
         ));
     }
     let (responses, _) = run_subs(org, ctx, &subs, all_or_none);

@@ -586,3 +586,42 @@ fn collections_update_answers_malformed_deleted_and_missing_ids_per_record() {
     );
     assert_eq!(org.emulator.records("Account")[0]["Name"], "Renamed");
 }
+
+#[test]
+fn composite_counts_collections_among_its_five_queries() {
+    let org = Org::start();
+    let a = org.create("Account", json!({"Name": "A"}));
+    let collections_get = sub(
+        "GET",
+        &format!("/composite/sobjects/Account?ids={a}&fields=Name"),
+        "get",
+        None,
+    );
+    let collections_create = sub(
+        "POST",
+        "/composite/sobjects",
+        "create",
+        Some(json!({"records": [{"attributes": {"type": "Account"}, "Name": "B"}]})),
+    );
+    let run = |extra: &Value, queries: usize| {
+        let mut subs = query_subs(queries);
+        subs.push(extra.clone());
+        org.send(
+            "POST",
+            &format!("{V}/composite"),
+            Some(&json!({"compositeRequest": subs})),
+        )
+    };
+    let r = run(&collections_get, 4);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["compositeResponse"][4]["body"][0]["Name"], "A");
+    for extra in [&collections_get, &collections_create] {
+        let r = run(extra, 5);
+        assert_eq!(
+            r.json(),
+            json!([{"errorCode": "LIMIT_EXCEEDED", "message": "Limit Exceeded: the composite request has more than 5 query or sObject Collections subrequests"}])
+        );
+        assert_eq!(r.status, 400);
+    }
+    assert_eq!(org.emulator.records("Account").len(), 1, "nothing ran");
+}
