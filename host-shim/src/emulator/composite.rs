@@ -2,7 +2,7 @@
 //! §3.3) and sObject Collections (`/composite/sobjects`, §3.5). Each request counts as one API
 //! call and runs in one transaction that `allOrNone` (always, for a graph) rolls back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -22,8 +22,14 @@ const MAX_RECORDS: usize = 200;
 /// as for the other limits); by POST, 2,000 (the Get Records Using sObject Collections pages).
 const MAX_GET_IDS: usize = 800;
 const MAX_POST_IDS: usize = 2000;
+/// Composite graph limits (salesforce-api.md §3.3): graphs per request, nodes per graph and per
+/// request, depth of a graph, different nodes (API version, method, object) per request, and
+/// failed graphs after which the rest are not run.
 const MAX_GRAPHS: usize = 75;
 const MAX_GRAPH_NODES: usize = 500;
+const MAX_GRAPH_DEPTH: usize = 15;
+const MAX_DISTINCT_NODES: usize = 15;
+const MAX_GRAPH_FAILURES: usize = 14;
 
 fn halted() -> Value {
     json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}])
@@ -277,15 +283,19 @@ fn run_subs(org: &mut Org, ctx: &Ctx, subs: &[Sub], all_or_none: bool) -> (Vec<V
     let responses = subs
         .iter()
         .zip(results)
-        .map(|(sub, result)| {
-            let (status, headers, body) = match result {
-                Some((status, headers, body)) if !(roll_back && (200..300).contains(&status)) => (status, headers, body),
-                _ => (400, json!({}), halted()),
-            };
-            json!({"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub.reference_id})
+        .map(|(sub, result)| match result {
+            Some((status, headers, body)) if !(roll_back && (200..300).contains(&status)) => {
+                response(sub, status, headers, body)
+            }
+            _ => response(sub, 400, json!({}), halted()),
         })
         .collect();
     (responses, !failed)
+}
+
+/// One `compositeResponse` entry.
+fn response(sub: &Sub, status: u16, headers: Value, body: Value) -> Value {
+    json!({"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub.reference_id})
 }
 
 /// `POST /composite`.
@@ -306,7 +316,118 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
     Ok(Reply::json(200, json!({"compositeResponse": responses})))
 }
 
-/// `POST /composite/graph`: each graph is all-or-nothing on its own (salesforce-api.md §3.3).
+/// What a graph node may be (salesforce-api.md §3.3): `POST /sobjects/X` (create),
+/// `GET|PATCH|DELETE /sobjects/X/id`, or `/sobjects/X/ExtField/value` (GET, PATCH, DELETE,
+/// POST, as the Composite Graph page lists them). Returns what makes nodes "different" for the
+/// distinct-nodes limit: the API version, the method and the object.
+fn graph_node(sub: &Sub) -> Option<(String, String, String)> {
+    let path = sub.url.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path
+        .strip_prefix("/services/data/")?
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let methods: &[&str] = match segments.as_slice() {
+        [_, "sobjects", _] => &["POST"],
+        [_, "sobjects", _, _] => &["GET", "PATCH", "DELETE"],
+        [_, "sobjects", _, _, _] => &["GET", "PATCH", "DELETE", "POST"],
+        _ => return None,
+    };
+    let version = data::version(segments[0])?;
+    methods.contains(&sub.method.as_str()).then(|| {
+        (
+            version,
+            sub.method.clone(),
+            segments[2].to_ascii_lowercase(),
+        )
+    })
+}
+
+/// The reference Ids that `@{…}` references in `s` name (`@{refAccount.id}` → `refAccount`).
+fn referenced_in<'a>(s: &'a str, out: &mut Vec<&'a str>) {
+    let mut rest = s;
+    while let Some(start) = rest.find("@{") {
+        let after = &rest[start + 2..];
+        let end = after.find(['.', '[', '}']).unwrap_or(after.len());
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+}
+
+/// [`referenced_in`] over every string of a JSON body.
+fn referenced<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => referenced_in(s, out),
+        Value::Array(items) => items.iter().for_each(|v| referenced(v, out)),
+        Value::Object(map) => map.values().for_each(|v| referenced(v, out)),
+        _ => {}
+    }
+}
+
+/// A graph's depth: its longest chain of nodes, each referring to the one before (a node that
+/// refers to none is one deep).
+fn graph_depth(subs: &[Sub]) -> usize {
+    let mut depths: HashMap<&str, usize> = HashMap::new();
+    for sub in subs {
+        let mut refs = Vec::new();
+        referenced_in(&sub.url, &mut refs);
+        if let Some(body) = &sub.body {
+            referenced(body, &mut refs);
+        }
+        let below = refs
+            .iter()
+            .filter_map(|r| depths.get(r))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        depths.insert(&sub.reference_id, below + 1);
+    }
+    depths.into_values().max().unwrap_or(0)
+}
+
+/// Checks a graph request against §3.3's limits and node URLs before anything runs. Salesforce's
+/// wording for these refusals is not documented: the messages are the emulator's.
+fn check_graphs(graphs: &[(String, Vec<Sub>)]) -> Result<(), ApiError> {
+    let limit =
+        |what: String| ApiError::bad_request("LIMIT_EXCEEDED", format!("Limit Exceeded: {what}"));
+    let nodes: usize = graphs.iter().map(|(_, subs)| subs.len()).sum();
+    if nodes > MAX_GRAPH_NODES {
+        return Err(limit(format!(
+            "the request has {nodes} nodes, more than {MAX_GRAPH_NODES}"
+        )));
+    }
+    let mut distinct = HashSet::new();
+    for (id, subs) in graphs {
+        for sub in subs {
+            let node = graph_node(sub).ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_INPUT",
+                    format!(
+                        "Graph {id}, node {}: {} {} is not supported in a composite graph. A node can only be POST /services/data/vXX.X/sobjects/{{SObject}}, GET, PATCH or DELETE /services/data/vXX.X/sobjects/{{SObject}}/{{id}}, or /services/data/vXX.X/sobjects/{{SObject}}/{{ExternalIdField}}/{{value}}",
+                        sub.reference_id, sub.method, sub.url
+                    ),
+                )
+            })?;
+            distinct.insert(node);
+        }
+        let depth = graph_depth(subs);
+        if depth > MAX_GRAPH_DEPTH {
+            return Err(limit(format!(
+                "graph {id} is {depth} nodes deep, more than {MAX_GRAPH_DEPTH}"
+            )));
+        }
+    }
+    if distinct.len() > MAX_DISTINCT_NODES {
+        return Err(limit(format!(
+            "the request has {} different nodes (API version, method, object), more than {MAX_DISTINCT_NODES}",
+            distinct.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /composite/graph`: each graph is all-or-nothing on its own (salesforce-api.md §3.3);
+/// once 14 graphs have failed, the rest are not run and answer PROCESSING_HALTED.
 pub fn graph(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
     let graphs = call
         .object()?
@@ -328,13 +449,25 @@ pub fn graph(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
             Ok((id, parse_subs(g.get("compositeRequest"), MAX_GRAPH_NODES)?))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let results: Vec<Value> = parsed
-        .iter()
-        .map(|(id, subs)| {
-            let (responses, ok) = run_subs(org, ctx, subs, true);
-            json!({"graphId": id, "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok})
-        })
-        .collect();
+    check_graphs(&parsed)?;
+    // The halted graphs' message is the emulator's: the limits page only says their status
+    // "is shown as PROCESSING_HALTED".
+    let not_run = json!([{"errorCode": "PROCESSING_HALTED", "message": format!("Processing halted: {MAX_GRAPH_FAILURES} graphs of this request failed")}]);
+    let mut failures = 0;
+    let mut results = Vec::with_capacity(parsed.len());
+    for (id, subs) in &parsed {
+        let (responses, ok) = if failures < MAX_GRAPH_FAILURES {
+            run_subs(org, ctx, subs, true)
+        } else {
+            let halted = subs
+                .iter()
+                .map(|sub| response(sub, 400, json!({}), not_run.clone()))
+                .collect();
+            (halted, false)
+        };
+        failures += usize::from(!ok);
+        results.push(json!({"graphId": id, "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok}));
+    }
     Ok(Reply::json(200, json!({"graphs": results})))
 }
 
