@@ -1,10 +1,15 @@
 //! Composite (`/composite`, salesforce-api.md §3.1), composite graph (`/composite/graph`,
 //! §3.3) and sObject Collections (`/composite/sobjects`, §3.5). Each request counts as one API
 //! call and runs in one transaction that `allOrNone` (always, for a graph) rolls back.
+//! Composite batch (§3.2) is in its submodule.
+
+mod batch;
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
+
+pub use batch::batch;
 
 use super::data::{self, Call, Ctx};
 use super::error::ApiError;
@@ -161,8 +166,16 @@ fn counts_as_query(sub: &Sub) -> bool {
     (sub.method == "GET" && path.contains("/query")) || path.contains("/composite/sobjects")
 }
 
-/// Runs one subrequest whose references are resolved.
-fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>) -> Reply {
+/// Runs one subrequest, its references resolved; `url` is the full `/services/data/vNN.N/...`
+/// path. `allow_save` is the subrequest's own duplicate-rule header.
+fn run_sub(
+    org: &mut Org,
+    ctx: &Ctx,
+    method: &str,
+    url: &str,
+    allow_save: bool,
+    body: Option<&Value>,
+) -> Reply {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let parsed = path
         .strip_prefix("/services/data/")
@@ -175,7 +188,7 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
         shared: ctx.shared,
         version,
         user_id: ctx.user_id.clone(),
-        allow_save: ctx.allow_save || sub.allow_save,
+        allow_save: ctx.allow_save || allow_save,
         batch_size: ctx.batch_size,
         in_composite: true,
         if_modified_since: None,
@@ -185,7 +198,7 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
         org,
         &sub_ctx,
         &Call {
-            method: &sub.method,
+            method,
             path: rest,
             query: &query,
             body,
@@ -258,7 +271,7 @@ fn run_subs(org: &mut Org, ctx: &Ctx, subs: &[Sub], all_or_none: bool) -> (Vec<V
             }
             Ok((url, body)) => {
                 let url = url.as_str().unwrap_or_default().to_string();
-                let reply = run_sub(org, ctx, sub, &url, body.as_ref());
+                let reply = run_sub(org, ctx, &sub.method, &url, sub.allow_save, body.as_ref());
                 let headers: Map<String, Value> = reply
                     .headers
                     .iter()
