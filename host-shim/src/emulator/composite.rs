@@ -1,15 +1,17 @@
 //! Composite (`/composite`, salesforce-api.md §3.1), composite graph (`/composite/graph`,
 //! §3.3) and sObject Collections (`/composite/sobjects`, §3.5). Each request counts as one API
 //! call and runs in one transaction that `allOrNone` (always, for a graph) rolls back.
-//! Composite batch (§3.2) is in its submodule.
+//! Composite batch (§3.2) and sObject Tree (§3.4) are in the submodules.
 
 mod batch;
+mod tree;
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
 pub use batch::batch;
+pub use tree::tree;
 
 use super::data::{self, Call, Ctx};
 use super::error::ApiError;
@@ -20,7 +22,7 @@ use super::wire::{parse_form, Reply};
 
 const MAX_SUBREQUESTS: usize = 25;
 const MAX_QUERIES: usize = 5;
-/// Records (or Ids) per Collections write.
+/// Records (or Ids) per Collections write, and per sObject Tree request.
 const MAX_RECORDS: usize = 200;
 /// Ids per Collections retrieve: by GET, Salesforce's URL length allows "approximately 800"
 /// (beyond, its front end answers 414 URI Too Long; the emulator counts Ids instead and refuses
