@@ -1,10 +1,17 @@
 //! Composite (`/composite`, salesforce-api.md §3.1), composite graph (`/composite/graph`,
 //! §3.3) and sObject Collections (`/composite/sobjects`, §3.5). Each request counts as one API
 //! call and runs in one transaction that `allOrNone` (always, for a graph) rolls back.
+//! Composite batch (§3.2) and sObject Tree (§3.4) are in the submodules.
 
-use std::collections::HashMap;
+mod batch;
+mod tree;
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
+
+pub use batch::batch;
+pub use tree::tree;
 
 use super::data::{self, Call, Ctx};
 use super::error::ApiError;
@@ -15,12 +22,32 @@ use super::wire::{parse_form, Reply};
 
 const MAX_SUBREQUESTS: usize = 25;
 const MAX_QUERIES: usize = 5;
+/// Records (or Ids) per Collections write, and per sObject Tree request.
 const MAX_RECORDS: usize = 200;
+/// Ids per Collections retrieve: by GET, Salesforce's URL length allows "approximately 800"
+/// (beyond, its front end answers 414 URI Too Long; the emulator counts Ids instead and refuses
+/// as for the other limits); by POST, 2,000 (the Get Records Using sObject Collections pages).
+const MAX_GET_IDS: usize = 800;
+const MAX_POST_IDS: usize = 2000;
+/// Composite graph limits (salesforce-api.md §3.3): graphs per request, nodes per graph and per
+/// request, depth of a graph, different nodes (API version, method, object) per request, and
+/// failed graphs after which the rest are not run.
 const MAX_GRAPHS: usize = 75;
 const MAX_GRAPH_NODES: usize = 500;
+const MAX_GRAPH_DEPTH: usize = 15;
+const MAX_DISTINCT_NODES: usize = 15;
+const MAX_GRAPH_FAILURES: usize = 14;
 
 fn halted() -> Value {
     json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}])
+}
+
+/// Salesforce's refusal of more records or Ids than a call takes (the Collections wording).
+fn too_many(max: usize) -> ApiError {
+    ApiError::bad_request(
+        "EXCEEDED_ID_LIMIT",
+        format!("record limit reached. cannot submit more than {max} records into this call"),
+    )
 }
 
 /// Evaluates `ref.path` (`refAccount.id`, `refQuery.records[0].Id`) against earlier results.
@@ -133,12 +160,24 @@ fn parse_sub(value: &Value) -> Result<Sub, ApiError> {
     })
 }
 
-fn is_query(sub: &Sub) -> bool {
-    sub.method == "GET" && (sub.url.contains("/query") || sub.url.contains("/queryAll"))
+/// Whether a subrequest is one of the composite's at most five "query" subrequests: Query,
+/// QueryAll or, in Salesforce's newer text, any sObject Collections call (salesforce-api.md §3.1:
+/// "up to 5 sObject Collections or query operations").
+fn counts_as_query(sub: &Sub) -> bool {
+    let path = sub.url.split('?').next().unwrap_or_default();
+    (sub.method == "GET" && path.contains("/query")) || path.contains("/composite/sobjects")
 }
 
-/// Runs one subrequest whose references are resolved.
-fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>) -> Reply {
+/// Runs one subrequest, its references resolved; `url` is the full `/services/data/vNN.N/...`
+/// path. `allow_save` is the subrequest's own duplicate-rule header.
+fn run_sub(
+    org: &mut Org,
+    ctx: &Ctx,
+    method: &str,
+    url: &str,
+    allow_save: bool,
+    body: Option<&Value>,
+) -> Reply {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let parsed = path
         .strip_prefix("/services/data/")
@@ -151,7 +190,7 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
         shared: ctx.shared,
         version,
         user_id: ctx.user_id.clone(),
-        allow_save: ctx.allow_save || sub.allow_save,
+        allow_save: ctx.allow_save || allow_save,
         batch_size: ctx.batch_size,
         in_composite: true,
         if_modified_since: None,
@@ -161,7 +200,7 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
         org,
         &sub_ctx,
         &Call {
-            method: &sub.method,
+            method,
             path: rest,
             query: &query,
             body,
@@ -169,7 +208,6 @@ fn run_sub(org: &mut Org, ctx: &Ctx, sub: &Sub, url: &str, body: Option<&Value>)
     )
 }
 
-/// `POST /composite`.
 /// Parses a `compositeRequest` array and checks its limits and reference Ids.
 fn parse_subs(requests: Option<&Value>, max: usize) -> Result<Vec<Sub>, ApiError> {
     let requests = requests
@@ -235,7 +273,7 @@ fn run_subs(org: &mut Org, ctx: &Ctx, subs: &[Sub], all_or_none: bool) -> (Vec<V
             }
             Ok((url, body)) => {
                 let url = url.as_str().unwrap_or_default().to_string();
-                let reply = run_sub(org, ctx, sub, &url, body.as_ref());
+                let reply = run_sub(org, ctx, &sub.method, &url, sub.allow_save, body.as_ref());
                 let headers: Map<String, Value> = reply
                     .headers
                     .iter()
@@ -260,15 +298,19 @@ fn run_subs(org: &mut Org, ctx: &Ctx, subs: &[Sub], all_or_none: bool) -> (Vec<V
     let responses = subs
         .iter()
         .zip(results)
-        .map(|(sub, result)| {
-            let (status, headers, body) = match result {
-                Some((status, headers, body)) if !(roll_back && (200..300).contains(&status)) => (status, headers, body),
-                _ => (400, json!({}), halted()),
-            };
-            json!({"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub.reference_id})
+        .map(|(sub, result)| match result {
+            Some((status, headers, body)) if !(roll_back && (200..300).contains(&status)) => {
+                response(sub, status, headers, body)
+            }
+            _ => response(sub, 400, json!({}), halted()),
         })
         .collect();
     (responses, !failed)
+}
+
+/// One `compositeResponse` entry.
+fn response(sub: &Sub, status: u16, headers: Value, body: Value) -> Value {
+    json!({"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub.reference_id})
 }
 
 /// `POST /composite`.
@@ -279,17 +321,128 @@ pub fn composite(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiErro
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let subs = parse_subs(body.get("compositeRequest"), MAX_SUBREQUESTS)?;
-    if subs.iter().filter(|s| is_query(s)).count() > MAX_QUERIES {
+    if subs.iter().filter(|s| counts_as_query(s)).count() > MAX_QUERIES {
         return Err(ApiError::bad_request(
             "LIMIT_EXCEEDED",
-            format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query subrequests"),
+            format!("Limit Exceeded: the composite request has more than {MAX_QUERIES} query or sObject Collections subrequests"),
         ));
     }
     let (responses, _) = run_subs(org, ctx, &subs, all_or_none);
     Ok(Reply::json(200, json!({"compositeResponse": responses})))
 }
 
-/// `POST /composite/graph`: each graph is all-or-nothing on its own (salesforce-api.md §3.3).
+/// What a graph node may be (salesforce-api.md §3.3): `POST /sobjects/X` (create),
+/// `GET|PATCH|DELETE /sobjects/X/id`, or `/sobjects/X/ExtField/value` (GET, PATCH, DELETE,
+/// POST, as the Composite Graph page lists them). Returns what makes nodes "different" for the
+/// distinct-nodes limit: the API version, the method and the object.
+fn graph_node(sub: &Sub) -> Option<(String, String, String)> {
+    let path = sub.url.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path
+        .strip_prefix("/services/data/")?
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let methods: &[&str] = match segments.as_slice() {
+        [_, "sobjects", _] => &["POST"],
+        [_, "sobjects", _, _] => &["GET", "PATCH", "DELETE"],
+        [_, "sobjects", _, _, _] => &["GET", "PATCH", "DELETE", "POST"],
+        _ => return None,
+    };
+    let version = data::version(segments[0])?;
+    methods.contains(&sub.method.as_str()).then(|| {
+        (
+            version,
+            sub.method.clone(),
+            segments[2].to_ascii_lowercase(),
+        )
+    })
+}
+
+/// The reference Ids that `@{…}` references in `s` name (`@{refAccount.id}` → `refAccount`).
+fn referenced_in<'a>(s: &'a str, out: &mut Vec<&'a str>) {
+    let mut rest = s;
+    while let Some(start) = rest.find("@{") {
+        let after = &rest[start + 2..];
+        let end = after.find(['.', '[', '}']).unwrap_or(after.len());
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+}
+
+/// [`referenced_in`] over every string of a JSON body.
+fn referenced<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => referenced_in(s, out),
+        Value::Array(items) => items.iter().for_each(|v| referenced(v, out)),
+        Value::Object(map) => map.values().for_each(|v| referenced(v, out)),
+        _ => {}
+    }
+}
+
+/// A graph's depth: its longest chain of nodes, each referring to the one before (a node that
+/// refers to none is one deep).
+fn graph_depth(subs: &[Sub]) -> usize {
+    let mut depths: HashMap<&str, usize> = HashMap::new();
+    for sub in subs {
+        let mut refs = Vec::new();
+        referenced_in(&sub.url, &mut refs);
+        if let Some(body) = &sub.body {
+            referenced(body, &mut refs);
+        }
+        let below = refs
+            .iter()
+            .filter_map(|r| depths.get(r))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        depths.insert(&sub.reference_id, below + 1);
+    }
+    depths.into_values().max().unwrap_or(0)
+}
+
+/// Checks a graph request against §3.3's limits and node URLs before anything runs. Salesforce's
+/// wording for these refusals is not documented: the messages are the emulator's.
+fn check_graphs(graphs: &[(String, Vec<Sub>)]) -> Result<(), ApiError> {
+    let limit =
+        |what: String| ApiError::bad_request("LIMIT_EXCEEDED", format!("Limit Exceeded: {what}"));
+    let nodes: usize = graphs.iter().map(|(_, subs)| subs.len()).sum();
+    if nodes > MAX_GRAPH_NODES {
+        return Err(limit(format!(
+            "the request has {nodes} nodes, more than {MAX_GRAPH_NODES}"
+        )));
+    }
+    let mut distinct = HashSet::new();
+    for (id, subs) in graphs {
+        for sub in subs {
+            let node = graph_node(sub).ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_INPUT",
+                    format!(
+                        "Graph {id}, node {}: {} {} is not supported in a composite graph. A node can only be POST /services/data/vXX.X/sobjects/{{SObject}}, GET, PATCH or DELETE /services/data/vXX.X/sobjects/{{SObject}}/{{id}}, or /services/data/vXX.X/sobjects/{{SObject}}/{{ExternalIdField}}/{{value}}",
+                        sub.reference_id, sub.method, sub.url
+                    ),
+                )
+            })?;
+            distinct.insert(node);
+        }
+        let depth = graph_depth(subs);
+        if depth > MAX_GRAPH_DEPTH {
+            return Err(limit(format!(
+                "graph {id} is {depth} nodes deep, more than {MAX_GRAPH_DEPTH}"
+            )));
+        }
+    }
+    if distinct.len() > MAX_DISTINCT_NODES {
+        return Err(limit(format!(
+            "the request has {} different nodes (API version, method, object), more than {MAX_DISTINCT_NODES}",
+            distinct.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /composite/graph`: each graph is all-or-nothing on its own (salesforce-api.md §3.3);
+/// once 14 graphs have failed, the rest are not run and answer PROCESSING_HALTED.
 pub fn graph(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
     let graphs = call
         .object()?
@@ -311,13 +464,25 @@ pub fn graph(org: &mut Org, ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
             Ok((id, parse_subs(g.get("compositeRequest"), MAX_GRAPH_NODES)?))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let results: Vec<Value> = parsed
-        .iter()
-        .map(|(id, subs)| {
-            let (responses, ok) = run_subs(org, ctx, subs, true);
-            json!({"graphId": id, "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok})
-        })
-        .collect();
+    check_graphs(&parsed)?;
+    // The halted graphs' message is the emulator's: the limits page only says their status
+    // "is shown as PROCESSING_HALTED".
+    let not_run = json!([{"errorCode": "PROCESSING_HALTED", "message": format!("Processing halted: {MAX_GRAPH_FAILURES} graphs of this request failed")}]);
+    let mut failures = 0;
+    let mut results = Vec::with_capacity(parsed.len());
+    for (id, subs) in &parsed {
+        let (responses, ok) = if failures < MAX_GRAPH_FAILURES {
+            run_subs(org, ctx, subs, true)
+        } else {
+            let halted = subs
+                .iter()
+                .map(|sub| response(sub, 400, json!({}), not_run.clone()))
+                .collect();
+            (halted, false)
+        };
+        failures += usize::from(!ok);
+        results.push(json!({"graphId": id, "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok}));
+    }
     Ok(Reply::json(200, json!({"graphs": results})))
 }
 
@@ -386,7 +551,7 @@ fn records_of(body: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, ApiE
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("INVALID_INPUT", "records is required"))?;
     if records.len() > MAX_RECORDS {
-        return Err(ApiError::bad_request("EXCEEDED_ID_LIMIT", format!("record limit reached. cannot submit more than {MAX_RECORDS} records into this call")));
+        return Err(too_many(MAX_RECORDS));
     }
     records
         .iter()
@@ -398,16 +563,28 @@ fn records_of(body: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, ApiE
         .collect()
 }
 
-fn ids_param(list: &str) -> Result<Vec<String>, ApiError> {
+/// A comma-separated Id list of at most `max` Ids.
+fn ids_param(list: &str, max: usize) -> Result<Vec<String>, ApiError> {
     let ids: Vec<String> = list
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    if ids.len() > MAX_RECORDS {
-        return Err(ApiError::bad_request("EXCEEDED_ID_LIMIT", format!("record limit reached. cannot submit more than {MAX_RECORDS} records into this call")));
+    if ids.len() > max {
+        return Err(too_many(max));
     }
     Ok(ids)
+}
+
+/// A Collections item's Id in its 18-character form, or the SaveResult error Salesforce gives
+/// for a string that is no Id (salesforce-api.md §3.5).
+fn item_id(id: &str) -> Result<String, (Option<String>, ApiError)> {
+    ids::normalize(id).ok_or_else(|| {
+        (
+            Some(id.to_string()),
+            ApiError::bad_request("MALFORMED_ID", format!("malformed id {id}")),
+        )
+    })
 }
 
 /// `/composite/sobjects[/{object}[/{externalIdField}]]`.
@@ -472,6 +649,7 @@ pub fn collections(
                             ),
                         ));
                     };
+                    let full = item_id(&id)?;
                     let fail = |e| (Some(id.clone()), e);
                     let object = record_type(record).map_err(fail)?;
                     let object = sobjects::object_def(org, object)
@@ -479,26 +657,18 @@ pub fn collections(
                         .map_err(fail)?;
                     let mut fields = record.clone();
                     fields.retain(|k, _| !k.eq_ignore_ascii_case("id"));
-                    org.update(&object, &id, &fields, writer(ctx))
+                    org.update(&object, &full, &fields, writer(ctx))
                         .map_err(fail)?;
-                    Ok(save_result(
-                        &ids::normalize(&id).unwrap_or(id.clone()),
-                        None,
-                    ))
+                    Ok(save_result(&full, None))
                 },
             ))
         }
         ("DELETE", []) => {
-            let ids = ids_param(call.param("ids").unwrap_or_default())?;
+            let ids = ids_param(call.param("ids").unwrap_or_default(), MAX_RECORDS)?;
             let all_or_none = call.param("allOrNone") == Some("true");
             Ok(run_items(org, all_or_none, &ids, |org, id| {
                 let fail = |e| (Some(id.clone()), e);
-                let Some(full) = ids::normalize(id) else {
-                    return Err(fail(ApiError::bad_request(
-                        "MALFORMED_ID",
-                        format!("malformed id {id}"),
-                    )));
-                };
+                let full = item_id(id)?;
                 let Some(object) = org.row(&full).map(|(o, _)| o.to_string()) else {
                     return Err(fail(ApiError::bad_request(
                         "INVALID_CROSS_REFERENCE_KEY",
@@ -514,7 +684,7 @@ pub fn collections(
             let obj = sobjects::object_def(org, object)?.clone();
             let (ids, fields) = if call.method == "GET" {
                 (
-                    ids_param(call.param("ids").unwrap_or_default())?,
+                    ids_param(call.param("ids").unwrap_or_default(), MAX_GET_IDS)?,
                     call.param("fields").map(str::to_string),
                 )
             } else {
@@ -527,7 +697,10 @@ pub fn collections(
                             .join(",")
                     })
                 };
-                (ids_param(&list("ids").unwrap_or_default())?, list("fields"))
+                (
+                    ids_param(&list("ids").unwrap_or_default(), MAX_POST_IDS)?,
+                    list("fields"),
+                )
             };
             let records = ids
                 .iter()

@@ -120,6 +120,10 @@ pub fn handle(org: &mut Org, ctx: &Ctx, call: &Call) -> Reply {
         ("GET", ["query" | "queryAll", locator]) => query::next_page(ctx, locator),
         ("POST", ["composite"]) if !ctx.in_composite => composite::composite(org, ctx, call),
         ("POST", ["composite", "graph"]) if !ctx.in_composite => composite::graph(org, ctx, call),
+        ("POST", ["composite", "batch"]) if !ctx.in_composite => composite::batch(org, ctx, call),
+        ("POST", ["composite", "tree", object]) if !ctx.in_composite => {
+            composite::tree(org, ctx, call, object)
+        }
         (_, ["composite", "sobjects", rest @ ..]) => composite::collections(org, ctx, call, rest),
         (_, [] | ["limits"] | ["sobjects"] | ["query" | "queryAll", ..]) => {
             return Reply::error(&ApiError::method_not_allowed(call.method, "GET"))

@@ -48,11 +48,19 @@
 //! `sobjects/{O}/{ExtField}/{value}` (GET, PATCH upsert: 201 / 200 with `created` / 300,
 //! `?updateOnly=true`, DELETE), `query` and `queryAll` (deleted records too, `IsDeleted` true;
 //! `?q=`, pages by `nextRecordsUrl`, `Sforce-Query-Options: batchSize=N`), `composite` (25
-//! subrequests, 5 queries, `@{ref.path}` references, `allOrNone`) and `composite/sobjects`
-//! (create, update, upsert, retrieve by GET or POST, delete; 200 records). HEAD is GET without
-//! the body. Every answer carries `Sforce-Limit-Info: api-usage=N/M`; each request counts one
-//! call (a composite or collections request too) and 403 REQUEST_LIMIT_EXCEEDED follows once
-//! the budget is spent. Records follow Salesforce's rules and errors: see `rules.rs`.
+//! subrequests, at most 5 of them queries or sObject Collections, `@{ref.path}` references,
+//! `allOrNone`), `composite/graph` (75 graphs, each all or nothing; 500 nodes, 15 deep, 15
+//! different nodes; sObject create, retrieve, update, upsert and delete nodes only; graphs after
+//! the 14th failure halted), `composite/batch` (25 independent subrequests with URLs such as
+//! `v62.0/sobjects/Lead` and bodies in `richInput`, `haltOnError` answering 412
+//! BATCH_PROCESSING_HALTED), `composite/tree/{O}` (nested records by child relationship, 200 in
+//! all, 5 levels, 5 objects, all or none, 201 with each `referenceId`'s Id) and
+//! `composite/sobjects` (create, update, upsert and delete of 200 records; retrieve of 800 Ids
+//! by GET, 2,000 by POST). HEAD is GET without the body. Every answer carries
+//! `Sforce-Limit-Info: api-usage=N/M`; each request counts one call (a composite, graph, tree or
+//! collections request too; a batch, one per subrequest run) and 403 REQUEST_LIMIT_EXCEEDED
+//! follows once the budget is spent. Records follow Salesforce's rules and errors: see
+//! `rules.rs`.
 //!
 //! **For people and tests**: `GET /` shows the records as HTML; `GET /__emulator/dump` is
 //! [`Emulator::dump`]; `POST /__emulator/faults` takes a [`FaultRequest`]

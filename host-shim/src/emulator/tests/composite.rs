@@ -480,10 +480,281 @@ fn collections_retrieve_by_post_delete_all_or_none_and_the_id_limit() {
         (r.status, r.error_code()),
         (400, "EXCEEDED_ID_LIMIT".to_string())
     );
-    let r = org.send(
-        "POST",
-        &format!("{V}/composite/sobjects/Account"),
-        Some(&json!({"ids": ids, "fields": ["Name"]})),
+}
+
+/// `n` copies of `id`, comma-separated.
+fn id_list(id: &str, n: usize) -> String {
+    vec![id; n].join(",")
+}
+
+#[test]
+fn collections_retrieve_takes_800_ids_by_get_and_2000_by_post() {
+    let org = Org::start();
+    let a = org.create("Account", json!({"Name": "A"}));
+    let get = |n: usize| {
+        org.get(&format!(
+            "{V}/composite/sobjects/Account?ids={}&fields=Name",
+            id_list(&a, n)
+        ))
+    };
+    let r = get(800);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(800));
+    let r = get(801);
+    assert_eq!(
+        r.json(),
+        json!([{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit reached. cannot submit more than 800 records into this call"}])
     );
-    assert_eq!(r.error_code(), "EXCEEDED_ID_LIMIT");
+    assert_eq!(r.status, 400);
+
+    let post = |n: usize| {
+        let ids = vec![a.clone(); n];
+        org.send(
+            "POST",
+            &format!("{V}/composite/sobjects/Account"),
+            Some(&json!({"ids": ids, "fields": ["Name"]})),
+        )
+    };
+    let r = post(2000);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[1999]["Name"], "A");
+    let r = post(2001);
+    assert_eq!(
+        (r.status, r.json()[0]["message"].as_str()),
+        (
+            400,
+            Some("record limit reached. cannot submit more than 2000 records into this call")
+        )
+    );
+
+    // Writes stay at 200.
+    let records: Vec<Value> = (0..201)
+        .map(|_| json!({"attributes": {"type": "Account"}, "id": a, "Name": "B"}))
+        .collect();
+    let r = org.send(
+        "PATCH",
+        &format!("{V}/composite/sobjects"),
+        Some(&json!({"records": records})),
+    );
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "EXCEEDED_ID_LIMIT".to_string())
+    );
+}
+
+#[test]
+fn collections_update_answers_malformed_deleted_and_missing_ids_per_record() {
+    let org = Org::start();
+    let kept = org.create("Account", json!({"Name": "Kept"}));
+    let gone = org.create("Account", json!({"Name": "Gone"}));
+    assert_eq!(
+        org.send("DELETE", &format!("{V}/sobjects/Account/{gone}"), None)
+            .status,
+        204
+    );
+    let update = json!({"allOrNone": false, "records": [
+        {"attributes": {"type": "Account"}, "id": "001RM000003oLrB000", "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": gone, "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": "001000000000099AAA", "Name": "X"},
+        {"attributes": {"type": "Account"}, "id": &kept[..15], "Name": "Renamed"},
+    ]});
+    let r = org.send("PATCH", &format!("{V}/composite/sobjects"), Some(&update));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json();
+    assert_eq!(
+        (&results[0]["success"], &results[0]["errors"]),
+        (
+            &json!(false),
+            &json!([{"statusCode": "MALFORMED_ID", "message": "malformed id 001RM000003oLrB000", "fields": []}])
+        )
+    );
+    assert_eq!(
+        results[1]["errors"],
+        json!([{"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}])
+    );
+    assert_eq!(
+        (
+            results[2]["success"].as_bool(),
+            results[2]["errors"][0]["statusCode"].as_str()
+        ),
+        (Some(false), Some("NOT_FOUND"))
+    );
+    // A 15-character Id is an Id: the answer carries its 18-character form.
+    assert_eq!(
+        results[3],
+        json!({"id": kept, "success": true, "errors": []})
+    );
+    assert_eq!(org.emulator.records("Account")[0]["Name"], "Renamed");
+}
+
+#[test]
+fn composite_counts_collections_among_its_five_queries() {
+    let org = Org::start();
+    let a = org.create("Account", json!({"Name": "A"}));
+    let collections_get = sub(
+        "GET",
+        &format!("/composite/sobjects/Account?ids={a}&fields=Name"),
+        "get",
+        None,
+    );
+    let collections_create = sub(
+        "POST",
+        "/composite/sobjects",
+        "create",
+        Some(json!({"records": [{"attributes": {"type": "Account"}, "Name": "B"}]})),
+    );
+    let run = |extra: &Value, queries: usize| {
+        let mut subs = query_subs(queries);
+        subs.push(extra.clone());
+        org.send(
+            "POST",
+            &format!("{V}/composite"),
+            Some(&json!({"compositeRequest": subs})),
+        )
+    };
+    let r = run(&collections_get, 4);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["compositeResponse"][4]["body"][0]["Name"], "A");
+    for extra in [&collections_get, &collections_create] {
+        let r = run(extra, 5);
+        assert_eq!(
+            r.json(),
+            json!([{"errorCode": "LIMIT_EXCEEDED", "message": "Limit Exceeded: the composite request has more than 5 query or sObject Collections subrequests"}])
+        );
+        assert_eq!(r.status, 400);
+    }
+    assert_eq!(org.emulator.records("Account").len(), 1, "nothing ran");
+}
+
+/// A graph of `nodes` Leads, each created from the one before through a reference when
+/// `chained`.
+fn lead_graph(id: &str, nodes: usize, chained: bool) -> Value {
+    let subs: Vec<Value> = (0..nodes)
+        .map(|i| {
+            let mut body = json!({"LastName": format!("L{i}"), "Company": "C"});
+            if chained && i > 0 {
+                body["Description"] = json!(format!("after @{{{id}n{}.id}}", i - 1));
+            }
+            sub("POST", "/sobjects/Lead", &format!("{id}n{i}"), Some(body))
+        })
+        .collect();
+    json!({"graphId": id, "compositeRequest": subs})
+}
+
+fn post_graphs(org: &Org, graphs: Vec<Value>) -> super::Resp {
+    org.send(
+        "POST",
+        &format!("{V}/composite/graph"),
+        Some(&json!({"graphs": graphs})),
+    )
+}
+
+#[test]
+fn graph_limits_refuse_the_request_before_anything_runs() {
+    let org = Org::start();
+    let limit = |r: &super::Resp| {
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(org.emulator.records("Lead").is_empty(), "nothing ran");
+        (
+            r.error_code(),
+            r.json()[0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+
+    // Depth: fifteen nodes each referring to the one before are fine, sixteen are not.
+    let r = post_graphs(&org, vec![lead_graph("g", 16, true)]);
+    assert_eq!(
+        limit(&r),
+        (
+            "LIMIT_EXCEEDED".to_string(),
+            "Limit Exceeded: graph g is 16 nodes deep, more than 15".to_string()
+        )
+    );
+    // Nodes per request: 500 in all, whatever the graphs.
+    let r = post_graphs(
+        &org,
+        vec![lead_graph("a", 250, false), lead_graph("b", 251, false)],
+    );
+    assert_eq!(
+        limit(&r).1,
+        "Limit Exceeded: the request has 501 nodes, more than 500"
+    );
+    // Different nodes: sixteen API versions of the same create.
+    let versions: Vec<Value> = (47..=62)
+        .map(|v| {
+            json!({"graphId": format!("v{v}"), "compositeRequest": [{
+                "method": "POST", "url": format!("/services/data/v{v}.0/sobjects/Lead"),
+                "referenceId": "lead", "body": {"LastName": "L", "Company": "C"}}]})
+        })
+        .collect();
+    let r = post_graphs(&org, versions.clone());
+    assert_eq!(
+        limit(&r).1,
+        "Limit Exceeded: the request has 16 different nodes (API version, method, object), more than 15"
+    );
+    // A query is no graph node.
+    let query = json!({"graphId": "q", "compositeRequest": [
+        sub("POST", "/sobjects/Lead", "lead", Some(json!({"LastName": "L", "Company": "C"}))),
+        sub("GET", "/query?q=SELECT+Id+FROM+Lead", "rows", None),
+    ]});
+    let r = post_graphs(&org, vec![query]);
+    let (code, message) = limit(&r);
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(
+        message.starts_with(&format!(
+            "Graph q, node rows: GET {V}/query?q=SELECT+Id+FROM+Lead is not supported in a composite graph."
+        )),
+        "{message}"
+    );
+
+    // At the limits, everything runs.
+    let r = post_graphs(&org, vec![lead_graph("g", 15, true)]);
+    assert_eq!(r.json()["graphs"][0]["isSuccessful"], true, "{}", r.body);
+    let r = post_graphs(&org, versions[1..].to_vec());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(org.emulator.records("Lead").len(), 30);
+}
+
+#[test]
+fn graphs_after_the_fourteenth_failure_are_halted() {
+    let org = Org::start();
+    let bad = |i: usize| {
+        json!({"graphId": format!("bad{i}"), "compositeRequest": [
+            sub("POST", "/sobjects/Lead", "lead", Some(json!({"LastName": "No company"}))),
+        ]})
+    };
+    let mut graphs: Vec<Value> = (0..13).map(bad).collect();
+    graphs.push(lead_graph("early", 1, false));
+    graphs.push(bad(13));
+    graphs.push(lead_graph("late", 2, false));
+    let r = post_graphs(&org, graphs);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    let results = body["graphs"].as_array().expect("graphs");
+    let successful: Vec<bool> = results
+        .iter()
+        .map(|g| g["isSuccessful"].as_bool().unwrap_or(true))
+        .collect();
+    assert!(successful[13], "13 failures do not halt");
+    assert_eq!(
+        successful.iter().filter(|ok| **ok).count(),
+        1,
+        "{successful:?}"
+    );
+    let late = &results[15]["graphResponse"]["compositeResponse"];
+    assert_eq!(late.as_array().map(Vec::len), Some(2));
+    for node in late.as_array().into_iter().flatten() {
+        assert_eq!(
+            (&node["httpStatusCode"], &node["body"][0]["errorCode"]),
+            (&json!(400), &json!("PROCESSING_HALTED"))
+        );
+    }
+    let leads = org.emulator.records("Lead");
+    assert_eq!(
+        (leads.len(), leads[0]["LastName"].as_str()),
+        (1, Some("L0"))
+    );
 }

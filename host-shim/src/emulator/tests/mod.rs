@@ -1,5 +1,6 @@
 //! End-to-end tests: an emulator in-process on a free port, spoken to over HTTP with ureq.
 
+mod batch_tree;
 mod composite;
 mod data;
 mod faults;
