@@ -1069,18 +1069,7 @@ fn the_lookup_finds_a_contact_by_name_and_by_mobile_phone_though_neither_is_mapp
         ]}))
         .unwrap()
         .remove(0);
-    let found = |who: Value| -> Vec<(String, String)> {
-        let view = lookup(&rig, who, DEADLINE_MS).unwrap();
-        view["matches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                let id = m["id"].as_str().unwrap().to_string();
-                (id, m["matched_by"].as_str().unwrap().to_string())
-            })
-            .collect()
-    };
+    let found = |who: Value| ranked(&lookup(&rig, who, DEADLINE_MS).unwrap());
     assert_eq!(
         found(json!({"name": "Jane Doe"})),
         [(jane, "Name".to_string())]

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use base64::Engine;
 
-use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use connected::{chat_ended, Connected, TENANT};
 use serde_json::{json, Value};
 
@@ -18,15 +17,9 @@ use serde_json::{json, Value};
 /// settled; answers the API calls that cost, the describe read afresh at the reconnect among
 /// them.
 fn deliver_after_outage(rig: &Connected, events: &[Value]) -> u64 {
-    let answer = rig.plugin.plugin.disconnect(TENANT.into());
-    assert!(matches!(answer, RResult::ROk(_)), "disconnected");
     // The first is taken and held before any request leaves: not tried, it waits as it was and
     // goes with the others in the first batch; they wait behind the hold.
-    rig.send(&events[0]).unwrap();
-    rig.held();
-    for event in &events[1..] {
-        rig.send(event).unwrap_or_else(|e| panic!("{e}"));
-    }
+    rig.queue_disconnected(events);
     assert_eq!(rig.status()["queue"]["pending"], events.len());
     let before = rig.org.api_calls();
     rig.connect();

@@ -147,27 +147,18 @@ fn several_matches_in_a_batch_take_the_most_recently_modified_and_say_so() {
     // The most recently modified is the first made of one pair, the last of the other.
     rig.make_newest("Contact", &ids[0], json!({"Title": "newest"}));
     rig.make_newest("Contact", &ids[3], json!({"Title": "newest"}));
-    rig.plugin.plugin.disconnect(TENANT.into());
     // The first is tried and held; the others wait behind it, to be written together.
-    rig.send(&chat_ended(
-        "b0",
-        json!({"email": "v0@acme.example"}),
-        json!({}),
-    ))
-    .unwrap();
-    rig.held();
-    for (n, email) in [
-        (1, "v1@acme.example"),
-        (2, "dup@acme.example"),
-        (3, "dup2@acme.example"),
-    ] {
-        rig.send(&chat_ended(
-            &format!("b{n}"),
-            json!({"email": email}),
-            json!({}),
-        ))
-        .unwrap();
-    }
+    let emails = [
+        "v0@acme.example",
+        "v1@acme.example",
+        "dup@acme.example",
+        "dup2@acme.example",
+    ];
+    let chats: Vec<Value> = (0..)
+        .zip(emails)
+        .map(|(n, email)| chat_ended(&format!("b{n}"), json!({"email": email}), json!({})))
+        .collect();
+    rig.queue_disconnected(&chats);
     rig.connect();
     rig.delivered();
     assert_eq!(rig.activity_of("Case", "b2")["ContactId"], json!(ids[0]));
@@ -469,12 +460,11 @@ fn rules_on_name_and_mobile_phone_find_the_contact_alone_and_in_a_batch_making_n
     assert_eq!(rig.records("Contact").len(), 2, "no duplicate made");
 
     // The batch's way: the first chat is held, the others written together after it.
-    rig.plugin.plugin.disconnect(TENANT.into());
-    rig.send(&chat_ended("b0", json!({"name": "Kim New"}), json!({})))
-        .unwrap();
-    rig.held();
-    rig.send(&chat_ended("b1", jane(), json!({}))).unwrap();
-    rig.send(&chat_ended("b2", sam, json!({}))).unwrap();
+    rig.queue_disconnected(&[
+        chat_ended("b0", json!({"name": "Kim New"}), json!({})),
+        chat_ended("b1", jane(), json!({})),
+        chat_ended("b2", sam, json!({})),
+    ]);
     rig.connect();
     rig.delivered();
     assert_eq!(rig.activity_of("Case", "b1")["ContactId"], json!(ids[0]));

@@ -9,10 +9,9 @@ mod common;
 #[allow(dead_code)] // The harness serves several test files; this one uses part of it.
 mod connected;
 
-use cloudcx_salesforce_abi::abi_stable::std_types::RResult;
 use connected::{
     attachments, chat_ended, chat_started, conversation_ended, conversation_started, settings_for,
-    Connected, TENANT,
+    Connected,
 };
 use serde_json::{json, Value};
 
@@ -193,13 +192,7 @@ fn a_chat_ended_under_the_ended_trigger_then_one_started_after_the_switch_are_ea
 /// Queues `events` while the tenant is disconnected, then reconnects it: they go together, as
 /// one batch.
 fn deliver_together(rig: &Connected, events: &[Value]) {
-    let answer = rig.plugin.plugin.disconnect(TENANT.into());
-    assert!(matches!(answer, RResult::ROk(_)), "disconnected");
-    rig.send(&events[0]).unwrap();
-    rig.held();
-    for event in &events[1..] {
-        rig.send(event).unwrap_or_else(|e| panic!("{e}"));
-    }
+    rig.queue_disconnected(events);
     rig.connect();
     rig.wait_for("every chat settled", |s| s["queue"]["pending"] == 0);
 }

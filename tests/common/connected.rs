@@ -395,6 +395,18 @@ impl Connected {
         ));
     }
 
+    /// Queues `events` while the tenant is disconnected: the first is taken and held before any
+    /// request leaves, the others wait behind the hold. Reconnecting sends them as one batch.
+    pub fn queue_disconnected(&self, events: &[Value]) {
+        let answer = self.plugin.plugin.disconnect(TENANT.into());
+        assert!(matches!(answer, RResult::ROk(_)), "disconnected");
+        self.send(&events[0]).unwrap_or_else(|e| panic!("{e}"));
+        self.held();
+        for event in &events[1..] {
+            self.send(event).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     /// Changes record `id` as a user of the org would, again until it is the most recently
     /// modified of its object's records: Salesforce (and the emulator) keep a LastModifiedDate
     /// to the second, so a change just after another may tie with it.
