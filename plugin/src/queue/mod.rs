@@ -343,7 +343,12 @@ impl Queue {
         self.record(tenant, &person_key(event_id))
     }
 
-    fn record(&self, tenant: &str, key: &str) -> Result<Option<ActivityRecord>, QueueError> {
+    /// What is remembered under `key` beside a tenant's records (JSON).
+    fn record<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<T>, QueueError> {
         match self.store.activity(tenant, key)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -370,12 +375,7 @@ impl Queue {
 
     /// What the chat's start wrote, while its end has not completed it.
     pub fn started(&self, tenant: &str, event_id: &str) -> Result<Option<Started>, QueueError> {
-        match self.store.activity(tenant, &started_key(event_id))? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| QueueError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
+        self.record(tenant, &started_key(event_id))
     }
 
     /// Forgets what the chat's start wrote: its end completed the record (durable with the
