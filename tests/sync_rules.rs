@@ -473,6 +473,27 @@ fn rules_on_name_and_mobile_phone_find_the_contact_alone_and_in_a_batch_making_n
 }
 
 #[test]
+fn rules_on_home_and_other_phone_find_the_contact_by_the_visitors_phone() {
+    let rig = Connected::start(|s| {
+        s["identification"]["contact"] = json!([["HomePhone"], ["OtherPhone"]]);
+    });
+    let ids = seed(
+        &rig,
+        json!([
+            {"type": "Contact", "LastName": "Home", "HomePhone": "+1 555 0100"},
+            {"type": "Contact", "LastName": "Other", "OtherPhone": "+1 555 0199"},
+        ]),
+    );
+    rig.deliver(&[
+        chat_ended("home", json!({"phone": "+1 555 0100"}), json!({})),
+        chat_ended("other", json!({"phone": "+1 555 0199"}), json!({})),
+    ]);
+    assert_eq!(rig.activity_of("Case", "home")["ContactId"], json!(ids[0]));
+    assert_eq!(rig.activity_of("Case", "other")["ContactId"], json!(ids[1]));
+    assert_eq!(rig.records("Contact").len(), 2, "no duplicate made");
+}
+
+#[test]
 fn a_contact_or_lead_rule_on_a_field_no_chat_gives_a_value_is_refused_by_its_path() {
     let rig = Connected::start(|_| {});
     let unusable = settings_for(&rig.org, |s| {

@@ -512,6 +512,8 @@ impl Schema {
             FieldDef::new("Email", "Email", Email, 80),
             FieldDef::new("Phone", "Business Phone", Phone, 40),
             FieldDef::new("MobilePhone", "Mobile Phone", Phone, 40),
+            FieldDef::new("HomePhone", "Home Phone", Phone, 40),
+            FieldDef::new("OtherPhone", "Other Phone", Phone, 40),
             FieldDef::new("LeadSource", "Lead Source", Picklist, 255).values(sources),
             FieldDef::new("Description", "Contact Description", Textarea, 32000),
             FieldDef::new("MailingCity", "Mailing City", String, 40),
