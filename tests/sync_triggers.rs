@@ -9,6 +9,9 @@ mod common;
 #[allow(dead_code)] // The harness serves several test files; this one uses part of it.
 mod connected;
 
+use std::time::Duration;
+
+use cloudcx_shim::emulator::FaultKind;
 use connected::{
     attachments, chat_ended, chat_started, conversation_ended, conversation_started, settings_for,
     Connected,
@@ -167,6 +170,50 @@ fn a_started_record_found_by_its_key_after_lost_answers_is_completed_once_after_
     rig.assert_files(&done, &expected);
     assert_eq!(rig.records("Lead").len(), 1);
     written(&rig, 2);
+}
+
+#[test]
+fn a_start_whose_answer_was_lost_and_retried_after_the_switch_is_one_record_completed_at_the_end() {
+    let rig = Connected::start(|_| {});
+    let jane = json!({"name": "Jane", "email": "jane@acme.example"});
+    webchat(&rig, "chat_started", "lead_task");
+    // The start's write is applied and its answer lost; Salesforce then answers 503, so that
+    // the start is still to be retried when the tenant switches to the ended trigger. Each
+    // request waits 500 ms before Salesforce looks at it: the retry cannot come before the 503s.
+    rig.org.set_latency(Duration::from_millis(500));
+    rig.org.drop_after_write(1);
+    rig.send(&chat_started("c1", jane.clone(), json!({})))
+        .unwrap();
+    common::eventually("the start's write", connected::DELIVERY, || {
+        (rig.org.dropped_writes() == 1).then_some(())
+    });
+    rig.org.fail_next(u32::MAX, FaultKind::Unavailable);
+    assert_eq!(
+        rig.status()["queue"]["pending"],
+        1,
+        "the start waits for its retry"
+    );
+    webchat(&rig, "chat_ended", "lead_task");
+    rig.org.set_latency(Duration::ZERO);
+    rig.org.fail_next(0, FaultKind::Unavailable);
+    rig.delivered();
+    let started = rig.activity_of("Task", "c1");
+    assert_eq!(
+        started["Status"], "In Progress",
+        "found again by its key, not made twice"
+    );
+
+    let (end, expected) = full_end("c1", jane);
+    rig.deliver(&[end]);
+    let done = rig.activity_of("Task", "c1");
+    assert_eq!(done["Id"], started["Id"]);
+    assert_eq!(done["Status"], "Completed");
+    assert!(done["Description"]
+        .as_str()
+        .unwrap()
+        .contains("Refund promised"));
+    rig.assert_files(&done, &expected);
+    assert_eq!(rig.records("Lead").len(), 1);
 }
 
 #[test]

@@ -66,8 +66,8 @@ use crate::settings::{OnMatch, SyncObject, TenantSettings};
 use crate::workers::{Delivery, Hold, Outcome, StopSignal, WrittenRecord};
 
 pub use super::plan::{
-    account_condition, condition, empty_only, link_field, object_name, without, work_for, Phase,
-    Work,
+    account_condition, condition, empty_only, link_field, object_name, without, work_for,
+    work_for_retry, Phase, Work,
 };
 
 /// Rejected fields dropped from one record before giving up on it.
@@ -401,11 +401,16 @@ fn read(queued: &QueuedEvent, settings: &TenantSettings) -> Result<Option<Job>, 
     };
     let kind = EventKind::from_type_name(&queued.meta.kind).ok_or_else(unreadable)?;
     let event = events::decode(kind, &queued.payload).map_err(|_| unreadable())?;
+    let work = if queued.meta.maybe_applied {
+        work_for_retry(&event, settings)
+    } else {
+        work_for(&event, settings)
+    };
     let Work::Write {
         person,
         activity,
         phase,
-    } = work_for(&event, settings)
+    } = work
     else {
         return Ok(None);
     };

@@ -84,6 +84,25 @@ pub fn work_for(event: &Event, settings: &TenantSettings) -> Work {
         EventKind::InboxConversationEnded => (settings.inbox.action, Phase::Create),
         EventKind::ChatStarted | EventKind::InboxConversationStarted => return Work::Skip,
     };
+    write(action, phase)
+}
+
+/// The work of an event an earlier try may have written (its answer lost): as [`work_for`]
+/// says, but a chat's start goes on as a start even when the trigger no longer writes at the
+/// start (the tenant switched it meanwhile). Its retry finds what it wrote by its key, so that
+/// the chat's end completes that record rather than making a second one.
+pub fn work_for_retry(event: &Event, settings: &TenantSettings) -> Work {
+    if settings.mode == Mode::Manual {
+        return Work::Skip;
+    }
+    match event.kind() {
+        EventKind::ChatStarted => write(settings.webchat.action, Phase::Start),
+        EventKind::InboxConversationStarted => write(settings.inbox.action, Phase::Start),
+        _ => work_for(event, settings),
+    }
+}
+
+fn write(action: Action, phase: Phase) -> Work {
     let (person, activity) = match action {
         Action::ContactCase => (Some(SyncObject::Contact), SyncObject::Case),
         Action::LeadTask => (Some(SyncObject::Lead), SyncObject::Task),

@@ -63,6 +63,16 @@ fn every_trigger_and_action_of_web_chat_and_inbox() {
                 (Work::Skip, Phase::Create)
             };
             let what = format!("{action}, started trigger: {trigger_started}");
+            // A start an earlier try may have written goes on as a start, whatever the trigger
+            // is now; anything else is retried as it would be tried.
+            for event in [&started, &conv_started] {
+                let start = write(person, activity, Phase::Start);
+                assert_eq!(work_for_retry(event, &tenant), start, "{what}");
+            }
+            for event in [&ended, &conv_ended, &offline] {
+                let first = work_for(event, &tenant);
+                assert_eq!(work_for_retry(event, &tenant), first, "{what}");
+            }
             assert_eq!(work_for(&started, &tenant), at_start, "{what}");
             assert_eq!(work_for(&conv_started, &tenant), at_start, "{what}");
             assert_eq!(
@@ -92,6 +102,8 @@ fn every_trigger_and_action_of_web_chat_and_inbox() {
     for event in [&started, &ended, &offline, &conv_started, &conv_ended] {
         assert_eq!(work_for(event, &nothing), Work::Skip);
         assert_eq!(work_for(event, &manual), Work::Skip);
+        assert_eq!(work_for_retry(event, &nothing), Work::Skip);
+        assert_eq!(work_for_retry(event, &manual), Work::Skip);
     }
     assert_eq!(nothing.webchat.trigger, ChatTrigger::ChatStarted);
 }
