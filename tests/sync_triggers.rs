@@ -73,6 +73,20 @@ fn completed_fields(record: &Value, chat: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Chat `c1`'s Task is the one its start made, completed with [`full_end`]'s content, and its
+/// Lead the only one.
+fn completed_once(rig: &Connected, started: &Value, files: &Files) {
+    let done = rig.activity_of("Task", "c1");
+    assert_eq!(done["Id"], started["Id"]);
+    assert_eq!(done["Status"], "Completed");
+    assert!(done["Description"]
+        .as_str()
+        .unwrap()
+        .contains("Refund promised"));
+    rig.assert_files(&done, files);
+    assert_eq!(rig.records("Lead").len(), 1);
+}
+
 fn written(rig: &Connected, count: u64) {
     let status = rig.delivered();
     assert_eq!(status["queue"]["written"], count, "{status}");
@@ -160,15 +174,7 @@ fn a_started_record_found_by_its_key_after_lost_answers_is_completed_once_after_
     rig.org.drop_after_write(1);
     rig.deliver(&[end]);
     assert_eq!(rig.org.dropped_writes(), 2);
-    let done = rig.activity_of("Task", "c1");
-    assert_eq!(done["Id"], started["Id"]);
-    assert_eq!(done["Status"], "Completed");
-    assert!(done["Description"]
-        .as_str()
-        .unwrap()
-        .contains("Refund promised"));
-    rig.assert_files(&done, &expected);
-    assert_eq!(rig.records("Lead").len(), 1);
+    completed_once(&rig, &started, &expected);
     written(&rig, 2);
 }
 
@@ -205,15 +211,7 @@ fn a_start_whose_answer_was_lost_and_retried_after_the_switch_is_one_record_comp
 
     let (end, expected) = full_end("c1", jane);
     rig.deliver(&[end]);
-    let done = rig.activity_of("Task", "c1");
-    assert_eq!(done["Id"], started["Id"]);
-    assert_eq!(done["Status"], "Completed");
-    assert!(done["Description"]
-        .as_str()
-        .unwrap()
-        .contains("Refund promised"));
-    rig.assert_files(&done, &expected);
-    assert_eq!(rig.records("Lead").len(), 1);
+    completed_once(&rig, &started, &expected);
 }
 
 #[test]
